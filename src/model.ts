@@ -1,0 +1,83 @@
+/**
+ * The shared vocabulary of hostsync: what a commit says a directory must hold, what the host
+ * holds now, and what was applied last. Types only — every module may import this file.
+ */
+
+/** Git tree entry modes as GitHub reports them (`040000` is a directory). */
+export type GitMode = '100644' | '100755' | '120000' | '160000' | '040000';
+
+/** What kind of thing sits at a path, in git terms. */
+export type EntryKind = 'file' | 'symlink' | 'dir' | 'submodule';
+
+/**
+ * One entry of the target commit's tree, relative to the synced root (`--path`), POSIX separators.
+ * `sha` is the git object id: the blob SHA for files and symlinks, the tree SHA for directories,
+ * the commit SHA for submodules.
+ */
+export interface RemoteEntry {
+  readonly path: string;
+  readonly mode: GitMode;
+  readonly sha: string;
+  /** Blob size in bytes where the tree reports it (files and symlinks). */
+  readonly size?: number | undefined;
+}
+
+/** What hostsync found on the host at a path it cares about. */
+export interface LocalEntry {
+  readonly path: string;
+  /** `other` covers sockets, FIFOs and devices: never written through, always replaced. */
+  readonly kind: 'file' | 'symlink' | 'dir' | 'other';
+  /** Git mode the entry would have if committed: 100644/100755 for files, 120000, 040000. */
+  readonly mode: GitMode | undefined;
+  /** Git blob SHA of the content (file bytes, or the symlink's target); absent for dirs and other. */
+  readonly sha?: string | undefined;
+  readonly size: number;
+}
+
+/** An entry of the manifest: what hostsync placed, exactly as the commit said. */
+export interface ManifestEntry {
+  readonly path: string;
+  readonly mode: GitMode;
+  readonly sha: string;
+  readonly size?: number | undefined;
+}
+
+/** The record of the last applied commit for one destination. Lives in the state dir, never in DEST. */
+export interface Manifest {
+  readonly version: 1;
+  readonly repo: string;
+  /** The ref the user asked for (branch, tag, SHA, or `HEAD` for the default branch). */
+  readonly ref: string;
+  /** The synced subfolder of the repository, '' for the whole repository. */
+  readonly path: string;
+  readonly commit: string;
+  readonly appliedAt: string;
+  readonly strategy: string;
+  readonly entries: readonly ManifestEntry[];
+}
+
+/** A blob the host needs, with one path it appears at (used by tarball/clone to find it). */
+export interface WantedBlob {
+  readonly sha: string;
+  readonly size?: number | undefined;
+  /** Path relative to the synced root. */
+  readonly path: string;
+}
+
+/** Names of the ways content can reach the host. */
+export type StrategyName = 'none' | 'blobs' | 'tarball' | 'clone' | 'local';
+
+/** Map a git mode to the kind of entry it describes. */
+export function kindOfMode(mode: GitMode): EntryKind {
+  switch (mode) {
+    case '100644':
+    case '100755':
+      return 'file';
+    case '120000':
+      return 'symlink';
+    case '040000':
+      return 'dir';
+    case '160000':
+      return 'submodule';
+  }
+}

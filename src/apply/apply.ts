@@ -1,0 +1,151 @@
+/**
+ * `applyPlan` and `recoverInterrupted`: put a verified plan into DEST with a journal, so a crash at
+ * any point leaves DEST recoverable to exactly the old or the new commit, and an error during the
+ * apply (a full disk, a read-only file system) puts the old state back before reporting.
+ */
+import { readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { errorCode, errorMessage, HostsyncError } from '../errors.js';
+import { hashBlob, hashBlobFile } from '../local/hash.js';
+import type { LocalEntry, Manifest } from '../model.js';
+import { kindOfMode } from '../model.js';
+import type { Change, Plan } from '../plan/plan.js';
+import type { ObjectStore } from '../state/objects.js';
+import { saveManifest } from '../state/manifest.js';
+import type { DestPaths } from '../state/layout.js';
+import { backwardSteps, forwardSteps, readJournal, removeJournal, writeJournal, type Journal, type JournalOp } from './journal.js';
+import { reconcile, removeTempFiles, type PathState } from './reconcile.js';
+
+export interface ApplyOptions {
+  readonly paths: DestPaths;
+  readonly store: ObjectStore;
+  readonly uid?: number | undefined;
+  readonly gid?: number | undefined;
+  readonly now?: () => Date;
+  /** Test hook: called after the journal is written and before each step of the apply. */
+  readonly onStep?: ((index: number) => void) | undefined;
+}
+
+const parentOf = (path: string): string => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
+
+/** Apply `plan`, recording `manifest` once done. All needed blobs must already be in the store. */
+export async function applyPlan(plan: Plan, manifest: Manifest, previous: Manifest | undefined, options: ApplyOptions): Promise<void> {
+  const { paths, store } = options;
+  const ops: JournalOp[] = [];
+  for (const change of plan.changes) ops.push(await journalOp(change, paths.dest, store));
+  for (const op of ops) {
+    if ((op.after.kind === 'file' || op.after.kind === 'symlink') && !op.chmodOnly && !(await store.has(op.after.sha))) {
+      throw new HostsyncError(`Internal error: blob ${op.after.sha} for ${op.path} is not in the store; nothing was applied.`);
+    }
+  }
+  const journal: Journal = { version: 1, dest: paths.dest, startedAt: (options.now?.() ?? new Date()).toISOString(), manifest, previous, ops };
+  await writeJournal(paths.journal, journal);
+  const reconcileOptions = { dest: paths.dest, store, uid: options.uid, gid: options.gid };
+  try {
+    await reconcile(forwardSteps(journal), reconcileOptions);
+  } catch (error) {
+    try {
+      await removeTempFiles(paths.dest, ops.map((op) => parentOf(op.path)));
+      await reconcile(backwardSteps(journal), reconcileOptions);
+      await removeJournal(paths.journal);
+    } catch (undoError) {
+      throw new HostsyncError(
+        `Applying ${manifest.commit.slice(0, 12)} failed (${describeIoError(error)}) and undoing it failed too (${describeIoError(undoError)}). The journal ${paths.journal} is kept: the next hostsync run finishes or undoes the apply once the cause is fixed.`,
+        1,
+        { cause: error },
+      );
+    }
+    throw new HostsyncError(`Applying ${manifest.commit.slice(0, 12)} to ${paths.dest} failed: ${describeIoError(error)}. DEST was put back as it was.`, 1, { cause: error });
+  }
+  await saveManifest(paths.manifest, manifest);
+  await removeJournal(paths.journal);
+}
+
+/**
+ * Finish an apply a crash interrupted (roll forward: every new blob is already in the store), or
+ * undo it when finishing fails. Runs before any network. Returns what it did, or undefined.
+ */
+export async function recoverInterrupted(options: ApplyOptions): Promise<{ action: 'completed' | 'undone'; commit: string } | undefined> {
+  const { paths, store } = options;
+  const journal = await readJournal(paths.journal);
+  if (journal === undefined) return undefined;
+  const reconcileOptions = { dest: paths.dest, store, uid: options.uid, gid: options.gid };
+  await removeTempFiles(paths.dest, journal.ops.map((op) => parentOf(op.path)));
+  try {
+    await reconcile(forwardSteps(journal), reconcileOptions);
+    await saveManifest(paths.manifest, journal.manifest);
+    await removeJournal(paths.journal);
+    return { action: 'completed', commit: journal.manifest.commit };
+  } catch (error) {
+    await removeTempFiles(paths.dest, journal.ops.map((op) => parentOf(op.path)));
+    try {
+      await reconcile(backwardSteps(journal), reconcileOptions);
+    } catch (undoError) {
+      throw new HostsyncError(
+        `An interrupted apply of ${journal.manifest.commit.slice(0, 12)} could neither be finished (${describeIoError(error)}) nor undone (${describeIoError(undoError)}). Fix the cause (disk space? read-only mount?) and run again; the journal ${paths.journal} is kept.`,
+      );
+    }
+    if (journal.previous !== undefined) await saveManifest(paths.manifest, journal.previous);
+    await removeJournal(paths.journal);
+    return { action: 'undone', commit: journal.previous?.commit ?? '' };
+  }
+}
+
+/** One change as a journal op, saving the current content to the store first so it can be restored. */
+async function journalOp(change: Change, dest: string, store: ObjectStore): Promise<JournalOp> {
+  const before = await backup(change.before, dest, store);
+  const after: PathState = change.target === undefined ? { kind: 'absent' } : targetState(change.target.mode, change.target.sha);
+  return change.kind === 'modeChanged' ? { path: change.path, before, after, chmodOnly: true } : { path: change.path, before, after };
+}
+
+function targetState(mode: Manifest['entries'][number]['mode'], sha: string): PathState {
+  switch (kindOfMode(mode)) {
+    case 'dir':
+      return { kind: 'dir' };
+    case 'symlink':
+      return { kind: 'symlink', sha };
+    case 'file':
+      return { kind: 'file', sha, mode: mode === '100755' ? '100755' : '100644' };
+    case 'submodule':
+      return { kind: 'absent' };
+  }
+}
+
+async function backup(local: LocalEntry | undefined, dest: string, store: ObjectStore): Promise<PathState> {
+  if (local === undefined || local.kind === 'other') return { kind: 'absent' };
+  if (local.kind === 'dir') return { kind: 'dir' };
+  const full = join(dest, local.path);
+  if (local.kind === 'symlink') {
+    const target = Buffer.from(await readlink(full, { encoding: 'buffer' }));
+    const sha = local.sha ?? hashBlob(target);
+    if (!(await store.has(sha))) await store.put(sha, target.length, Readable.from([target]), full);
+    return { kind: 'symlink', sha };
+  }
+  const sha = local.sha ?? (await hashBlobFile(full));
+  if (!(await store.has(sha))) {
+    try {
+      await store.importFile(sha, full);
+    } catch (error) {
+      throw new HostsyncError(`${full} changed while hostsync was reading it (${errorMessage(error)}). Nothing was applied; run again.`, 1, { cause: error });
+    }
+  }
+  return { kind: 'file', sha, mode: local.mode === '100755' ? '100755' : '100644' };
+}
+
+/** Name the I/O failure in words an operator can act on. */
+export function describeIoError(error: unknown): string {
+  switch (errorCode(error)) {
+    case 'ENOSPC':
+      return 'no space left on the device: free some space';
+    case 'EROFS':
+      return 'the file system is read-only: remount it read-write (or add DEST to ReadWritePaths=)';
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied (${errorMessage(error)}): run as a user that may write DEST`;
+    case 'EDQUOT':
+      return 'disk quota exceeded';
+    default:
+      return errorMessage(error);
+  }
+}

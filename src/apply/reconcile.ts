@@ -1,0 +1,183 @@
+/**
+ * The only code that writes the target tree. `reconcile` drives a list of paths to desired states
+ * in two passes — clear (deepest first: remove what is in the way) then build (shallowest first:
+ * directories, then files by temp file + fsync + rename) — and is idempotent, so the same call
+ * completes an interrupted apply and, with the states swapped, undoes one.
+ *
+ * Never writes through a symlink: every parent is lstat'ed from DEST down and must be a real
+ * directory; a symlink where a file goes is replaced by rename (which does not follow it).
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, chown, lstat, mkdir, open, readFile, readdir, rename, rmdir, symlink, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { errorCode, HostsyncError } from '../errors.js';
+import type { ObjectStore } from '../state/objects.js';
+import { syncDir } from '../state/files.js';
+
+/** What a path should be. File modes are git's: 100644 → 0644, 100755 → 0755 (umask-independent). */
+export type PathState =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'dir' }
+  | { readonly kind: 'file'; readonly sha: string; readonly mode: '100644' | '100755' }
+  | { readonly kind: 'symlink'; readonly sha: string };
+
+export interface ReconcileStep {
+  readonly path: string;
+  readonly state: PathState;
+  /** Content is already right: only the mode changes (chmod, no rewrite). */
+  readonly chmodOnly?: boolean | undefined;
+}
+
+export interface ReconcileOptions {
+  readonly dest: string;
+  readonly store: ObjectStore;
+  /** Numeric owner for written entries (root only). */
+  readonly uid?: number | undefined;
+  readonly gid?: number | undefined;
+}
+
+/** Prefix of temp files placed beside their targets during an apply; recovery removes leftovers. */
+export const TEMP_PREFIX = '.hostsync-tmp-';
+
+const depth = (path: string): number => path.split('/').length;
+
+/** Drive every step's path to its state. Safe to run again after a crash at any point. */
+export async function reconcile(steps: readonly ReconcileStep[], options: ReconcileOptions): Promise<void> {
+  const verified = new Set<string>(['']);
+  const touchedDirs = new Set<string>();
+  const clearing = [...steps].sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? 1 : -1));
+  for (const step of clearing) {
+    await clearPath(step, options, verified);
+  }
+  const building = [...steps].sort((a, b) => depth(a.path) - depth(b.path) || (a.path < b.path ? -1 : 1));
+  for (const step of building) {
+    if (step.state.kind === 'absent') continue;
+    await buildPath(step, options, verified);
+    touchedDirs.add(parentOf(step.path));
+  }
+  for (const dir of touchedDirs) await syncDir(join(options.dest, dir));
+}
+
+function parentOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash === -1 ? '' : path.slice(0, slash);
+}
+
+async function lstatOrUndefined(path: string): Promise<import('node:fs').Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}
+
+/** Every component of `relDir` below DEST must be a real directory (not a symlink). */
+async function assertRealDirs(dest: string, relDir: string, verified: Set<string>): Promise<void> {
+  if (verified.has(relDir)) return;
+  await assertRealDirs(dest, parentOf(relDir), verified);
+  const info = await lstatOrUndefined(join(dest, relDir));
+  if (info === undefined || !info.isDirectory()) {
+    throw new HostsyncError(
+      `Refusing to write under ${join(dest, relDir)}: it is ${info === undefined ? 'missing' : info.isSymbolicLink() ? 'a symlink' : 'not a directory'} where the commit has a folder. Nothing outside DEST was touched; run hostsync again to re-plan.`,
+    );
+  }
+  verified.add(relDir);
+}
+
+/** Pass one: remove whatever is at the path if it is not the kind the state wants. */
+async function clearPath(step: ReconcileStep, options: ReconcileOptions, verified: Set<string>): Promise<void> {
+  const full = join(options.dest, step.path);
+  const parent = parentOf(step.path);
+  const parentInfo = parent === '' ? undefined : await lstatOrUndefined(join(options.dest, parent));
+  if (parent !== '' && (parentInfo === undefined || !parentInfo.isDirectory())) return; // nothing beneath a non-dir
+  const info = await lstatOrUndefined(full);
+  if (info === undefined) return;
+  const want = step.state.kind;
+  const is = info.isDirectory() ? 'dir' : info.isSymbolicLink() ? 'symlink' : info.isFile() ? 'file' : 'other';
+  if (want === is) return;
+  await assertRealDirs(options.dest, parent, verified);
+  if (is === 'dir') {
+    try {
+      await rmdir(full);
+      verified.delete(step.path);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOTEMPTY' && errorCode(error) !== 'EEXIST') throw error;
+      // Unmanaged content keeps a folder the commit dropped; anything else needs the path.
+      if (want !== 'absent') throw new HostsyncError(`Cannot replace folder ${full}: it still holds files hostsync does not manage. Move them away (or use --prune) and run again.`);
+    }
+  } else {
+    await unlink(full);
+  }
+}
+
+/** Pass two: make the path what the state says. */
+async function buildPath(step: ReconcileStep, options: ReconcileOptions, verified: Set<string>): Promise<void> {
+  const full = join(options.dest, step.path);
+  const parent = parentOf(step.path);
+  await assertRealDirs(options.dest, parent, verified);
+  const state = step.state;
+  if (state.kind === 'dir') {
+    const info = await lstatOrUndefined(full);
+    if (info?.isDirectory()) return;
+    if (info !== undefined) await unlink(full);
+    await mkdir(full, { mode: 0o755 });
+    await chmod(full, 0o755);
+    await setOwner(full, options);
+    verified.add(step.path);
+    return;
+  }
+  if (state.kind === 'absent') return;
+  if (state.kind === 'file' && step.chmodOnly === true) {
+    const info = await lstatOrUndefined(full);
+    if (info?.isFile()) {
+      await chmod(full, state.mode === '100755' ? 0o755 : 0o644);
+      return;
+    }
+  }
+  const tmp = join(options.dest, parent, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+  try {
+    if (state.kind === 'symlink') {
+      const target = await readFile(options.store.pathOf(state.sha), 'utf8');
+      await symlink(target, tmp);
+    } else {
+      const mode = state.mode === '100755' ? 0o755 : 0o644;
+      const out = createWriteStream(tmp, { flags: 'wx', mode });
+      await pipeline(createReadStream(options.store.pathOf(state.sha), { highWaterMark: 1 << 20 }), out);
+      await chmod(tmp, mode); // the umask must not decide git's modes
+      await setOwner(tmp, options);
+      const handle = await open(tmp, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    const existing = await lstatOrUndefined(full);
+    if (existing?.isDirectory()) await rmdir(full);
+    await rename(tmp, full);
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function setOwner(path: string, options: ReconcileOptions): Promise<void> {
+  if (options.uid === undefined && options.gid === undefined) return;
+  await chown(path, options.uid ?? -1, options.gid ?? -1);
+}
+
+/** Remove temp files an interrupted apply left in the given folders of DEST. */
+export async function removeTempFiles(dest: string, dirs: Iterable<string>): Promise<void> {
+  for (const dir of new Set(dirs)) {
+    let names: string[];
+    try {
+      names = await readdir(join(dest, dir));
+    } catch {
+      continue;
+    }
+    for (const name of names) if (name.startsWith(TEMP_PREFIX)) await unlink(join(dest, dir, name)).catch(() => undefined);
+  }
+}

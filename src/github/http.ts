@@ -1,0 +1,132 @@
+/**
+ * The one place hostsync speaks HTTP. Every request — Octokit's JSON calls and the streamed blob
+ * and tarball downloads — goes through one undici Agent (kept-alive connections, one pool per
+ * origin) and one meter that counts requests and bytes and remembers the rate-limit headers.
+ */
+import { createGunzip, createInflate, createBrotliDecompress } from 'node:zlib';
+import { pipeline, Transform, type Readable } from 'node:stream';
+import { Agent, fetch as undiciFetch, request, type Dispatcher } from 'undici';
+import { readRateLimit } from './errors.js';
+import type { RequestStats } from './types.js';
+
+export interface HttpOptions {
+  readonly apiUrl: string;
+  readonly token: string | undefined;
+  readonly userAgent: string;
+  /** Milliseconds to wait for response headers. */
+  readonly timeoutMs: number;
+  /** Milliseconds without a body byte before a transfer counts as stalled. */
+  readonly stallMs: number;
+  /** Connections per origin. */
+  readonly connections: number;
+}
+
+export interface StreamResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | undefined>;
+  readonly body: Readable;
+  readonly url: string;
+}
+
+export interface Http {
+  readonly stats: RequestStats;
+  /** A fetch for Octokit: same pool, same meter, a timeout on every request. */
+  readonly fetch: typeof fetch;
+  /** GET with a streamed, decompressed body; follows redirects, dropping auth across origins. */
+  get(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<StreamResponse>;
+  close(): Promise<void>;
+}
+
+const MAX_REDIRECTS = 5;
+
+/** Create the HTTP edge. The token is only ever put in an Authorization header to the API origin. */
+export function createHttp(options: HttpOptions): Http {
+  const agent = new Agent({
+    connections: options.connections,
+    keepAliveTimeout: 30_000,
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.stallMs,
+    connect: { timeout: options.timeoutMs },
+  });
+  const apiOrigin = new URL(options.apiUrl).origin;
+  const stats: RequestStats = { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
+
+  const note = (url: string, status: number, headers: Record<string, string | undefined>): void => {
+    stats.httpRequests++;
+    if (url.startsWith(options.apiUrl)) {
+      stats.apiRequests++;
+      if (status === 304) stats.notModified++;
+      const rate = readRateLimit(headers);
+      if (rate !== undefined) stats.rateLimit = rate;
+    }
+  };
+
+  const meteredFetch = (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const timeout = AbortSignal.timeout(options.timeoutMs);
+    const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    // undici's fetch and Node's global fetch share a shape but not their type declarations.
+    const response = (await undiciFetch(url, { ...(init as object), signal, dispatcher: agent } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
+    const headers = Object.fromEntries(response.headers.entries());
+    note(url, response.status, headers);
+    const length = Number(headers['content-length'] ?? '0');
+    if (Number.isFinite(length)) stats.bytesReceived += length;
+    return response;
+  }) as typeof fetch;
+
+  const get = async (url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<StreamResponse> => {
+    let current = url;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const sameOrigin = new URL(current).origin === apiOrigin;
+      const sent: Record<string, string> = { 'user-agent': options.userAgent, 'accept-encoding': 'gzip', ...headers };
+      if (sameOrigin && options.token !== undefined) sent['authorization'] = `Bearer ${options.token}`;
+      if (!sameOrigin) delete sent['authorization'];
+      const response: Dispatcher.ResponseData = await request(current, {
+        method: 'GET',
+        headers: sent,
+        dispatcher: agent,
+        ...(signal ? { signal } : {}),
+      });
+      const flat = flattenHeaders(response.headers);
+      note(current, response.statusCode, flat);
+      if (response.statusCode >= 300 && response.statusCode < 400 && flat['location'] !== undefined) {
+        response.body.resume();
+        current = new URL(flat['location'], current).href;
+        continue;
+      }
+      return { status: response.statusCode, headers: flat, body: meterAndDecode(response.body, flat['content-encoding'], stats), url: current };
+    }
+    throw new Error(`More than ${MAX_REDIRECTS} redirects from ${url}.`);
+  };
+
+  return { stats, fetch: meteredFetch, get, close: () => agent.close() };
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+  const flat: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(headers)) flat[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  return flat;
+}
+
+/**
+ * Count wire bytes, then decompress. `pipeline` ties the streams' lifetimes together: a consumer
+ * that destroys the result (a failed verification) also releases the socket.
+ */
+function meterAndDecode(body: Readable, encoding: string | undefined, stats: RequestStats): Readable {
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      stats.bytesReceived += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  const decoder =
+    encoding === 'gzip' || encoding === 'x-gzip'
+      ? createGunzip()
+      : encoding === 'deflate'
+        ? createInflate()
+        : encoding === 'br'
+          ? createBrotliDecompress()
+          : undefined;
+  const ignore = (): void => undefined;
+  return decoder === undefined ? pipeline(body, meter, ignore) : pipeline(body, meter, decoder, ignore);
+}

@@ -1,0 +1,44 @@
+/**
+ * Retry policy for every GitHub request: transient failures (network, timeouts, 5xx) are retried
+ * with jittered exponential backoff; GitHub's secondary limit is honoured by waiting `retry-after`
+ * (https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api);
+ * 4xx answers are final at once. Nothing retries forever.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import pRetry from 'p-retry';
+import { isRetryable, SecondaryRateLimitError } from './errors.js';
+
+export interface RetryOptions {
+  /** Attempts after the first. @default 4 */
+  readonly retries?: number | undefined;
+  /** First backoff in ms. @default 500 */
+  readonly minTimeoutMs?: number;
+  /** Largest backoff in ms. @default 15000 */
+  readonly maxTimeoutMs?: number;
+  /** Called before each retry, e.g. to log or to lower concurrency after a secondary limit. */
+  readonly onRetry?: ((error: unknown, attempt: number) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** Extra failures worth another attempt (beyond network errors and 5xx), e.g. a SHA mismatch. */
+  readonly isRetryable?: ((error: unknown) => boolean) | undefined;
+}
+
+/** Run `attempt` until it succeeds, fails for good, or runs out of retries. */
+export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const retryable = (error: unknown): boolean => isRetryable(error) || options.isRetryable?.(error) === true;
+  return pRetry(attempt, {
+    retries: options.retries ?? 4,
+    minTimeout: options.minTimeoutMs ?? 500,
+    maxTimeout: options.maxTimeoutMs ?? 15_000,
+    randomize: true,
+    ...(options.signal ? { signal: options.signal } : {}),
+    shouldRetry: ({ error }) => retryable(error),
+    onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+      if (!retryable(error) || retriesLeft === 0) return;
+      options.onRetry?.(error, attemptNumber);
+      if (error instanceof SecondaryRateLimitError) {
+        // GitHub asks for at least `retry-after` seconds; grow it on repeats.
+        await sleep(error.retryAfterSec * 1000 * 2 ** (attemptNumber - 1), undefined, options.signal ? { signal: options.signal } : {});
+      }
+    },
+  });
+}

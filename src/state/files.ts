@@ -1,0 +1,58 @@
+/**
+ * Durable small-file I/O for the state dir: JSON written atomically (temp file, fsync, rename,
+ * fsync of the directory) so a power cut leaves either the old or the new version, never half.
+ */
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { errorCode } from '../errors.js';
+
+/** Write `data` to `file` atomically and durably. */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  const dir = dirname(file);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(tmp, 'wx', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined);
+    throw error;
+  }
+  await syncDir(dir);
+}
+
+/** Write JSON atomically (two-space indented, trailing newline: humans read these at 3 a.m.). */
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Read and parse JSON; `undefined` when the file does not exist. Other errors propagate. */
+export async function readJson(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as unknown;
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** fsync a directory so a rename in it survives a power cut. */
+export async function syncDir(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (error) {
+    // Some filesystems refuse fsync on directories; the rename is still atomic there.
+    if (errorCode(error) !== 'EINVAL' && errorCode(error) !== 'EISDIR') throw error;
+  } finally {
+    await handle?.close();
+  }
+}

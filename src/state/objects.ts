@@ -1,0 +1,137 @@
+/**
+ * The content-addressed object store in the state dir (`objects/ab/cdef…`, keyed by git blob SHA).
+ * Every byte that may reach DEST passes through `put`, which hashes while writing and refuses
+ * content that does not match its SHA: the single point of verification for all strategies.
+ * Identical content is stored once; previous generations stay here for offline rollback.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { errorCode, IntegrityError } from '../errors.js';
+import { createBlobHasher, hashBlobFile } from '../local/hash.js';
+
+export interface ObjectStore {
+  readonly dir: string;
+  has(sha: string): Promise<boolean>;
+  /** Where an object lives; it may not exist. */
+  pathOf(sha: string): string;
+  /**
+   * Stream `body` into the store as object `sha`. `size` (from the tree) lets the hash be checked
+   * while writing; the object becomes visible only once verified and fsynced.
+   * Throws IntegrityError on a mismatch, leaving nothing behind.
+   */
+  put(sha: string, size: number | undefined, body: Readable, where: string): Promise<number>;
+  /** Copy a local file into the store after checking it hashes to `sha`. */
+  importFile(sha: string, file: string): Promise<void>;
+  /** Every SHA in the store. */
+  list(): Promise<string[]>;
+  remove(sha: string): Promise<void>;
+}
+
+const SHA = /^[0-9a-f]{40}$/;
+
+/** Open (creating if needed) the store at `dir`. */
+export function createObjectStore(dir: string): ObjectStore {
+  const tmpDir = join(dir, 'tmp');
+  const pathOf = (sha: string): string => {
+    if (!SHA.test(sha)) throw new Error(`Not a SHA: ${sha}`);
+    return join(dir, sha.slice(0, 2), sha.slice(2));
+  };
+
+  const has = async (sha: string): Promise<boolean> => {
+    try {
+      return (await stat(pathOf(sha))).isFile();
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return false;
+      throw error;
+    }
+  };
+
+  const commit = async (tmp: string, sha: string): Promise<void> => {
+    const target = pathOf(sha);
+    await mkdir(join(dir, sha.slice(0, 2)), { recursive: true, mode: 0o700 });
+    await rename(tmp, target);
+  };
+
+  const put = async (sha: string, size: number | undefined, body: Readable, where: string): Promise<number> => {
+    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+    const tmp = join(tmpDir, `${sha}.${randomBytes(4).toString('hex')}`);
+    let written = 0;
+    try {
+      if (size !== undefined) {
+        const hasher = createBlobHasher(size);
+        const verify = new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            written += chunk.length;
+            if (written > size) {
+              callback(new IntegrityError(sha, `more than ${size} bytes`, where));
+              return;
+            }
+            hasher.update(chunk);
+            callback(null, chunk);
+          },
+        });
+        await pipeline(body, verify, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+        if (written !== size) throw new IntegrityError(sha, `${written} of ${size} bytes`, where);
+        const actual = hasher.digest();
+        if (actual !== sha) throw new IntegrityError(sha, actual, where);
+      } else {
+        await pipeline(body, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+        const actual = await hashBlobFile(tmp);
+        if (actual !== sha) throw new IntegrityError(sha, actual, where);
+      }
+      await fsyncFile(tmp);
+      await commit(tmp, sha);
+      return written;
+    } catch (error) {
+      await unlink(tmp).catch(() => undefined);
+      throw error;
+    }
+  };
+
+  const importFile = async (sha: string, file: string): Promise<void> => {
+    if (await has(sha)) return;
+    const info = await stat(file);
+    await put(sha, info.size, createReadStream(file, { highWaterMark: 1 << 20 }), file);
+  };
+
+  const list = async (): Promise<string[]> => {
+    const shas: string[] = [];
+    let fanout: string[];
+    try {
+      fanout = await readdir(dir);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return [];
+      throw error;
+    }
+    for (const prefix of fanout) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const rest of await readdir(join(dir, prefix))) shas.push(prefix + rest);
+    }
+    return shas.sort();
+  };
+
+  return {
+    dir,
+    has,
+    pathOf,
+    put,
+    importFile,
+    list,
+    remove: async (sha) => {
+      await rm(pathOf(sha), { force: true });
+    },
+  };
+}
+
+async function fsyncFile(file: string): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

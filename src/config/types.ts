@@ -88,7 +88,60 @@ export interface Config {
   readonly configFile: string | undefined;
 }
 
-/** What `parseConfig` returns: a config only when there are no errors. */
-export type ParseResult =
-  | { readonly ok: true; readonly config: Config; readonly warnings: readonly string[] }
+/**
+ * The config as commands that may run without a repository or destination see it
+ * (`history`, `rollback`, `validate`): the same as {@link Config}, except that the target may be absent.
+ */
+export type LooseConfig = Omit<Config, 'repo' | 'repoOwner' | 'repoName' | 'dest'> & {
+  readonly repo: string | undefined;
+  readonly repoOwner: string | undefined;
+  readonly repoName: string | undefined;
+  readonly dest: string | undefined;
+};
+
+/** Which settings a command cannot run without. Both default to `true`. */
+export interface ConfigRequirements {
+  /** @default true */
+  readonly repo?: boolean | undefined;
+  /** @default true */
+  readonly dest?: boolean | undefined;
+}
+
+/** Requirements under which `parseConfig` returns a full {@link Config} (the default). */
+export interface StrictRequirements {
+  readonly repo?: true | undefined;
+  readonly dest?: true | undefined;
+}
+
+/** The parsed JSON of a config file and where it was read from. */
+export interface ConfigFile {
+  /** Absolute path: messages name it and relative paths inside it resolve against its directory. */
+  readonly path: string;
+  readonly data: unknown;
+}
+
+/** Everything `parseConfig` reads: the outside world, already gathered by `loadConfig`. */
+export interface ConfigInput {
+  /**
+   * Options as the cac parser gives them: camelCase keys, strings (or numbers, since cac coerces
+   * numeric-looking values) for values, booleans for switches, arrays for repeated flags.
+   * Keys that are not config flags (`--`, `_`, `config`, command options) are ignored.
+   */
+  readonly flags: Readonly<Record<string, unknown>>;
+  readonly file?: ConfigFile | undefined;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Already discovered by `discoverToken`. */
+  readonly token: Token | undefined;
+  /** Home directory of the user running hostsync. */
+  readonly home: string;
+  readonly isRoot: boolean;
+  /** Absolute working directory: relative flag and environment paths resolve against it. */
+  readonly cwd: string;
+  /** @default { repo: true, dest: true } */
+  readonly require?: ConfigRequirements | undefined;
+}
+
+/** What `parseConfig` returns: a config only when there are no errors; every error, not just the first. */
+export type ParseResult<C = Config> =
+  | { readonly ok: true; readonly config: C; readonly warnings: readonly string[] }
   | { readonly ok: false; readonly errors: readonly string[]; readonly warnings: readonly string[] };

@@ -1,0 +1,112 @@
+/**
+ * `loadConfig`: the I/O edge of config. Reads the config file named by `--config` (or, when a
+ * command asks, /etc/hostsync/config.json), discovers the token, snapshots `process.env`, and
+ * hands everything to the pure `parseConfig`.
+ */
+
+import os from 'node:os';
+import path from 'node:path';
+import { errorCode } from '../errors.js';
+import { wantsColor } from './color.js';
+import { osReason, readFileWithMode } from './files.js';
+import type { ReadFileFn } from './files.js';
+import { parseJson } from './json.js';
+import { createRedactor } from './redact.js';
+import { parseConfig, resolveTokenFile } from './parse.js';
+import { discoverToken } from './token.js';
+import type { ConfigFile, ConfigRequirements, LooseConfig, ParseResult, StrictRequirements, Config } from './types.js';
+
+/** The config file `dev-update` and the systemd units use when `--config` is not given. */
+export const DEFAULT_CONFIG_FILE = '/etc/hostsync/config.json';
+
+/** Options of {@link loadConfig}; the last four replace the real process for tests. */
+export interface LoadOptions {
+  /** Settings the command cannot run without. @default { repo: true, dest: true } */
+  readonly require?: ConfigRequirements | undefined;
+  /** Read {@link DEFAULT_CONFIG_FILE} when `--config` is absent (silently skipped if it does not exist). @default false */
+  readonly defaultConfigFile?: boolean | undefined;
+  /** @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
+  /** @default process.cwd() */
+  readonly cwd?: string | undefined;
+  /** @default os.homedir() */
+  readonly home?: string | undefined;
+  /** @default process.getuid() === 0 */
+  readonly isRoot?: boolean | undefined;
+  /** @default reads the real filesystem */
+  readonly readFile?: ReadFileFn | undefined;
+}
+
+/** A copy of the process environment: the one place hostsync reads `process.env`. */
+export function processEnv(): Readonly<Record<string, string | undefined>> {
+  return { ...process.env };
+}
+
+/** Whether to colour output on a stream, from `FORCE_COLOR`/`NO_COLOR`/`TERM` and whether it is a terminal. */
+export function colorWanted(isTTY: boolean, env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  return wantsColor(env, isTTY);
+}
+
+/** A config file read: the parsed file, or the one message saying why it could not be read. */
+export type FileRead = { readonly file: ConfigFile | undefined; readonly error?: string | undefined };
+
+/**
+ * Read and parse a JSON config file. `optional`: a missing file is no error (the implicit default).
+ * Exported for `validate`-style commands that want to report on a file alone.
+ */
+export async function tryReadConfigFile(file: string, optional: boolean, readFile: ReadFileFn = readFileWithMode): Promise<FileRead> {
+  let text: string;
+  try {
+    text = (await readFile(file)).text;
+  } catch (error: unknown) {
+    if (optional && errorCode(error) === 'ENOENT') return { file: undefined };
+    return { file: undefined, error: `Cannot read config file ${file}: ${osReason(error)}. Check the path given to --config and its permissions.` };
+  }
+  const parsed = parseJson(text);
+  if (!parsed.ok) {
+    return { file: undefined, error: `Config file ${file} is not valid JSON: ${parsed.reason} at line ${parsed.line}, column ${parsed.column}.` };
+  }
+  return { file: { path: file, data: parsed.data } };
+}
+
+function configFlag(flags: Readonly<Record<string, unknown>>): { path: string | undefined; error?: string } {
+  const raw = flags['config'];
+  const value: unknown = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw;
+  if (value === undefined || value === false) return { path: undefined };
+  if (typeof value !== 'string' || value === '') return { path: undefined, error: '`--config` needs the path of a JSON file, e.g. --config /etc/hostsync/config.json.' };
+  return { path: value };
+}
+
+/**
+ * Gather flags, config file, environment and token, and parse them into a config.
+ * Never throws for bad input: problems come back as `errors` and `warnings`.
+ */
+export function loadConfig(
+  flags: Readonly<Record<string, unknown>>,
+  options?: LoadOptions & { readonly require?: StrictRequirements | undefined },
+): Promise<ParseResult<Config>>;
+export function loadConfig(flags: Readonly<Record<string, unknown>>, options?: LoadOptions): Promise<ParseResult<LooseConfig>>;
+export async function loadConfig(flags: Readonly<Record<string, unknown>>, options: LoadOptions = {}): Promise<ParseResult<LooseConfig>> {
+  const env = options.env ?? processEnv();
+  const cwd = options.cwd ?? process.cwd();
+  const home = options.home ?? os.homedir();
+  const isRoot = options.isRoot ?? process.getuid?.() === 0;
+  const readFile = options.readFile ?? readFileWithMode;
+
+  const flag = configFlag(flags);
+  if (flag.error !== undefined) return { ok: false, errors: [flag.error], warnings: [] };
+  const explicit = flag.path !== undefined;
+  const filePath = flag.path !== undefined ? path.resolve(cwd, flag.path) : options.defaultConfigFile === true ? DEFAULT_CONFIG_FILE : undefined;
+  const read: FileRead = filePath === undefined ? { file: undefined } : await tryReadConfigFile(filePath, !explicit, readFile);
+  if (read.error !== undefined) return { ok: false, errors: [read.error], warnings: [] };
+
+  const tokenFile = resolveTokenFile({ flags, file: read.file, env, cwd, home });
+  const discovery = await discoverToken({ tokenFile, env, home, readFile });
+  const result = parseConfig({ flags, file: read.file, env, token: discovery.token, home, isRoot, cwd, require: options.require });
+  const redact = createRedactor(discovery.seen);
+  const warnings = [...discovery.warnings, ...result.warnings].map(redact);
+  if (!result.ok || discovery.errors.length > 0) {
+    return { ok: false, errors: [...discovery.errors, ...(result.ok ? [] : result.errors)].map(redact), warnings };
+  }
+  return { ok: true, config: result.config, warnings };
+}

@@ -1,0 +1,267 @@
+/**
+ * `parseConfig`: the pure step from flags, config file, environment and the discovered token to a
+ * validated {@link Config}. Precedence per setting: flag > config file > environment > default.
+ * No I/O, no clock, no process.env: everything arrives in {@link ConfigInput}. Every problem is
+ * collected, so one run shows the user all of them.
+ */
+
+import path from 'node:path';
+import { CONFIG_KEYS, DEFAULTS, KNOWN_PRESETS, LAYOUTS, RANGES, SYSTEM_STATE_DIR, envNameOf } from './keys.js';
+import type { IntegerRange } from './keys.js';
+import { checkFileShape, readChecks, readHooks, readRebuild } from './sections.js';
+import { LAYER_RANK, asBoolean, asEnum, asInteger, asPath, asString, asStringList, createLookup, describe, resolvePath } from './sources.js';
+import type { Found, Lookup, Problems, Setting } from './sources.js';
+import { createRedactor } from './redact.js';
+import { closestMatch } from './suggest.js';
+import type { Config, ConfigInput, LooseConfig, ParseResult, StrictRequirements } from './types.js';
+import { apiUrlHint, checkAccount, checkGlob, checkRef, checkRepo, checkRepoPath, checkUrl, serverUrlFor } from './validate.js';
+
+/** Where a top-level key lives in each layer, from the key table. */
+function setting(key: string): Setting {
+  const spec = CONFIG_KEYS.find((k) => k.key === key);
+  if (spec === undefined) throw new Error(`BUG: ${key} is not in CONFIG_KEYS`);
+  return { file: [key], flag: spec.flag, env: spec.env };
+}
+
+/**
+ * The state directory when no layer sets one: `/var/lib/hostsync` for root, else
+ * `$XDG_STATE_HOME/hostsync` (when absolute, as the XDG spec requires) or `~/.local/state/hostsync`.
+ */
+export function defaultStateDir(env: Readonly<Record<string, string | undefined>>, home: string, isRoot: boolean): string {
+  if (isRoot) return SYSTEM_STATE_DIR;
+  const xdg = env['XDG_STATE_HOME'];
+  if (xdg !== undefined && path.isAbsolute(xdg)) return path.join(xdg, 'hostsync');
+  return path.join(home, '.local', 'state', 'hostsync');
+}
+
+function readStateDir(find: Lookup, input: ConfigInput, problems: Problems): string {
+  const found = find(setting('stateDir'));
+  if (found === undefined) return defaultStateDir(input.env, input.home, input.isRoot);
+  // systemd sets STATE_DIRECTORY to a colon-separated list when StateDirectory= names several.
+  if (found.source.label === '`STATE_DIRECTORY`' && typeof found.raw === 'string') {
+    const first = found.raw.split(':')[0] ?? '';
+    if (first !== '') return resolvePath(first, found.source.baseDir, input.home);
+  }
+  return asPath(found, input.home, problems) ?? '';
+}
+
+function readBoolean(find: Lookup, key: string, problems: Problems): { value: boolean; found: Found | undefined } {
+  const found = find(setting(key));
+  return { value: found === undefined ? false : (asBoolean(found, problems) ?? false), found };
+}
+
+function readInteger(find: Lookup, key: keyof typeof RANGES & keyof typeof DEFAULTS, problems: Problems): number {
+  const found = find(setting(key));
+  const range: IntegerRange = RANGES[key];
+  return found === undefined ? DEFAULTS[key] : (asInteger(found, range, problems) ?? DEFAULTS[key]);
+}
+
+/**
+ * The explicit token file (`--token-file`, `tokenFile`, `HOSTSYNC_TOKEN_FILE`), made absolute.
+ * `loadConfig` calls this before token discovery; problems land in `problems` when given.
+ */
+export function resolveTokenFile(
+  input: Pick<ConfigInput, 'flags' | 'file' | 'env' | 'cwd' | 'home'>,
+  problems: Problems = { errors: [], warnings: [] },
+): string | undefined {
+  return readOptionalPath(createLookup(input), 'tokenFile', input.home, problems);
+}
+
+function readOptionalPath(find: Lookup, key: string, home: string, problems: Problems): string | undefined {
+  const found = find(setting(key));
+  return found === undefined ? undefined : asPath(found, home, problems);
+}
+
+function readUrls(find: Lookup, problems: Problems): { apiUrl: string; serverUrl: string } {
+  const apiFound = find(setting('apiUrl'));
+  let apiUrl: string = DEFAULTS.apiUrl;
+  const apiValue = apiFound === undefined ? undefined : asString(apiFound, problems);
+  if (apiFound !== undefined && apiValue !== undefined) {
+    const checked = checkUrl(apiValue, apiFound.source, 'https://github.example.com/api/v3', problems.warnings);
+    if (checked.ok) {
+      apiUrl = checked.value;
+      const hint = apiUrlHint(apiUrl, apiFound.source);
+      if (hint !== undefined) problems.warnings.push(hint);
+    } else problems.errors.push(checked.error);
+  }
+  const serverFound = find(setting('serverUrl'));
+  let serverUrl: string = serverUrlFor(apiUrl) ?? DEFAULTS.serverUrl;
+  const serverValue = serverFound === undefined ? undefined : asString(serverFound, problems);
+  if (serverFound !== undefined && serverValue !== undefined) {
+    const checked = checkUrl(serverValue, serverFound.source, 'https://github.example.com', problems.warnings);
+    if (checked.ok) serverUrl = checked.value;
+    else problems.errors.push(checked.error);
+  }
+  return { apiUrl, serverUrl };
+}
+
+function readTarget(find: Lookup, input: ConfigInput, problems: Problems) {
+  const required = { repo: input.require?.repo ?? true, dest: input.require?.dest ?? true };
+  let repo: { repo: string; owner: string; name: string } | undefined;
+  const repoFound = find(setting('repo'));
+  const repoValue = repoFound === undefined ? undefined : asString(repoFound, problems);
+  if (repoFound !== undefined && repoValue !== undefined) {
+    const checked = checkRepo(repoValue.trim(), repoFound.source, problems.warnings);
+    if (checked.ok) repo = checked.value;
+    else problems.errors.push(checked.error);
+  } else if (repoFound === undefined && required.repo) {
+    problems.errors.push(`Missing repository: give it with --repo OWNER/NAME, "repo" in the config file, or ${envNameOf('repo')}.`);
+  }
+
+  let ref: string = DEFAULTS.ref;
+  const refFound = find(setting('ref'));
+  const refValue = refFound === undefined ? undefined : asString(refFound, problems);
+  if (refFound !== undefined && refValue !== undefined) {
+    const checked = checkRef(refValue, refFound.source);
+    if (checked.ok) ref = checked.value;
+    else problems.errors.push(checked.error);
+  }
+
+  const destFound = find(setting('dest'));
+  const dest = destFound === undefined ? undefined : asPath(destFound, input.home, problems);
+  if (destFound === undefined && required.dest) {
+    problems.errors.push(`Missing destination directory: give it with --dest DIR, "dest" in the config file, or ${envNameOf('dest')}.`);
+  }
+  if (destFound !== undefined && dest === path.parse(dest ?? '').root) {
+    problems.errors.push(`Refusing ${destFound.source.label} ${describe(dest)}: hostsync would own the whole filesystem. Give a dedicated directory, e.g. ${destFound.source.example('/etc/hypervisor')}.`);
+  }
+
+  let repoPath: string = DEFAULTS.path;
+  const pathFound = find(setting('path'));
+  const pathValue = pathFound === undefined ? undefined : asString(pathFound, problems);
+  if (pathFound !== undefined && pathValue !== undefined) {
+    const checked = checkRepoPath(pathValue, pathFound.source);
+    if (checked.ok) repoPath = checked.value;
+    else problems.errors.push(checked.error);
+  }
+  return { repo, ref, dest, path: repoPath };
+}
+
+function readPreserve(find: Lookup, problems: Problems): string[] {
+  const found = find(setting('preserve'));
+  if (found === undefined) return [];
+  const globs: string[] = [];
+  for (const glob of asStringList(found, problems) ?? []) {
+    const checked = checkGlob(glob, found.source);
+    if (checked.ok) globs.push(checked.value);
+    else problems.errors.push(checked.error);
+  }
+  return [...new Set(globs)];
+}
+
+function readAccount(find: Lookup, key: 'owner' | 'group', isRoot: boolean, problems: Problems): string | undefined {
+  const found = find(setting(key));
+  const value = found === undefined ? undefined : asString(found, problems);
+  if (found === undefined || value === undefined) return undefined;
+  const checked = checkAccount(value, found.source, key === 'owner' ? 'user' : 'group');
+  if (!checked.ok) {
+    problems.errors.push(checked.error);
+    return undefined;
+  }
+  if (!isRoot) problems.warnings.push(`${found.source.label} is set, but hostsync is not running as root: files will belong to the user running it.`);
+  return checked.value;
+}
+
+function readPreset(find: Lookup, problems: Problems): string | undefined {
+  const found = find(setting('preset'));
+  const value = found === undefined ? undefined : asString(found, problems);
+  if (found === undefined || value === undefined) return undefined;
+  if (KNOWN_PRESETS.includes(value)) return value;
+  const guess = closestMatch(value, KNOWN_PRESETS);
+  const hint = guess === undefined ? '' : ` Did you mean ${describe(guess)}?`;
+  problems.errors.push(`Unknown preset ${describe(value)}${found.source.where}. Known presets: ${KNOWN_PRESETS.join(', ')}.${hint}`);
+  return undefined;
+}
+
+/** `--verbose` and `--quiet` contradict each other: a higher layer overrides a lower one; in one layer it is an error. */
+function reconcileVerbosity(
+  verbose: { value: boolean; found: Found | undefined },
+  quiet: { value: boolean; found: Found | undefined },
+  problems: Problems,
+): { verbose: boolean; quiet: boolean } {
+  if (!verbose.value || !quiet.value || verbose.found === undefined || quiet.found === undefined) {
+    return { verbose: verbose.value, quiet: quiet.value };
+  }
+  const v = LAYER_RANK[verbose.found.source.layer];
+  const q = LAYER_RANK[quiet.found.source.layer];
+  if (v > q) return { verbose: true, quiet: false };
+  if (q > v) return { verbose: false, quiet: true };
+  problems.errors.push(`${verbose.found.source.label} and ${quiet.found.source.label} contradict each other; use one of them.`);
+  return { verbose: false, quiet: false };
+}
+
+function checkStateOutsideDest(stateDir: string, dest: string | undefined, problems: Problems): void {
+  if (dest === undefined || stateDir === '' || dest === path.parse(dest).root) return;
+  const rel = path.relative(dest, stateDir);
+  const outside = rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
+  if (!outside) {
+    problems.errors.push(`The state directory ${describe(stateDir)} is inside the destination ${describe(dest)}; hostsync would sync over its own history. Choose another with --state-dir, e.g. --state-dir ${SYSTEM_STATE_DIR}.`);
+  }
+}
+
+/**
+ * Validate and merge the configuration layers. Returns `{ ok: true, config }` only when there is no
+ * error; otherwise every error found. Warnings come either way. The token's value never appears
+ * in a message.
+ */
+export function parseConfig(input: ConfigInput & { readonly require?: StrictRequirements | undefined }): ParseResult;
+export function parseConfig(input: ConfigInput): ParseResult<LooseConfig>;
+export function parseConfig(input: ConfigInput): ParseResult<LooseConfig> {
+  const problems: Problems = { errors: [], warnings: [] };
+  if (input.file !== undefined) checkFileShape(input.file, problems);
+
+  // cac reports `rebuild: true` when `--no-rebuild` is declared but not given; only `false` means something.
+  const flags: Record<string, unknown> = { ...input.flags };
+  const rebuildOff = flags['rebuild'] === false;
+  if (typeof flags['rebuild'] === 'boolean') delete flags['rebuild'];
+  const find = createLookup({ ...input, flags });
+
+  const target = readTarget(find, input, problems);
+  const urls = readUrls(find, problems);
+  const stateDir = readStateDir(find, input, problems);
+  checkStateOutsideDest(stateDir, target.dest, problems);
+  const layoutFound = find(setting('layout'));
+  readOptionalPath(find, 'tokenFile', input.home, problems); // validated here, read by loadConfig
+  const verbosity = reconcileVerbosity(readBoolean(find, 'verbose', problems), readBoolean(find, 'quiet', problems), problems);
+
+  const config: LooseConfig = {
+    repo: target.repo?.repo,
+    repoOwner: target.repo?.owner,
+    repoName: target.repo?.name,
+    ref: target.ref,
+    dest: target.dest,
+    path: target.path,
+    apiUrl: urls.apiUrl,
+    serverUrl: urls.serverUrl,
+    stateDir,
+    concurrency: readInteger(find, 'concurrency', problems),
+    json: readBoolean(find, 'json', problems).value,
+    checkOnly: readBoolean(find, 'checkOnly', problems).value,
+    forceFull: readBoolean(find, 'forceFull', problems).value,
+    verbose: verbosity.verbose,
+    quiet: verbosity.quiet,
+    prune: readBoolean(find, 'prune', problems).value,
+    preserve: readPreserve(find, problems),
+    token: input.token,
+    layout: (layoutFound === undefined ? undefined : asEnum(layoutFound, LAYOUTS, problems)) ?? DEFAULTS.layout,
+    historyLimit: readInteger(find, 'historyLimit', problems),
+    lockTimeout: readInteger(find, 'lockTimeout', problems),
+    requireSigned: readBoolean(find, 'requireSigned', problems).value,
+    allowDowngrade: readBoolean(find, 'allowDowngrade', problems).value,
+    owner: readAccount(find, 'owner', input.isRoot, problems),
+    group: readAccount(find, 'group', input.isRoot, problems),
+    rebuild: readRebuild(find, rebuildOff, input.file, problems),
+    hooks: readHooks(find, problems),
+    checks: readChecks(find, problems),
+    preset: readPreset(find, problems),
+    metricsFile: readOptionalPath(find, 'metricsFile', input.home, problems),
+    timeoutSec: readInteger(find, 'timeoutSec', problems),
+    stallSec: readInteger(find, 'stallSec', problems),
+    configFile: input.file?.path,
+  };
+
+  const redact = createRedactor([input.token?.value]);
+  const warnings = problems.warnings.map(redact);
+  if (problems.errors.length > 0) return { ok: false, errors: problems.errors.map(redact), warnings };
+  return { ok: true, config, warnings };
+}

@@ -60,12 +60,12 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       },
       { retries: options.retries, onRetry: options.onRetry },
     ).catch((error: unknown) => {
-      throw error instanceof HostsyncError ? error : networkError(error, options.apiUrl);
+      throw error instanceof HostsyncError || error instanceof NotModified ? error : networkError(error, options.apiUrl);
     });
 
   const classify = (error: unknown, what: string): unknown => {
     if (isRequestError(error)) {
-      if (error.status === 304) return error;
+      if (error.status === 304) return new NotModified();
       if (error.status === 500 && isRetryable(error.cause)) return error.cause ?? error;
       const responseHeaders = (error.response?.headers ?? {}) as Record<string, string | undefined>;
       return httpError(error.status, responseHeaders, error.response?.data, what, context, now());
@@ -86,7 +86,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       if (!/^[0-9a-f]{40}$/.test(sha)) throw new HostsyncError(`GitHub answered ref '${ref}' with '${sha.slice(0, 60)}', not a commit SHA. Check --api-url.`);
       return { changed: true, sha, etag: response.headers.etag };
     } catch (error) {
-      if (isRequestError(error) && error.status === 304) return { changed: false };
+      if (error instanceof NotModified) return { changed: false };
       throw error;
     }
   };
@@ -147,6 +147,14 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
 }
 
 const enc = encodeURIComponent;
+
+/** A 304 answer to a conditional request: not a failure, just "nothing new". */
+class NotModified extends Error {
+  constructor() {
+    super('Not Modified');
+    this.name = 'NotModified';
+  }
+}
 
 /** Octokit's RequestError, recognised by shape so the transitive package need not be imported. */
 interface RequestErrorLike {

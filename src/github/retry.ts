@@ -24,7 +24,7 @@ export interface RetryOptions {
 
 /** Run `attempt` until it succeeds, fails for good, or runs out of retries. */
 export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const retryable = (error: unknown): boolean => isRetryable(error) || options.isRetryable?.(error) === true;
+  const retryable = (error: unknown): boolean => options.signal?.aborted !== true && (isRetryable(error) || options.isRetryable?.(error) === true);
   return pRetry(attempt, {
     retries: options.retries ?? 4,
     minTimeout: options.minTimeoutMs ?? 500,

@@ -1,0 +1,93 @@
+/** `hostsync sync`: one sync of one destination, with a human summary or one JSON object. */
+import { ExitCode } from '../../errors.js';
+import type { SyncResult } from '../../pipeline/sync.js';
+import { countChanges } from '../../pipeline/summary.js';
+import { createOutput, formatBytes, type Output } from '../output.js';
+import { loadCommandConfig } from '../load.js';
+
+export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
+  const { config, output } = await loadCommandConfig(flags, argv);
+  const { runSync } = await import('../../pipeline/sync.js');
+  const { createGitHubClient } = await import('../../github/client.js');
+  const result = await runSync(config, {
+    log: output.log,
+    createClient: (c) =>
+      createGitHubClient({
+        apiUrl: c.apiUrl,
+        owner: c.repoOwner,
+        repo: c.repoName,
+        token: c.token?.value,
+        tokenSource: c.token?.source,
+        userAgent: 'hostsync',
+        timeoutMs: c.timeoutSec * 1000,
+        stallMs: c.stallSec * 1000,
+        connections: c.concurrency,
+        onRetry: (error, attempt) => output.log('warn', `retry ${attempt}: ${error instanceof Error ? error.message : String(error)}`),
+      }),
+  });
+  if (config.json) output.json(toJson(result));
+  else renderSync(result, output, config.verbose || config.checkOnly);
+  return result.checkOnly && result.pending ? ExitCode.Pending : ExitCode.Ok;
+}
+
+/** The `--json` shape (documented in docs/output.md). */
+export function toJson(result: SyncResult): Record<string, unknown> {
+  return {
+    ok: result.ok,
+    repo: result.repo,
+    ref: result.ref,
+    path: result.path,
+    dest: result.dest,
+    commit: result.commit,
+    previousCommit: result.previousCommit ?? null,
+    checkOnly: result.checkOnly,
+    pending: result.pending,
+    strategy: result.strategy,
+    strategyReason: result.strategyReason,
+    changes: result.changes,
+    unmanaged: result.unmanaged,
+    skipped: result.skipped,
+    bytesDownloaded: result.bytesDownloaded,
+    blobsDownloaded: result.blobsDownloaded,
+    apiRequests: result.apiRequests,
+    filesHashed: result.filesHashed,
+    rateLimit: result.rateLimit === undefined ? null : { remaining: result.rateLimit.remaining, reset: result.rateLimit.reset },
+    recovered: result.recovered ?? null,
+    durationMs: result.durationMs,
+  };
+}
+
+/** The human summary; `detailed` lists every path (always for --check-only). */
+export function renderSync(result: SyncResult, out: Output, detailed: boolean): void {
+  const p = out.paint;
+  const short = result.commit.slice(0, 12);
+  const where = `${result.repo}${result.path ? `/${result.path}` : ''}@${result.ref}`;
+  const count = countChanges(result.changes);
+  if (result.checkOnly) {
+    out.line(count === 0 ? `${p.green('in sync')} ${where} ${short} — nothing would change` : `${p.yellow('pending')} ${where} ${short} — ${count} change(s) would be applied to ${result.dest}:`);
+  } else if (count === 0) {
+    out.line(`${p.green('in sync')} ${where} ${short} (${result.dest})`);
+  } else {
+    const from = result.previousCommit && result.previousCommit !== result.commit ? ` (was ${result.previousCommit.slice(0, 12)})` : '';
+    out.line(`${p.green('updated')} ${result.dest} to ${where} ${short}${from}`);
+  }
+  const kinds: [keyof SyncResult['changes'], string, (s: string) => string][] = [
+    ['added', 'added', p.green],
+    ['modified', 'modified', p.yellow],
+    ['deleted', 'deleted', p.red],
+    ['modeChanged', 'mode', p.blue],
+    ['typeChanged', 'type', p.magenta],
+  ];
+  if (detailed) {
+    for (const [key, label, color] of kinds) for (const path of result.changes[key]) out.line(`  ${color(label.padEnd(8))} ${path}`);
+  } else if (count > 0) {
+    out.line(`  ${kinds.map(([key, label]) => `${label} ${result.changes[key].length}`).join(', ')}`);
+  }
+  const verb = result.checkOnly ? 'would download' : 'downloaded';
+  const requests = result.checkOnly ? `${result.blobsDownloaded} more API request(s)` : `${result.apiRequests} API request(s)`;
+  out.line(`  ${verb} ${result.blobsDownloaded} blob(s), ${formatBytes(result.bytesDownloaded)}; ${requests}; strategy ${result.strategy}; ${(result.durationMs / 1000).toFixed(2)} s`);
+  if (result.unmanaged.length > 0) {
+    out.line(`  ${p.yellow(`${result.unmanaged.length} unmanaged path(s)`)} kept (not in the commit, not placed by hostsync; --prune removes them)${detailed ? ':' : ''}`);
+    if (detailed) for (const path of result.unmanaged) out.line(`    ${path}`);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The thin CLI: a cac program whose commands each live in their own module, imported only when
+ * that command runs. Only this file sets the exit code.
+ */
+import { cac, type CAC, type Command } from 'cac';
+import { ExitCode, HostsyncError, errorMessage } from '../errors.js';
+import { COMMON_OPTIONS, SYNC_OPTIONS, type OptionSpec } from './options.js';
+import { redact } from './redact.js';
+import { VERSION } from './version.js';
+
+type Flags = Record<string, unknown>;
+
+function addOptions(command: Command, specs: readonly OptionSpec[]): Command {
+  for (const spec of specs) command.option(spec.flag, spec.description, spec.default !== undefined ? { default: spec.default } : undefined);
+  return command;
+}
+
+/** Build the program. `run` receives the command name, its flags and the raw argv. */
+export function buildProgram(run: (name: string, flags: Flags, args: readonly string[]) => Promise<number>): CAC & { pending: Promise<number> | undefined } {
+  const program = cac('hostsync') as CAC & { pending: Promise<number> | undefined };
+  program.pending = undefined;
+  const action = (name: string) => (...params: unknown[]): void => {
+    const flags = params[params.length - 1] as Flags;
+    const args = params.slice(0, -1).map(String);
+    program.pending = run(name, flags, args);
+  };
+
+  addOptions(
+    program
+      .command('sync', 'Make DEST byte-identical to the repository (or --path of it) at --ref')
+      .example('hostsync sync --repo acme/hypervisor --ref main --dest /etc/hypervisor')
+      .example('hostsync sync --config /etc/hostsync/config.json --check-only'),
+    [...COMMON_OPTIONS, ...SYNC_OPTIONS],
+  ).action(action('sync'));
+
+  program.help();
+  program.version(VERSION);
+  return program;
+}
+
+/** Run the CLI with `argv` (as process.argv). Sets process.exitCode; never calls process.exit. */
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    const program = buildProgram(async (name, flags) => {
+      const { runCommand } = await import(`./commands/${name}.js`) as { runCommand: (flags: Flags, argv: readonly string[]) => Promise<number> };
+      return runCommand(flags, argv);
+    });
+    const parsed = program.parse([...argv], { run: false });
+    if (parsed.options['help'] === true || parsed.options['version'] === true) return;
+    if (program.matchedCommand === undefined) {
+      const word = program.args[0];
+      throw new HostsyncError(
+        word === undefined ? 'No command given. Run `hostsync --help` for the commands, e.g. `hostsync sync --help`.' : `Unknown command '${word}'. Run \`hostsync --help\` for the list.`,
+        ExitCode.Usage,
+      );
+    }
+    await program.runMatchedCommand();
+    process.exitCode = program.pending === undefined ? ExitCode.Ok : await program.pending;
+  } catch (error) {
+    process.exitCode = handleError(error);
+  }
+}
+
+/** Print an expected failure as one line, anything else with its stack. Returns the exit code. */
+export function handleError(error: unknown): number {
+  if (error instanceof HostsyncError) {
+    process.stderr.write(`hostsync: ${redact(error.message)}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof Error && error.name === 'CACError') {
+    process.stderr.write(`hostsync: ${redact(error.message)}. Run \`hostsync --help\` for the options.\n`);
+    return ExitCode.Usage;
+  }
+  const text = error instanceof Error ? (error.stack ?? error.message) : errorMessage(error);
+  process.stderr.write(`hostsync: internal error (a bug; please report it with this output):\n${redact(text)}\n`);
+  return ExitCode.Failure;
+}

@@ -1,0 +1,52 @@
+/**
+ * `readCommitTree`: the full tree of a commit, even past GitHub's truncation limit.
+ * GitHub truncates a recursive tree at 100,000 entries or 7 MB
+ * (https://docs.github.com/rest/git/trees#get-a-tree); then we walk it: each folder is read
+ * recursively on its own, and only a folder that is itself truncated is split one level further.
+ */
+import pLimit from 'p-limit';
+import type { GitHubClient, GitTreeEntry } from './types.js';
+
+export interface TreeReadResult {
+  readonly entries: readonly GitTreeEntry[];
+  /** True when the recursive tree was truncated and subtrees were walked. */
+  readonly walked: boolean;
+}
+
+/**
+ * Read the tree of `commit`, restricted to `subPath` ('' for all) when walking (the one-request
+ * recursive answer is returned whole). Paths are always relative to the repository root.
+ */
+export async function readCommitTree(client: GitHubClient, commit: string, subPath: string, concurrency: number): Promise<TreeReadResult> {
+  const whole = await client.getTree(commit, true);
+  if (!whole.truncated) return { entries: whole.entries, walked: false };
+
+  const limit = pLimit(Math.max(1, Math.min(concurrency, 8)));
+  const entries: GitTreeEntry[] = [];
+  const prefixOf = (path: string): string => (path === '' ? '' : `${path}/`);
+  const inScope = (path: string): boolean => subPath === '' || path === subPath || path.startsWith(`${subPath}/`) || subPath.startsWith(`${path}/`);
+
+  /** Read one folder: recursively if GitHub can serve it whole, else level by level. */
+  const readFolder = async (sha: string, path: string, tryRecursive: boolean): Promise<void> => {
+    if (tryRecursive) {
+      const tree = await limit(() => client.getTree(sha, true));
+      if (!tree.truncated) {
+        for (const entry of tree.entries) entries.push({ ...entry, path: prefixOf(path) + entry.path });
+        return;
+      }
+    }
+    const level = await limit(() => client.getTree(sha, false));
+    const children: Promise<void>[] = [];
+    for (const entry of level.entries) {
+      const full = prefixOf(path) + entry.path;
+      if (!inScope(full)) continue;
+      entries.push({ ...entry, path: full });
+      // Above the synced folder, walk level by level; at or below it, try whole subtrees first.
+      if (entry.type === 'tree') children.push(readFolder(entry.sha, full, subPath === '' || full === subPath || full.startsWith(`${subPath}/`)));
+    }
+    await Promise.all(children);
+  };
+
+  await readFolder(commit, '', false);
+  return { entries, walked: true };
+}

@@ -1,0 +1,29 @@
+/**
+ * The change lists users see (`--json` `changes`, the human summary): paths by kind, files and
+ * symlinks only — folders come and go with their contents, except where a path changes type.
+ */
+import type { Plan } from '../plan/plan.js';
+
+export interface ChangeSummary {
+  readonly added: readonly string[];
+  readonly modified: readonly string[];
+  readonly deleted: readonly string[];
+  readonly modeChanged: readonly string[];
+  readonly typeChanged: readonly string[];
+}
+
+/** Group a plan's changes by kind, leaving out folders that are merely created or removed. */
+export function summarizeChanges(plan: Plan): ChangeSummary {
+  const summary = { added: [] as string[], modified: [] as string[], deleted: [] as string[], modeChanged: [] as string[], typeChanged: [] as string[] };
+  for (const change of plan.changes) {
+    const isDir = change.kind === 'deleted' ? change.before?.kind === 'dir' : change.target?.mode === '040000';
+    if (isDir && change.kind !== 'typeChanged') continue;
+    summary[change.kind].push(change.path);
+  }
+  return summary;
+}
+
+/** Number of paths changed, across all kinds. */
+export function countChanges(summary: ChangeSummary): number {
+  return summary.added.length + summary.modified.length + summary.deleted.length + summary.modeChanged.length + summary.typeChanged.length;
+}

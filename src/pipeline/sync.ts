@@ -1,0 +1,239 @@
+/**
+ * `runSync`: one sync of one destination, start to end —
+ * recover → resolve ref (conditional) → tree → scan → plan → transfer → apply → record.
+ * DEST is not touched until every needed blob is in the store, verified.
+ */
+import { lstat, mkdir, realpath } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import picomatch from 'picomatch';
+import type { Config } from '../config/types.js';
+import { errorCode, HostsyncError, UsageError } from '../errors.js';
+import type { GitHubClient, RateLimitInfo } from '../github/types.js';
+import type { Manifest, RemoteEntry, StrategyName } from '../model.js';
+import { isEmptyPlan, planUpdate, type Plan } from '../plan/plan.js';
+import { remoteEntriesFromTree } from '../plan/remote.js';
+import { readCommitTree } from '../github/tree.js';
+import { applyPlan, recoverInterrupted } from '../apply/apply.js';
+import { destKey, destPaths, type DestPaths } from '../state/layout.js';
+import { acquireLock, type Lock } from '../state/lock.js';
+import { loadManifest } from '../state/manifest.js';
+import { createObjectStore, type ObjectStore } from '../state/objects.js';
+import { loadRefCache, manifestMatches, refKey, saveRefCache } from '../state/etags.js';
+import { loadStatCache, saveStatCache } from '../local/stat-cache.js';
+import { scanDestination } from '../local/scan.js';
+import { createBlobStrategy } from '../transfer/blobs.js';
+import type { TransferProgress } from '../transfer/types.js';
+import { summarizeChanges, type ChangeSummary } from './summary.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type Logger = (level: LogLevel, message: string) => void;
+
+export interface SyncDeps {
+  readonly createClient: (config: Config) => GitHubClient;
+  readonly log: Logger;
+  readonly onProgress?: ((progress: TransferProgress) => void) | undefined;
+  readonly now?: () => number;
+  /** The caller (dev-update) already holds the destination's lock. */
+  readonly lockHeld?: boolean | undefined;
+}
+
+export interface SyncResult {
+  readonly ok: boolean;
+  readonly repo: string;
+  readonly ref: string;
+  readonly path: string;
+  readonly dest: string;
+  readonly commit: string;
+  readonly previousCommit: string | undefined;
+  readonly strategy: StrategyName;
+  readonly strategyReason: string;
+  readonly checkOnly: boolean;
+  /** Whether DEST differs (or, after a real run, differed) from the commit. */
+  readonly pending: boolean;
+  readonly changes: ChangeSummary;
+  readonly unmanaged: readonly string[];
+  readonly skipped: readonly { readonly path: string; readonly reason: string }[];
+  /** Blob content bytes downloaded (or, with --check-only, that would be). */
+  readonly bytesDownloaded: number;
+  /** Blobs downloaded (or that would be). */
+  readonly blobsDownloaded: number;
+  readonly apiRequests: number;
+  readonly filesHashed: number;
+  readonly recovered: string | undefined;
+  readonly rateLimit: RateLimitInfo | undefined;
+  readonly durationMs: number;
+}
+
+/** Resolve DEST to a real path without creating it; refuse a DEST that is not a directory. */
+export async function resolveDest(dest: string): Promise<string> {
+  try {
+    const info = await lstat(dest);
+    if (info.isSymbolicLink()) return await resolveDest(await realpath(dest));
+    if (!info.isDirectory()) throw new UsageError(`Destination ${dest} exists and is not a directory. Point --dest at a directory (it is created if missing).`);
+    return await realpath(dest);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+    const parent = dirname(dest);
+    if (parent === dest) return dest;
+    return join(await resolveDest(parent), basename(dest));
+  }
+}
+
+/** Run one sync. Throws HostsyncError for anything a user can act on; DEST is then as before. */
+export async function runSync(config: Config, deps: SyncDeps): Promise<SyncResult> {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const dest = await resolveDest(config.dest);
+  const paths = destPaths(config.stateDir, dest);
+  const lock = deps.lockHeld === true ? undefined : await lockDestination(config, paths, deps.log);
+  try {
+    return await syncLocked(config, deps, paths, started);
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** Take the destination's lock, saying so when another run holds it. */
+export async function lockDestination(config: Config, paths: DestPaths, log: Logger): Promise<Lock> {
+  return acquireLock(destKey(paths.dest), {
+    timeoutSec: config.lockTimeout,
+    fallbackDir: config.stateDir,
+    what: paths.dest,
+    onWait: (pid) => log('info', `Waiting up to ${config.lockTimeout} s for another hostsync run${pid !== undefined ? ` (PID ${pid})` : ''} on ${paths.dest}.`),
+  });
+}
+
+async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, started: number): Promise<SyncResult> {
+  const now = deps.now ?? Date.now;
+  const dest = paths.dest;
+  const store = createObjectStore(paths.objects);
+  const recovered = config.checkOnly ? undefined : await recoverInterrupted({ paths, store });
+  if (recovered) deps.log('warn', `Recovered an interrupted apply: ${recovered.action} (${recovered.commit.slice(0, 12)}).`);
+  const previous = await loadManifest(paths.manifest);
+  const client = deps.createClient(config);
+  try {
+    const commit = await resolveCommit(config, client, paths, previous, deps.log);
+    const remote = manifestMatches(previous, config.repo, config.path, commit.sha)
+      ? previous.entries
+      : await fetchRemoteEntries(config, client, commit.sha);
+    const isPreserved = config.preserve.length === 0 ? () => false : picomatch([...config.preserve], { dot: true });
+    const interest = new Set<string>();
+    for (const entry of remote) interest.add(entry.path);
+    for (const entry of previous?.entries ?? []) interest.add(entry.path);
+    const statCache = await loadStatCache(paths.statCache);
+    const scan = await scanDestination(dest, { interest, isPreserved, statCache, concurrency: 8 });
+    const planInput = { remote, local: scan.entries, previous: previous?.entries ?? [], isPreserved, prune: config.prune };
+    const plan = await planWithStore(planInput, store);
+    if (plan.conflicts.length > 0) {
+      throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${commit.sha.slice(0, 12)} needs a file. Move it, or change 'preserve', then run again.`);
+    }
+    for (const skip of plan.skipped) deps.log('warn', `Skipping ${skip.path}: ${skip.reason}.`);
+    const strategy: StrategyName = plan.fetch.length > 0 ? 'blobs' : plan.localCopies.length > 0 ? 'local' : 'none';
+    const strategyReason =
+      plan.fetch.length > 0 ? `${plan.fetch.length} blob(s) missing; per-blob downloads` : plan.localCopies.length > 0 ? 'all content already on the host' : 'nothing to download';
+    const manifest: Manifest = {
+      version: 1,
+      repo: config.repo,
+      ref: config.ref,
+      path: config.path,
+      commit: commit.sha,
+      appliedAt: new Date(now()).toISOString(),
+      strategy,
+      entries: plan.entries,
+    };
+    const base = {
+      ok: true,
+      repo: config.repo,
+      ref: config.ref,
+      path: config.path,
+      dest,
+      commit: commit.sha,
+      previousCommit: previous?.commit,
+      changes: summarizeChanges(plan),
+      unmanaged: plan.unmanaged,
+      skipped: plan.skipped,
+      filesHashed: scan.stats.hashed,
+      recovered: recovered?.action,
+    };
+    const pending = !isEmptyPlan(plan);
+    if (config.checkOnly) {
+      return {
+        ...base,
+        strategy,
+        strategyReason,
+        checkOnly: true,
+        pending,
+        bytesDownloaded: plan.downloadBytes,
+        blobsDownloaded: plan.fetch.length,
+        apiRequests: client.stats.apiRequests,
+        rateLimit: client.stats.rateLimit,
+        durationMs: now() - started,
+      };
+    }
+    await mkdir(paths.root, { recursive: true, mode: 0o700 });
+    for (const copy of plan.localCopies) await store.importFile(copy.sha, join(dest, copy.path));
+    const transfer = await createBlobStrategy({ client, concurrency: config.concurrency }).fetch(plan.fetch, {
+      store,
+      onProgress: deps.onProgress,
+      log: deps.log,
+    });
+    if (!isEmptyPlan(plan) || previous?.commit !== commit.sha) {
+      await mkdir(dest, { recursive: true, mode: 0o755 });
+      await applyPlan(plan, manifest, previous, { paths, store });
+    }
+    await saveStatCache(paths.statCache, scan.statCache);
+    if (commit.etag !== undefined) {
+      const cache = await loadRefCache(paths.etags);
+      cache[refKey(config.apiUrl, config.repo, config.ref)] = { etag: commit.etag, sha: commit.sha };
+      await saveRefCache(paths.etags, cache);
+    }
+    return {
+      ...base,
+      strategy,
+      strategyReason,
+      checkOnly: false,
+      pending,
+      bytesDownloaded: transfer.bytes,
+      blobsDownloaded: transfer.blobs,
+      apiRequests: client.stats.apiRequests,
+      rateLimit: client.stats.rateLimit,
+      durationMs: now() - started,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Resolve the ref with a conditional request when we know its last ETag. */
+async function resolveCommit(
+  config: Config,
+  client: GitHubClient,
+  paths: DestPaths,
+  previous: Manifest | undefined,
+  log: Logger,
+): Promise<{ sha: string; etag: string | undefined }> {
+  const cached = (await loadRefCache(paths.etags))[refKey(config.apiUrl, config.repo, config.ref)];
+  const usable = cached !== undefined && previous !== undefined ? cached : undefined;
+  const resolved = await client.resolveRef(config.ref, usable?.etag);
+  if (!resolved.changed) {
+    log('debug', `Ref ${config.ref} unchanged (304): ${usable!.sha.slice(0, 12)}.`);
+    return { sha: usable!.sha, etag: undefined };
+  }
+  log('debug', `Ref ${config.ref} → ${resolved.sha}.`);
+  return { sha: resolved.sha, etag: resolved.etag };
+}
+
+/** Read the commit's tree and select `--path`. */
+async function fetchRemoteEntries(config: Config, client: GitHubClient, commit: string): Promise<RemoteEntry[]> {
+  const tree = await readCommitTree(client, commit, config.path, config.concurrency);
+  return remoteEntriesFromTree(tree.entries, config.path, commit);
+}
+
+/** Plan, then re-plan knowing which needed blobs the store already holds. */
+async function planWithStore(input: Omit<Parameters<typeof planUpdate>[0], 'stored'>, store: ObjectStore): Promise<Plan> {
+  const first = planUpdate({ ...input, stored: new Set() });
+  const candidates = [...first.fetch.map((blob) => blob.sha), ...first.localCopies.map((copy) => copy.sha)];
+  const stored = new Set<string>();
+  for (const sha of candidates) if (await store.has(sha)) stored.add(sha);
+  return stored.size === 0 ? first : planUpdate({ ...input, stored });
+}

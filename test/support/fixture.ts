@@ -1,0 +1,80 @@
+/**
+ * One end-to-end fixture: a GitHub-compatible server serving a real repository, a temp DEST and
+ * state dir, and `sync(...)` running the real CLI against them. `expectSameAsCommit` compares DEST
+ * with `git archive` of a commit: paths, bytes, executable bits, symlink targets.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { startGitHubServer, type FakeGitHub, type GitHubServerOptions } from './github-server.js';
+import { compareTrees, createRepo, extractGitArchive, type TestRepo } from './repo.js';
+import { parseJson, runCli, type CliResult } from './cli.js';
+
+export const TOKEN = 'ghp_testTokenValue0123456789abcdefABCDEF';
+
+export interface Fixture {
+  readonly server: FakeGitHub;
+  readonly repo: TestRepo;
+  readonly tmp: string;
+  readonly dest: string;
+  readonly stateDir: string;
+  readonly env: Record<string, string>;
+  /** Run `hostsync <args>` with --repo/--dest/--state-dir filled in (unless `bare`). */
+  run(args: readonly string[], options?: { bare?: boolean; env?: Record<string, string> }): Promise<CliResult>;
+  /** `sync --json` that must succeed; returns the parsed JSON. */
+  sync(...args: string[]): Promise<Record<string, unknown>>;
+  expectSameAsCommit(commit: string, subPath?: string, dest?: string, ignore?: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createFixture(options: GitHubServerOptions & { repoName?: string } = {}): Promise<Fixture> {
+  const tmp = await mkdtemp(join(tmpdir(), 'hostsync-e2e-'));
+  const repo = await createRepo();
+  const server = await startGitHubServer({ tokens: [TOKEN], ...options });
+  const repoName = options.repoName ?? 'acme/hypervisor';
+  const dest = join(tmp, 'dest');
+  const stateDir = join(tmp, 'state');
+  const env = { GITHUB_API_URL: server.apiUrl, GITHUB_SERVER_URL: server.serverUrl, GITHUB_TOKEN: TOKEN };
+  let served = false;
+  const run = async (args: readonly string[], runOptions: { bare?: boolean; env?: Record<string, string> } = {}): Promise<CliResult> => {
+    if (!served) {
+      await server.addRepo(repoName, repo.dir);
+      served = true;
+    }
+    const full = runOptions.bare === true ? [...args] : [...args, '--repo', repoName, '--dest', dest, '--state-dir', stateDir];
+    return runCli(full, { env: { ...env, ...runOptions.env }, cwd: tmp });
+  };
+  return {
+    server,
+    repo,
+    tmp,
+    dest,
+    stateDir,
+    env,
+    run,
+    async sync(...args: string[]) {
+      const result = await run(['sync', '--json', ...args]);
+      if (result.code !== 0) throw new Error(`sync failed (${result.code}):\n${result.stderr}\n${result.stdout}`);
+      return parseJson(result);
+    },
+    async expectSameAsCommit(commit: string, subPath?: string, target = dest, ignore: string[] = []) {
+      const expected = await extractGitArchive(repo.dir, commit, subPath);
+      try {
+        expect(await compareTrees(expected, target, { ignore })).toEqual([]);
+      } finally {
+        await rm(expected, { recursive: true, force: true });
+      }
+    },
+    async close() {
+      await server.close();
+      await repo.cleanup();
+      await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+/** API requests in the server log that fetched blobs. */
+export function blobRequests(server: FakeGitHub): string[] {
+  return server.requests.filter((r) => r.kind === 'api' && /\/git\/blobs\//.test(r.path)).map((r) => r.path);
+}

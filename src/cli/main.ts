@@ -9,6 +9,14 @@ import { redact } from './redact.js';
 import { VERSION } from './version.js';
 
 type Flags = Record<string, unknown>;
+type CommandModule = { runCommand: (flags: Flags, argv: readonly string[]) => Promise<number> };
+
+/** Each command's module, imported only when it runs (static thunks, so a bundler can see them). */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  sync: () => import('./commands/sync.js'),
+  history: () => import('./commands/history.js'),
+  rollback: () => import('./commands/rollback.js'),
+};
 
 function addOptions(command: Command, specs: readonly OptionSpec[]): Command {
   for (const spec of specs) command.option(spec.flag, spec.description, spec.default !== undefined ? { default: spec.default } : undefined);
@@ -33,6 +41,21 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
     [...COMMON_OPTIONS, ...SYNC_OPTIONS],
   ).action(action('sync'));
 
+  addOptions(
+    program
+      .command('history', 'List the generations applied to DEST (works offline)')
+      .example('hostsync history --dest /etc/hypervisor'),
+    COMMON_OPTIONS,
+  ).action(action('history'));
+
+  addOptions(
+    program
+      .command('rollback', 'Restore the previous generation (or --to COMMIT) from the local store, without network')
+      .example('hostsync rollback --dest /etc/hypervisor')
+      .example('hostsync rollback --dest /etc/hypervisor --to 1a2b3c4d'),
+    [...COMMON_OPTIONS, { flag: '--to <commit>', description: 'Commit (SHA or prefix) of the generation to restore' }, { flag: '--check-only', description: 'Show what would change; change nothing' }],
+  ).action(action('rollback'));
+
   program.help();
   program.version(VERSION);
   return program;
@@ -42,8 +65,9 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
 export async function main(argv: readonly string[]): Promise<void> {
   try {
     const program = buildProgram(async (name, flags) => {
-      const { runCommand } = await import(`./commands/${name}.js`) as { runCommand: (flags: Flags, argv: readonly string[]) => Promise<number> };
-      return runCommand(flags, argv);
+      const load = COMMANDS[name];
+      if (load === undefined) throw new Error(`BUG: no module for command ${name}`);
+      return (await load()).runCommand(flags, argv);
     });
     const parsed = program.parse([...argv], { run: false });
     if (parsed.options['help'] === true || parsed.options['version'] === true) return;

@@ -17,6 +17,8 @@ export const COMMON_OPTIONS: readonly OptionSpec[] = [
   { flag: '--json', description: 'Print one JSON object on stdout' },
   { flag: '--verbose', description: 'Print debug detail' },
   { flag: '--quiet', description: 'Print only warnings and errors' },
+  { flag: '--lock-timeout <sec>', description: 'Wait this long for another run on the same DEST (default 0: fail at once, exit 4)' },
+  { flag: '--history-limit <n>', description: 'Generations kept for rollback (default 5)' },
 ];
 
 /** Options of commands that talk to GitHub. */
@@ -33,6 +35,9 @@ export const SYNC_OPTIONS: readonly OptionSpec[] = [
   { flag: '--prune', description: 'Also delete files in DEST that hostsync did not place' },
   { flag: '--timeout-sec <n>', description: 'Seconds to wait for a response (default 30)' },
   { flag: '--stall-sec <n>', description: 'Seconds without data before a download counts as stalled (default 20)' },
+  { flag: '--require-signed', description: 'Refuse commits GitHub does not report as verified' },
+  { flag: '--allow-downgrade', description: 'Apply a commit that is not a descendant of the last applied one' },
+  { flag: '--metrics-file <file>', description: 'Write Prometheus metrics (node_exporter textfile format) here' },
 ];
 
 /**

@@ -27,3 +27,14 @@ export function summarizeChanges(plan: Plan): ChangeSummary {
 export function countChanges(summary: ChangeSummary): number {
   return summary.added.length + summary.modified.length + summary.deleted.length + summary.modeChanged.length + summary.typeChanged.length;
 }
+
+/** The number of paths of each kind, as history records them. */
+export function countByKind(summary: ChangeSummary): { added: number; modified: number; deleted: number; modeChanged: number; typeChanged: number } {
+  return {
+    added: summary.added.length,
+    modified: summary.modified.length,
+    deleted: summary.deleted.length,
+    modeChanged: summary.modeChanged.length,
+    typeChanged: summary.typeChanged.length,
+  };
+}

@@ -5,25 +5,28 @@
  */
 import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import picomatch from 'picomatch';
 import type { Config } from '../config/types.js';
-import { errorCode, HostsyncError, UsageError } from '../errors.js';
+import { errorCode, errorMessage, HostsyncError, UsageError } from '../errors.js';
+import { collectGarbage, recordGeneration } from '../apply/history.js';
+import { clearHold, readHold } from '../apply/hold.js';
+import { resolveOwner } from '../apply/owner.js';
+import { checkTrust } from './trust.js';
 import type { GitHubClient, RateLimitInfo } from '../github/types.js';
 import type { Manifest, RemoteEntry, StrategyName } from '../model.js';
-import { isEmptyPlan, planUpdate, type Plan } from '../plan/plan.js';
+import { isEmptyPlan } from '../plan/plan.js';
 import { remoteEntriesFromTree } from '../plan/remote.js';
 import { readCommitTree } from '../github/tree.js';
 import { applyPlan, recoverInterrupted } from '../apply/apply.js';
 import { destKey, destPaths, type DestPaths } from '../state/layout.js';
 import { acquireLock, type Lock } from '../state/lock.js';
 import { loadManifest } from '../state/manifest.js';
-import { createObjectStore, type ObjectStore } from '../state/objects.js';
+import { createObjectStore } from '../state/objects.js';
 import { loadRefCache, manifestMatches, refKey, saveRefCache } from '../state/etags.js';
-import { loadStatCache, saveStatCache } from '../local/stat-cache.js';
-import { scanDestination } from '../local/scan.js';
+import { saveStatCache } from '../local/stat-cache.js';
+import { scanAndPlan } from './local-plan.js';
 import { createBlobStrategy } from '../transfer/blobs.js';
 import type { TransferProgress } from '../transfer/types.js';
-import { summarizeChanges, type ChangeSummary } from './summary.js';
+import { countByKind, summarizeChanges, type ChangeSummary } from './summary.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string) => void;
@@ -94,7 +97,7 @@ export async function runSync(config: Config, deps: SyncDeps): Promise<SyncResul
 }
 
 /** Take the destination's lock, saying so when another run holds it. */
-export async function lockDestination(config: Config, paths: DestPaths, log: Logger): Promise<Lock> {
+export async function lockDestination(config: Pick<Config, 'lockTimeout' | 'stateDir'>, paths: DestPaths, log: Logger): Promise<Lock> {
   return acquireLock(destKey(paths.dest), {
     timeoutSec: config.lockTimeout,
     fallbackDir: config.stateDir,
@@ -112,18 +115,19 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
   const previous = await loadManifest(paths.manifest);
   const client = deps.createClient(config);
   try {
-    const commit = await resolveCommit(config, client, paths, previous, deps.log);
+    const phase = createPhaseTimer(now, deps.log);
+    const resolved = await resolveCommit(config, client, paths, previous, deps.log);
+    phase('resolve ref');
+    const hold = await readHold(paths);
+    const held = hold !== undefined && previous !== undefined && hold.rolledBackFrom === resolved.sha;
+    if (held) deps.log('info', `DEST was rolled back from ${resolved.sha.slice(0, 12)}; keeping ${previous.commit.slice(0, 12)} until ${config.ref} moves (or run 'hostsync rollback --to ${resolved.sha.slice(0, 12)}').`);
+    const commit = held ? { sha: previous.commit, etag: resolved.etag } : resolved;
     const remote = manifestMatches(previous, config.repo, config.path, commit.sha)
       ? previous.entries
       : await fetchRemoteEntries(config, client, commit.sha);
-    const isPreserved = config.preserve.length === 0 ? () => false : picomatch([...config.preserve], { dot: true });
-    const interest = new Set<string>();
-    for (const entry of remote) interest.add(entry.path);
-    for (const entry of previous?.entries ?? []) interest.add(entry.path);
-    const statCache = await loadStatCache(paths.statCache);
-    const scan = await scanDestination(dest, { interest, isPreserved, statCache, concurrency: 8 });
-    const planInput = { remote, local: scan.entries, previous: previous?.entries ?? [], isPreserved, prune: config.prune };
-    const plan = await planWithStore(planInput, store);
+    phase(`tree (${remote.length} entries)`);
+    const { plan, scan } = await scanAndPlan({ paths, store, remote, previous: previous?.entries ?? [], preserve: config.preserve, prune: config.prune });
+    phase(`scan (${scan.stats.files} files, ${scan.stats.hashed} hashed, ${scan.stats.cacheHits} from the stat cache)`);
     if (plan.conflicts.length > 0) {
       throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${commit.sha.slice(0, 12)} needs a file. Move it, or change 'preserve', then run again.`);
     }
@@ -170,6 +174,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
         durationMs: now() - started,
       };
     }
+    if (!held) await checkTrust(client, config, previous, commit.sha);
     await mkdir(paths.root, { recursive: true, mode: 0o700 });
     for (const copy of plan.localCopies) await store.importFile(copy.sha, join(dest, copy.path));
     const transfer = await createBlobStrategy({ client, concurrency: config.concurrency }).fetch(plan.fetch, {
@@ -177,9 +182,14 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       onProgress: deps.onProgress,
       log: deps.log,
     });
+    phase(`transfer (${transfer.blobs} blobs, ${transfer.bytes} bytes)`);
     if (!isEmptyPlan(plan) || previous?.commit !== commit.sha) {
       await mkdir(dest, { recursive: true, mode: 0o755 });
-      await applyPlan(plan, manifest, previous, { paths, store });
+      await applyPlan(plan, manifest, previous, { paths, store, ...(await resolveOwner(config)) });
+      phase(`apply (${plan.changes.length} changes)`);
+      await recordGeneration(paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(base.changes) }, config.historyLimit);
+      if (!held) await clearHold(paths);
+      await collectGarbage(config.stateDir, store).catch((error: unknown) => deps.log('warn', `Skipped cleaning the object store: ${errorMessage(error)}`));
     }
     await saveStatCache(paths.statCache, scan.statCache);
     if (commit.etag !== undefined) {
@@ -202,6 +212,16 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
   } finally {
     await client.close();
   }
+}
+
+/** Log how long each phase took (with --verbose). */
+function createPhaseTimer(now: () => number, log: Logger): (name: string) => void {
+  let last = now();
+  return (name) => {
+    const at = now();
+    log('debug', `${name}: ${at - last} ms`);
+    last = at;
+  };
 }
 
 /** Resolve the ref with a conditional request when we know its last ETag. */
@@ -227,13 +247,4 @@ async function resolveCommit(
 async function fetchRemoteEntries(config: Config, client: GitHubClient, commit: string): Promise<RemoteEntry[]> {
   const tree = await readCommitTree(client, commit, config.path, config.concurrency);
   return remoteEntriesFromTree(tree.entries, config.path, commit);
-}
-
-/** Plan, then re-plan knowing which needed blobs the store already holds. */
-async function planWithStore(input: Omit<Parameters<typeof planUpdate>[0], 'stored'>, store: ObjectStore): Promise<Plan> {
-  const first = planUpdate({ ...input, stored: new Set() });
-  const candidates = [...first.fetch.map((blob) => blob.sha), ...first.localCopies.map((copy) => copy.sha)];
-  const stored = new Set<string>();
-  for (const sha of candidates) if (await store.has(sha)) stored.add(sha);
-  return stored.size === 0 ? first : planUpdate({ ...input, stored });
 }

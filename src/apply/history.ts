@@ -1,0 +1,131 @@
+/**
+ * Generations: every applied commit is recorded (a summary in history.json, its full manifest in
+ * generations/<id>.json) so `hostsync history` can list them and `hostsync rollback` can restore
+ * one from the object store without network. Old generations are pruned to `historyLimit`, and
+ * objects no generation, manifest or journal of any destination references are deleted.
+ */
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorCode } from '../errors.js';
+import type { Manifest } from '../model.js';
+import { readJson, writeJsonAtomic } from '../state/files.js';
+import type { DestPaths } from '../state/layout.js';
+import type { ObjectStore } from '../state/objects.js';
+
+export type GenerationKind = 'sync' | 'rollback' | 'fix' | 'recovered';
+
+export interface ChangeCounts {
+  readonly added: number;
+  readonly modified: number;
+  readonly deleted: number;
+  readonly modeChanged: number;
+  readonly typeChanged: number;
+}
+
+export interface Generation {
+  readonly id: number;
+  readonly kind: GenerationKind;
+  readonly appliedAt: string;
+  readonly repo: string;
+  readonly ref: string;
+  readonly path: string;
+  readonly commit: string;
+  readonly previousCommit: string | null;
+  readonly strategy: string;
+  readonly changes: ChangeCounts;
+}
+
+const generationsDir = (paths: DestPaths): string => join(paths.root, 'generations');
+const generationFile = (paths: DestPaths, id: number): string => join(generationsDir(paths), `${id}.json`);
+
+/** Applied generations, oldest first. */
+export async function listHistory(paths: DestPaths): Promise<Generation[]> {
+  const data = await readJson(paths.history).catch(() => undefined);
+  return Array.isArray(data) ? (data as Generation[]) : [];
+}
+
+/** The full manifest of a generation, or undefined when it was pruned. */
+export async function loadGeneration(paths: DestPaths, id: number): Promise<Manifest | undefined> {
+  const data = await readJson(generationFile(paths, id)).catch(() => undefined);
+  return data === undefined ? undefined : (data as Manifest);
+}
+
+/** Record an applied manifest as the newest generation, then prune to `limit` generations. */
+export async function recordGeneration(
+  paths: DestPaths,
+  manifest: Manifest,
+  details: { kind: GenerationKind; previousCommit: string | undefined; changes: ChangeCounts },
+  limit: number,
+): Promise<Generation> {
+  const history = await listHistory(paths);
+  const id = (history.at(-1)?.id ?? 0) + 1;
+  const generation: Generation = {
+    id,
+    kind: details.kind,
+    appliedAt: manifest.appliedAt,
+    repo: manifest.repo,
+    ref: manifest.ref,
+    path: manifest.path,
+    commit: manifest.commit,
+    previousCommit: details.previousCommit ?? null,
+    strategy: manifest.strategy,
+    changes: details.changes,
+  };
+  await writeJsonAtomic(generationFile(paths, id), manifest);
+  const kept = [...history, generation].slice(-Math.max(1, limit));
+  await writeJsonAtomic(paths.history, kept);
+  const keptIds = new Set(kept.map((g) => g.id));
+  for (const old of history) if (!keptIds.has(old.id)) await rm(generationFile(paths, old.id), { force: true });
+  return generation;
+}
+
+/** SHAs referenced by anything a destination may still need: manifests, generations, journals. */
+async function referencedShas(stateDir: string): Promise<Set<string>> {
+  const refs = new Set<string>();
+  const addManifest = (data: unknown): void => {
+    const entries = typeof data === 'object' && data !== null ? (data as { entries?: unknown }).entries : undefined;
+    if (Array.isArray(entries)) for (const entry of entries) if (typeof entry?.sha === 'string') refs.add(entry.sha);
+  };
+  let dests: string[] = [];
+  try {
+    dests = await readdir(join(stateDir, 'dests'));
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+  }
+  for (const dest of dests) {
+    const root = join(stateDir, 'dests', dest);
+    addManifest(await readJson(join(root, 'manifest.json')));
+    const journal = (await readJson(join(root, 'journal.json'))) as { ops?: { before?: { sha?: string }; after?: { sha?: string } }[]; manifest?: unknown; previous?: unknown } | undefined;
+    if (journal !== undefined) {
+      addManifest(journal.manifest);
+      addManifest(journal.previous);
+      for (const op of journal.ops ?? []) {
+        if (op.before?.sha) refs.add(op.before.sha);
+        if (op.after?.sha) refs.add(op.after.sha);
+      }
+    }
+    let files: string[] = [];
+    try {
+      files = await readdir(join(root, 'generations'));
+    } catch {
+      // no generations yet
+    }
+    for (const file of files) if (file.endsWith('.json')) addManifest(await readJson(join(root, 'generations', file)));
+  }
+  return refs;
+}
+
+/**
+ * Delete objects nothing references any more. Conservative: a state file that exists but cannot
+ * be parsed makes this throw before anything is deleted (the caller warns and carries on).
+ */
+export async function collectGarbage(stateDir: string, store: ObjectStore): Promise<{ removed: number }> {
+  const refs = await referencedShas(stateDir);
+  let removed = 0;
+  for (const sha of await store.list()) {
+    if (refs.has(sha)) continue;
+    await store.remove(sha);
+    removed++;
+  }
+  return { removed };
+}

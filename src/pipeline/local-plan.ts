@@ -1,0 +1,49 @@
+/**
+ * Scan DEST and plan against a set of remote entries — shared by sync, rollback and validate.
+ * The scan hashes only paths the remote or the previous manifest name, trusting the stat cache.
+ */
+import picomatch from 'picomatch';
+import { loadStatCache } from '../local/stat-cache.js';
+import { scanDestination, type ScanResult } from '../local/scan.js';
+import type { ManifestEntry, RemoteEntry } from '../model.js';
+import { planUpdate, type Plan, type PlanInput } from '../plan/plan.js';
+import type { DestPaths } from '../state/layout.js';
+import type { ObjectStore } from '../state/objects.js';
+
+export interface LocalPlanInput {
+  readonly paths: DestPaths;
+  readonly store: ObjectStore;
+  readonly remote: readonly RemoteEntry[];
+  readonly previous: readonly ManifestEntry[];
+  readonly preserve: readonly string[];
+  readonly prune: boolean;
+}
+
+/** A matcher for the config's `preserve` globs (dotfiles included). */
+export function preserveMatcher(preserve: readonly string[]): (path: string) => boolean {
+  return preserve.length === 0 ? () => false : picomatch([...preserve], { dot: true });
+}
+
+/** Scan DEST, then plan; the plan knows which needed blobs the store already holds. */
+export async function scanAndPlan(input: LocalPlanInput): Promise<{ plan: Plan; scan: ScanResult }> {
+  const isPreserved = preserveMatcher(input.preserve);
+  const interest = new Set<string>();
+  for (const entry of input.remote) interest.add(entry.path);
+  for (const entry of input.previous) interest.add(entry.path);
+  const statCache = await loadStatCache(input.paths.statCache);
+  const scan = await scanDestination(input.paths.dest, { interest, isPreserved, statCache, concurrency: 8 });
+  const plan = await planWithStore(
+    { remote: input.remote, local: scan.entries, previous: input.previous, isPreserved, prune: input.prune },
+    input.store,
+  );
+  return { plan, scan };
+}
+
+/** Plan, then re-plan knowing which needed blobs the store already holds (one stat per candidate). */
+async function planWithStore(input: Omit<PlanInput, 'stored'>, store: ObjectStore): Promise<Plan> {
+  const first = planUpdate({ ...input, stored: new Set() });
+  const candidates = [...first.fetch.map((blob) => blob.sha), ...first.localCopies.map((copy) => copy.sha)];
+  const stored = new Set<string>();
+  for (const sha of candidates) if (await store.has(sha)) stored.add(sha);
+  return stored.size === 0 ? first : planUpdate({ ...input, stored });
+}

@@ -1,63 +1,98 @@
 /**
- * Everything hostsync prints goes through here: log lines to stderr (plain, one event per line
- * with a level when not on a TTY — fit for journald), results to stdout. The only user of kleur.
+ * Everything hostsync prints goes through here: log lines, phases and download progress to stderr
+ * (rendered by ./progress.ts: spinners and a bar on a terminal; plain lines with a level, no ANSI,
+ * fit for journald elsewhere), results to stdout. The only user of kleur.
  */
+import { fstatSync } from 'node:fs';
 import kleur from 'kleur';
-import type { Logger, LogLevel } from '../pipeline/sync.js';
+import type { Logger } from '../pipeline/sync.js';
+import { createReporter, isJournalStream, type Reporter, type Scheduler, type TextStream } from './progress.js';
 import { redact } from './redact.js';
+
+export { formatBytes } from './progress.js';
 
 export interface OutputOptions {
   readonly json: boolean;
+  /** Show debug events. */
   readonly verbose: boolean;
+  /** Show only warnings and errors: no progress, no human result lines. */
   readonly quiet: boolean;
   readonly color: boolean;
+  /** Draw spinners and a progress bar. @default whether stderr is a terminal */
+  readonly interactive?: boolean | undefined;
+  /** Prefix plain log lines with journald priorities (see {@link stderrIsJournal}). @default false */
+  readonly journal?: boolean | undefined;
+  /** @default process.stderr */
+  readonly stderr?: TextStream | undefined;
+  /** @default process.stdout */
+  readonly stdout?: TextStream | undefined;
+  /** @default Date.now */
+  readonly now?: (() => number) | undefined;
+  /** Timer for spinner frames. @default an unref'd setInterval */
+  readonly schedule?: Scheduler | undefined;
 }
 
 export interface Output {
   readonly log: Logger;
+  /**
+   * Phases and download progress for the pipeline: pass `onProgress: output.progress.transfer`
+   * and `onPhase: output.progress.phase`. Bound functions.
+   */
+  readonly progress: Pick<Reporter, 'phase' | 'transfer'>;
   /** A human line on stdout (suppressed with --json and --quiet). */
   line(text: string): void;
   /** The one JSON document of a --json run. */
   json(value: unknown): void;
+  /** Stop the spinner and erase the progress line; a phase still running is shown as failed. Idempotent. */
+  close(): void;
   readonly paint: typeof kleur;
 }
-
-const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 /** Create the output sink for one run. */
 export function createOutput(options: OutputOptions): Output {
   kleur.enabled = options.color;
-  const threshold = options.verbose ? 0 : options.quiet ? 2 : 1;
-  const tag: Record<LogLevel, (s: string) => string> = {
-    debug: (s) => kleur.gray(s),
-    info: (s) => kleur.cyan(s),
-    warn: (s) => kleur.yellow(s),
-    error: (s) => kleur.red(s),
-  };
+  const stderr = options.stderr ?? process.stderr;
+  const stdout = options.stdout ?? process.stdout;
+  const reporter = createReporter({
+    stream: stderr,
+    interactive: options.interactive ?? stderr.isTTY === true,
+    threshold: options.verbose ? 'debug' : options.quiet ? 'warn' : 'info',
+    journal: options.journal === true,
+    paint: kleur,
+    now: options.now,
+    schedule: options.schedule,
+  });
   return {
     paint: kleur,
-    log(level, message) {
-      if (RANK[level] < threshold) return;
-      process.stderr.write(`${tag[level](level)}: ${redact(message)}\n`);
+    log: (level, message) => reporter.log(level, redact(message)),
+    progress: {
+      phase: (name, state, detail) => reporter.phase(name, state, detail === undefined ? undefined : redact(detail)),
+      transfer: reporter.transfer,
     },
     line(text) {
       if (options.json || options.quiet) return;
-      process.stdout.write(`${redact(text)}\n`);
+      reporter.clear();
+      stdout.write(`${redact(text)}\n`);
     },
     json(value) {
-      process.stdout.write(`${redact(JSON.stringify(value, null, 2))}\n`);
+      reporter.clear();
+      stdout.write(`${redact(JSON.stringify(value, null, 2))}\n`);
     },
+    close: reporter.close,
   };
 }
 
-/** Bytes for humans: 1536 → "1.5 KiB". */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
+/**
+ * Whether this process's stderr is the journal stream systemd set up, given the value of
+ * `JOURNAL_STREAM` (read by src/config, the only reader of the environment). Only then do log
+ * lines carry `<N>` priority prefixes: a service whose stderr was redirected elsewhere keeps
+ * JOURNAL_STREAM in its environment but must not get them.
+ */
+export function stderrIsJournal(journalStream: string | undefined, fd = 2): boolean {
+  if (journalStream === undefined) return false;
+  try {
+    return isJournalStream(journalStream, fstatSync(fd, { bigint: true }));
+  } catch {
+    return false;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }

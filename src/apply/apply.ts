@@ -99,7 +99,7 @@ async function journalOp(change: Change, dest: string, store: ObjectStore): Prom
   return change.kind === 'modeChanged' ? { path: change.path, before, after, chmodOnly: true } : { path: change.path, before, after };
 }
 
-function targetState(mode: Manifest['entries'][number]['mode'], sha: string): PathState {
+export function targetState(mode: Manifest['entries'][number]['mode'], sha: string): PathState {
   switch (kindOfMode(mode)) {
     case 'dir':
       return { kind: 'dir' };

@@ -17,6 +17,8 @@ export interface LocalPlanInput {
   readonly previous: readonly ManifestEntry[];
   readonly preserve: readonly string[];
   readonly prune: boolean;
+  /** Directory to scan instead of DEST (the current generation with `layout: symlink`). */
+  readonly scanRoot?: string | undefined;
 }
 
 /** A matcher for the config's `preserve` globs (dotfiles included). */
@@ -31,7 +33,7 @@ export async function scanAndPlan(input: LocalPlanInput): Promise<{ plan: Plan; 
   for (const entry of input.remote) interest.add(entry.path);
   for (const entry of input.previous) interest.add(entry.path);
   const statCache = await loadStatCache(input.paths.statCache);
-  const scan = await scanDestination(input.paths.dest, { interest, isPreserved, statCache, concurrency: 8 });
+  const scan = await scanDestination(input.scanRoot ?? input.paths.dest, { interest, isPreserved, statCache, concurrency: 8 });
   const plan = await planWithStore(
     { remote: input.remote, local: scan.entries, previous: input.previous, isPreserved, prune: input.prune },
     input.store,

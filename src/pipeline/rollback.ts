@@ -4,17 +4,17 @@
  * a hold keeps the next poll from re-applying the commit that was rolled back from.
  */
 import { HostsyncError } from '../errors.js';
-import { applyPlan, recoverInterrupted } from '../apply/apply.js';
+import { recoverInterrupted } from '../apply/apply.js';
 import { collectGarbage, listHistory, loadGeneration, recordGeneration, type Generation } from '../apply/history.js';
 import { clearHold, readHold, writeHold } from '../apply/hold.js';
-import { resolveOwner } from '../apply/owner.js';
 import type { Manifest } from '../model.js';
 import { destPaths } from '../state/layout.js';
 import { loadManifest } from '../state/manifest.js';
 import { createObjectStore } from '../state/objects.js';
 import { scanAndPlan } from './local-plan.js';
 import { countByKind, summarizeChanges, type ChangeSummary } from './summary.js';
-import { lockDestination, resolveDest, type Logger } from './sync.js';
+import type { Logger } from './sync.js';
+import { applyToDestination, lockDestination, resolveDestination, scanRootOf } from './destination.js';
 
 export interface RollbackConfig {
   readonly dest: string;
@@ -25,6 +25,7 @@ export interface RollbackConfig {
   readonly owner: string | undefined;
   readonly group: string | undefined;
   readonly checkOnly: boolean;
+  readonly layout: 'inplace' | 'symlink';
 }
 
 export interface RollbackResult {
@@ -47,7 +48,7 @@ export async function runRollback(config: RollbackConfig, to: string | undefined
   if (to !== undefined && !/^[0-9a-fA-F]{4,40}$/.test(to)) {
     throw new HostsyncError(`--to '${to}' is not a commit SHA (4 to 40 hex digits). See 'hostsync history' for the commits you can roll back to.`, 2);
   }
-  const dest = await resolveDest(config.dest);
+  const dest = await resolveDestination(config);
   const paths = destPaths(config.stateDir, dest);
   const lock = await lockDestination({ lockTimeout: config.lockTimeout, stateDir: config.stateDir }, paths, log);
   try {
@@ -66,7 +67,8 @@ export async function runRollback(config: RollbackConfig, to: string | undefined
     }
     const wanted = await loadGeneration(paths, target.id);
     if (wanted === undefined) throw new HostsyncError(`Generation ${target.id} (${target.commit.slice(0, 12)}) was pruned from ${paths.root}; pick another from 'hostsync history'.`);
-    const { plan } = await scanAndPlan({ paths, store, remote: wanted.entries, previous: current.entries, preserve: config.preserve, prune: false });
+    const scanRoot = await scanRootOf(config, dest);
+    const { plan } = await scanAndPlan({ paths, store, remote: wanted.entries, previous: current.entries, preserve: config.preserve, prune: false, scanRoot });
     const missing = plan.fetch.length;
     if (missing > 0) {
       throw new HostsyncError(
@@ -75,9 +77,9 @@ export async function runRollback(config: RollbackConfig, to: string | undefined
     }
     const changes = summarizeChanges(plan);
     if (config.checkOnly) return { dest, from: current.commit, to: target.commit, generation: undefined, changes, checkOnly: true };
-    for (const copy of plan.localCopies) await store.importFile(copy.sha, `${dest}/${copy.path}`);
+    for (const copy of plan.localCopies) await store.importFile(copy.sha, `${scanRoot}/${copy.path}`);
     const manifest: Manifest = { ...wanted, appliedAt: new Date(now()).toISOString(), strategy: 'rollback' };
-    await applyPlan(plan, manifest, current, { paths, store, ...(await resolveOwner(config)) });
+    await applyToDestination(config, plan, manifest, current, { paths, store, now });
     const generation = await recordGeneration(paths, manifest, { kind: 'rollback', previousCommit: current.commit, changes: countByKind(changes) }, config.historyLimit);
     // Hold at the rolled-back generation until the ref moves; rolling forward to the held commit lifts it.
     const rolledBackFrom = (await readHold(paths))?.rolledBackFrom ?? current.commit;

@@ -3,29 +3,28 @@
  * recover → resolve ref (conditional) → tree → scan → plan → transfer → apply → record.
  * DEST is not touched until every needed blob is in the store, verified.
  */
-import { lstat, mkdir, realpath } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Config } from '../config/types.js';
-import { errorCode, errorMessage, HostsyncError, UsageError } from '../errors.js';
+import { errorMessage, HostsyncError } from '../errors.js';
+import { recoverInterrupted } from '../apply/apply.js';
 import { collectGarbage, recordGeneration } from '../apply/history.js';
 import { clearHold, readHold } from '../apply/hold.js';
-import { resolveOwner } from '../apply/owner.js';
-import { checkTrust } from './trust.js';
+import { readCommitTree } from '../github/tree.js';
 import type { GitHubClient, RateLimitInfo } from '../github/types.js';
+import { saveStatCache } from '../local/stat-cache.js';
 import type { Manifest, RemoteEntry, StrategyName } from '../model.js';
 import { isEmptyPlan } from '../plan/plan.js';
 import { remoteEntriesFromTree } from '../plan/remote.js';
-import { readCommitTree } from '../github/tree.js';
-import { applyPlan, recoverInterrupted } from '../apply/apply.js';
-import { destKey, destPaths, type DestPaths } from '../state/layout.js';
-import { acquireLock, type Lock } from '../state/lock.js';
+import { loadRefCache, manifestMatches, refKey, saveRefCache } from '../state/etags.js';
+import { destPaths, type DestPaths } from '../state/layout.js';
 import { loadManifest } from '../state/manifest.js';
 import { createObjectStore } from '../state/objects.js';
-import { loadRefCache, manifestMatches, refKey, saveRefCache } from '../state/etags.js';
-import { saveStatCache } from '../local/stat-cache.js';
-import { scanAndPlan } from './local-plan.js';
 import { createBlobStrategy } from '../transfer/blobs.js';
 import type { TransferProgress } from '../transfer/types.js';
+import { applyToDestination, lockDestination, resolveDestination, scanRootOf } from './destination.js';
+import { scanAndPlan } from './local-plan.js';
+import { checkTrust } from './trust.js';
 import { countByKind, summarizeChanges, type ChangeSummary } from './summary.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -67,43 +66,17 @@ export interface SyncResult {
   readonly durationMs: number;
 }
 
-/** Resolve DEST to a real path without creating it; refuse a DEST that is not a directory. */
-export async function resolveDest(dest: string): Promise<string> {
-  try {
-    const info = await lstat(dest);
-    if (info.isSymbolicLink()) return await resolveDest(await realpath(dest));
-    if (!info.isDirectory()) throw new UsageError(`Destination ${dest} exists and is not a directory. Point --dest at a directory (it is created if missing).`);
-    return await realpath(dest);
-  } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw error;
-    const parent = dirname(dest);
-    if (parent === dest) return dest;
-    return join(await resolveDest(parent), basename(dest));
-  }
-}
-
 /** Run one sync. Throws HostsyncError for anything a user can act on; DEST is then as before. */
 export async function runSync(config: Config, deps: SyncDeps): Promise<SyncResult> {
   const now = deps.now ?? Date.now;
   const started = now();
-  const dest = await resolveDest(config.dest);
-  const paths = destPaths(config.stateDir, dest);
+  const paths = destPaths(config.stateDir, await resolveDestination(config));
   const lock = deps.lockHeld === true ? undefined : await lockDestination(config, paths, deps.log);
   try {
     return await syncLocked(config, deps, paths, started);
   } finally {
     await lock?.release();
   }
-}
-
-/** Take the destination's lock, saying so when another run holds it. */
-export async function lockDestination(config: Pick<Config, 'lockTimeout' | 'stateDir'>, paths: DestPaths, log: Logger): Promise<Lock> {
-  return acquireLock(destKey(paths.dest), {
-    timeoutSec: config.lockTimeout,
-    fallbackDir: config.stateDir,
-    what: paths.dest,
-    onWait: (pid) => log('info', `Waiting up to ${config.lockTimeout} s for another hostsync run${pid !== undefined ? ` (PID ${pid})` : ''} on ${paths.dest}.`),
-  });
 }
 
 async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, started: number): Promise<SyncResult> {
@@ -126,7 +99,8 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       ? previous.entries
       : await fetchRemoteEntries(config, client, commit.sha);
     phase(`tree (${remote.length} entries)`);
-    const { plan, scan } = await scanAndPlan({ paths, store, remote, previous: previous?.entries ?? [], preserve: config.preserve, prune: config.prune });
+    const scanRoot = await scanRootOf(config, dest);
+    const { plan, scan } = await scanAndPlan({ paths, store, remote, previous: previous?.entries ?? [], preserve: config.preserve, prune: config.prune, scanRoot });
     phase(`scan (${scan.stats.files} files, ${scan.stats.hashed} hashed, ${scan.stats.cacheHits} from the stat cache)`);
     if (plan.conflicts.length > 0) {
       throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${commit.sha.slice(0, 12)} needs a file. Move it, or change 'preserve', then run again.`);
@@ -184,8 +158,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
     });
     phase(`transfer (${transfer.blobs} blobs, ${transfer.bytes} bytes)`);
     if (!isEmptyPlan(plan) || previous?.commit !== commit.sha) {
-      await mkdir(dest, { recursive: true, mode: 0o755 });
-      await applyPlan(plan, manifest, previous, { paths, store, ...(await resolveOwner(config)) });
+      await applyToDestination(config, plan, manifest, previous, { paths, store, now });
       phase(`apply (${plan.changes.length} changes)`);
       await recordGeneration(paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(base.changes) }, config.historyLimit);
       if (!held) await clearHold(paths);

@@ -2,13 +2,13 @@
 import { listHistory } from '../../apply/history.js';
 import { ExitCode, HostsyncError } from '../../errors.js';
 import { destPaths } from '../../state/layout.js';
-import { resolveDest } from '../../pipeline/sync.js';
+import { resolveDestination } from '../../pipeline/destination.js';
 import { loadLooseCommandConfig } from '../load.js';
 
 export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
   const { config, output } = await loadLooseCommandConfig(flags, argv, { repo: false, dest: true });
   if (config.dest === undefined) throw new HostsyncError('history needs --dest (or `dest` in --config).', ExitCode.Usage);
-  const paths = destPaths(config.stateDir, await resolveDest(config.dest));
+  const paths = destPaths(config.stateDir, await resolveDestination({ dest: config.dest, layout: config.layout }));
   const history = await listHistory(paths);
   if (config.json) {
     output.json({ dest: paths.dest, generations: history });

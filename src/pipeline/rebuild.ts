@@ -1,0 +1,129 @@
+/**
+ * The rebuild step: whether to run `rebuild.command` (pure `decideRebuild`), running it through
+ * the exec edge with the HOSTSYNC_* environment, remembering the last commit it succeeded on,
+ * and on failure, with `rollbackOnFailure`, putting DEST back at the previous commit.
+ */
+import { join } from 'node:path';
+import type { RebuildConfig } from '../config/types.js';
+import { errorMessage, HostsyncError } from '../errors.js';
+import { readJson, writeJsonAtomic } from '../state/files.js';
+import type { DestPaths } from '../state/layout.js';
+import { changedFilesPath, commandFailure, runCommandStep, writeChangedFiles, type CommandContext, type CommandDeps, type CommandOutcome } from './hooks.js';
+
+/** What `decideRebuild` looks at. */
+export interface RebuildDecisionInput {
+  readonly when: RebuildConfig['when'];
+  /** Paths the sync changed. */
+  readonly changed: number;
+  /** The commit DEST holds now. */
+  readonly commit: string;
+  /** The commit the last successful rebuild ran on, if any is recorded. */
+  readonly lastRebuilt: string | undefined;
+  /** `--skip-rebuild`. */
+  readonly skip: boolean;
+}
+
+export interface RebuildDecision {
+  readonly run: boolean;
+  /** Why, in a few words, for the step summary. */
+  readonly reason: string;
+}
+
+/**
+ * Decide whether to rebuild. `changed` also covers a commit that was applied but never rebuilt
+ * successfully (a failed rebuild without rollback, or a plain `hostsync sync`): otherwise the host
+ * would never be switched to it. Pure.
+ */
+export function decideRebuild(input: RebuildDecisionInput): RebuildDecision {
+  if (input.skip) return { run: false, reason: '--skip-rebuild' };
+  switch (input.when) {
+    case 'never':
+      return { run: false, reason: 'rebuild.when is "never"' };
+    case 'always':
+      return { run: true, reason: 'rebuild.when is "always"' };
+    case 'changed':
+      if (input.changed > 0) return { run: true, reason: `${input.changed} path(s) changed` };
+      if (input.lastRebuilt !== input.commit) {
+        return { run: true, reason: input.lastRebuilt === undefined ? 'no successful rebuild recorded' : `last successful rebuild was of ${input.lastRebuilt.slice(0, 12)}` };
+      }
+      return { run: false, reason: 'nothing changed since the last successful rebuild' };
+  }
+}
+
+/** The record of the last successful rebuild, in the destination's state. */
+export interface RebuildRecord {
+  readonly commit: string;
+  readonly at: string;
+}
+
+/** `<state>/dests/<key>/rebuild.json`. */
+export function rebuildRecordPath(paths: DestPaths): string {
+  return join(paths.root, 'rebuild.json');
+}
+
+/** The last successful rebuild, or undefined (none yet, or an unreadable record: one extra rebuild is harmless). */
+export async function readRebuildRecord(paths: DestPaths): Promise<RebuildRecord | undefined> {
+  const data = await readJson(rebuildRecordPath(paths)).catch(() => undefined);
+  if (typeof data !== 'object' || data === null) return undefined;
+  const record = data as Partial<RebuildRecord>;
+  return typeof record.commit === 'string' && typeof record.at === 'string' ? { commit: record.commit, at: record.at } : undefined;
+}
+
+/** How DEST was put back after a failed rebuild. */
+export type RollbackOutcome = { readonly ok: true; readonly commit: string; readonly message: string } | { readonly ok: false; readonly message: string };
+
+/** Put DEST back at `commit`; resolves with a sentence saying what was done. */
+export type RollbackFn = (commit: string) => Promise<string>;
+
+export interface RebuildOutcome extends CommandOutcome {
+  /** Present when the rebuild failed and a rollback was asked for. */
+  readonly rollback?: RollbackOutcome | undefined;
+}
+
+export interface RebuildDeps extends CommandDeps {
+  readonly paths: DestPaths;
+  /** Used when `rollbackOnFailure` is set and the rebuild fails. */
+  readonly rollback: RollbackFn;
+}
+
+/** Run the rebuild command; on success record the commit, on failure roll back if configured. */
+export async function runRebuild(rebuild: RebuildConfig, context: CommandContext, deps: RebuildDeps): Promise<RebuildOutcome> {
+  const file = changedFilesPath(deps.paths);
+  await writeChangedFiles(file, context.changedFiles);
+  const outcome = await runCommandStep('rebuild', rebuild.command, rebuild.timeoutSec, context, file, deps);
+  if (outcome.ok) {
+    const at = new Date((deps.now ?? Date.now)()).toISOString();
+    await writeJsonAtomic(rebuildRecordPath(deps.paths), { commit: context.commit, at } satisfies RebuildRecord);
+    return outcome;
+  }
+  if (!rebuild.rollbackOnFailure) return outcome;
+  if (context.previousCommit === undefined || context.previousCommit === context.commit) {
+    const message = context.previousCommit === undefined ? 'there is no previous commit to roll back to (first install)' : `DEST already held ${context.commit.slice(0, 12)} before this run; nothing to roll back`;
+    deps.log('warn', `Rebuild failed; not rolling back: ${message}.`);
+    return { ...outcome, rollback: { ok: false, message } };
+  }
+  deps.log('warn', `Rebuild failed; rolling ${context.dest} back to ${context.previousCommit.slice(0, 12)} (rollbackOnFailure).`);
+  try {
+    const message = await deps.rollback(context.previousCommit);
+    deps.log('info', message);
+    return { ...outcome, rollback: { ok: true, commit: context.previousCommit, message } };
+  } catch (error) {
+    const message = `rolling back to ${context.previousCommit.slice(0, 12)} failed: ${errorMessage(error)}`;
+    deps.log('error', message);
+    return { ...outcome, rollback: { ok: false, message } };
+  }
+}
+
+/** The error a failed rebuild ends the run with, saying where DEST was left. */
+export function rebuildFailure(outcome: RebuildOutcome, rebuild: RebuildConfig, context: CommandContext): HostsyncError {
+  const short = context.commit.slice(0, 12);
+  let consequence: string;
+  if (outcome.rollback === undefined) {
+    consequence = `DEST stays at ${short}; fix the configuration and run again (the rebuild is retried until it succeeds), or set rebuild.rollbackOnFailure.`;
+  } else if (outcome.rollback.ok) {
+    consequence = `DEST was rolled back to ${outcome.rollback.commit.slice(0, 12)} (${outcome.rollback.message}).`;
+  } else {
+    consequence = `DEST stays at ${short}: ${outcome.rollback.message}.`;
+  }
+  return commandFailure(outcome, rebuild.timeoutSec, consequence);
+}

@@ -17,6 +17,7 @@ import type { Manifest, RemoteEntry, StrategyName } from '../model.js';
 import { isEmptyPlan } from '../plan/plan.js';
 import { remoteEntriesFromTree } from '../plan/remote.js';
 import { loadRefCache, manifestMatches, refKey, saveRefCache } from '../state/etags.js';
+import { ensurePrivateDir } from '../state/files.js';
 import { destPaths, type DestPaths } from '../state/layout.js';
 import { loadManifest } from '../state/manifest.js';
 import { createObjectStore } from '../state/objects.js';
@@ -149,6 +150,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       };
     }
     if (!held) await checkTrust(client, config, previous, commit.sha);
+    await ensurePrivateDir(config.stateDir);
     await mkdir(paths.root, { recursive: true, mode: 0o700 });
     for (const copy of plan.localCopies) await store.importFile(copy.sha, join(dest, copy.path));
     const transfer = await createBlobStrategy({ client, concurrency: config.concurrency }).fetch(plan.fetch, {

@@ -2,7 +2,7 @@
  * Durable small-file I/O for the state dir: JSON written atomically (temp file, fsync, rename,
  * fsync of the directory) so a power cut leaves either the old or the new version, never half.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errorCode } from '../errors.js';
@@ -55,4 +55,14 @@ export async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle?.close();
   }
+}
+
+/**
+ * Create the state dir if needed and make it 0700: it holds the content of every synced file and
+ * ETags of private repositories. A directory owned by someone else is left as it is.
+ */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const info = await stat(dir);
+  if ((info.mode & 0o077) !== 0 && info.uid === process.getuid?.()) await chmod(dir, 0o700);
 }

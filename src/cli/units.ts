@@ -31,7 +31,7 @@ Type=oneshot
 ExecStart=/usr/local/bin/hostsync dev-update --config /etc/hostsync/config.json
 
 # The GitHub token reaches hostsync only as a credential, $CREDENTIALS_DIRECTORY/github-token.
-# A public repository needs none: a drop-in with an empty "LoadCredential=" line removes it.
+# A public repository needs none: systemd skips a credential whose file does not exist.
 LoadCredential=github-token:/etc/hostsync/token
 # Manifests, object store, journal and lock live in /var/lib/hostsync ($STATE_DIRECTORY).
 StateDirectory=hostsync
@@ -116,7 +116,7 @@ Type=oneshot
 ExecStart=/usr/local/bin/hostsync dev-update --config /etc/hostsync/%i.json
 
 # The GitHub token reaches hostsync only as a credential, $CREDENTIALS_DIRECTORY/github-token.
-# A public repository needs none: a drop-in with an empty "LoadCredential=" line removes it.
+# A public repository needs none: systemd skips a credential whose file does not exist.
 LoadCredential=github-token:/etc/hostsync/%i.token
 # Manifests, object store, journal and lock live in /var/lib/hostsync/%i ($STATE_DIRECTORY).
 StateDirectory=hostsync/%i

@@ -76,6 +76,7 @@ export interface ExecDeps {
   readonly whyNotExecutable: (file: string) => Promise<string | undefined>;
 }
 
+/** The command: resolve the binary, install (or plan) the units, report. Returns the exit code. */
 export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
   const parsed = parseFlags(restoreStrings(flags, argv), process.cwd());
   const output = createOutput({ json: parsed.json, verbose: false, quiet: false, color: colorWanted(process.stdout.isTTY === true) });
@@ -264,11 +265,7 @@ export async function installUnits(options: InstallUnitsOptions): Promise<Instal
     );
   }
   if (!dryRun) {
-    try {
-      await mkdir(directory, { recursive: true, mode: 0o755 });
-    } catch (error: unknown) {
-      throw fsError(error, 'create', directory);
-    }
+    await makeDirectories(directory);
     for (const entry of plan) if (entry.action === 'create' || entry.action === 'update') await writeUnit(entry.path, entry.text);
   }
   return {
@@ -292,6 +289,31 @@ async function readExisting(file: string): Promise<string | undefined> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     if (code === 'EISDIR') throw new HostsyncError(`${file} is a directory, not a unit file; move it away and run \`hostsync install-units\` again.`);
     throw fsError(error, 'read', file);
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node 20's `mkdir(…, { recursive: true })` spins forever when a
+ * file system answers ENOENT under an existing parent (e.g. a prefix inside /proc).
+ */
+async function makeDirectories(directory: string): Promise<void> {
+  const missing: string[] = [];
+  for (let current = directory; ; current = path.dirname(current)) {
+    try {
+      if (!(await stat(current)).isDirectory()) throw new HostsyncError(`Cannot create ${directory}: ${current} is not a directory.`);
+      break;
+    } catch (error: unknown) {
+      if (error instanceof HostsyncError) throw error;
+      if (errorCode(error) !== 'ENOENT' || path.dirname(current) === current) throw fsError(error, 'create', directory);
+      missing.push(current);
+    }
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      await mkdir(dir, { mode: 0o755 });
+    } catch (error: unknown) {
+      if (errorCode(error) !== 'EEXIST') throw fsError(error, 'create', dir);
+    }
   }
 }
 

@@ -1,0 +1,330 @@
+/**
+ * A GitHub-compatible server on 127.0.0.1 for end-to-end tests and benchmarks: the REST API
+ * (repository, commits, trees, blobs, tarball, compare, rate_limit), codeload archives and git smart
+ * HTTP, all backed by real git repositories, with GitHub's auth, rate limits, headers and errors,
+ * plus fault injection and link simulation.
+ *
+ * Request flow: latency → fault rule → kind (api | codeload | git) → auth → rate limit → route →
+ * 304 check → charge → transport (gzip, corrupt/drop, throttle) → log.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { docsFor, routeRepo, type ApiSettings, type ServedRepo } from './github-server/api-routes.js';
+import { secondaryLimitReply, statusFaultReply, takeFault } from './github-server/faults.js';
+import { rateLimitPayload } from './github-server/payloads.js';
+import { RateLimiter, type BucketKey, type RateLimitSettings } from './github-server/rate-limit.js';
+import { RepoRegistry, type AddRepoOptions } from './github-server/registry.js';
+import { API_VERSION, DOCS, errorReply, isNotModified, jsonReply, notFound, notModifiedReply } from './github-server/reply.js';
+import { gitAuthRequired, gitNotFound, gitPushRefused, matchGitPath, runHttpBackend } from './github-server/smart-http.js';
+import { Throttle } from './github-server/throttle.js';
+import { acceptsGzip, sendReply } from './github-server/transport.js';
+import type { FaultAction, FaultRule, LoggedRequest, Reply, RequestInfo, RequestKind } from './github-server/types.js';
+
+export type { AddRepoOptions } from './github-server/registry.js';
+export type { RateLimitSettings } from './github-server/rate-limit.js';
+export type { FaultAction, FaultRule, LoggedRequest, RequestInfo } from './github-server/types.js';
+
+/** Options of {@link startGitHubServer}; every one can also be changed later on the returned object. */
+export interface GitHubServerOptions {
+  /** Valid tokens. @default [] */
+  readonly tokens?: readonly string[];
+  readonly rateLimit?: Partial<RateLimitSettings>;
+  readonly faults?: readonly FaultRule[];
+  /** Added before answering each request. @default 0 */
+  readonly latencyMs?: number;
+  /** Shared bandwidth of all response bodies; 0 = unlimited. @default 0 */
+  readonly bandwidthBytesPerSec?: number;
+  readonly treeEntryLimit?: number;
+  readonly treeMaxBytes?: number;
+  readonly maxBlobBytes?: number;
+  readonly verifiedCommits?: Iterable<string>;
+  readonly tarballRedirect?: 'sha' | 'ref';
+}
+
+/** A running fake GitHub. Settings are plain mutable fields, read on every request. */
+export interface FakeGitHub extends ApiSettings {
+  /** API root, like https://api.github.com (no trailing slash). */
+  readonly apiUrl: string;
+  /** Web/git root, like https://github.com; git smart HTTP at `{serverUrl}/{owner}/{repo}.git`. */
+  readonly serverUrl: string;
+  tokens: string[];
+  readonly rateLimit: RateLimitSettings;
+  faults: FaultRule[];
+  latencyMs: number;
+  bandwidthBytesPerSec: number;
+  /** Every finished request, in the order responses ended. */
+  readonly requests: LoggedRequest[];
+  resetLog(): void;
+  /** Serve the repository in `gitDir` (working tree or bare) as `owner/repo`; resolves its id. */
+  addRepo(fullName: string, gitDir: string, opts?: AddRepoOptions): Promise<number>;
+  /** Rename as GitHub does: the old name answers 301 to `/repositories/{id}/...`. */
+  renameRepo(oldFullName: string, newFullName: string): void;
+  close(): Promise<void>;
+}
+
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers':
+    'ETag, Link, Location, Retry-After, X-GitHub-OTP, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Used, X-RateLimit-Resource, X-RateLimit-Reset, X-OAuth-Scopes, X-Accepted-OAuth-Scopes, X-Poll-Interval, X-GitHub-Media-Type, X-GitHub-SSO, X-GitHub-Request-Id, Deprecation, Sunset',
+  'content-security-policy': "default-src 'none'",
+  'referrer-policy': 'origin-when-cross-origin, strict-origin-when-cross-origin',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'deny',
+  'x-xss-protection': '0',
+  server: 'github.com',
+};
+
+/** The credential of a request: Bearer/token scheme, or the password of HTTP Basic. */
+export function credentialOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^(Bearer|token|Basic)\s+(\S+)\s*$/i.exec(header);
+  if (!match) return header === '' ? undefined : header;
+  const scheme = (match[1] ?? '').toLowerCase();
+  const value = match[2] ?? '';
+  if (scheme !== 'basic') return value;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon === -1 ? decoded : decoded.slice(colon + 1);
+}
+
+function decodeSegments(path: string): string[] | undefined {
+  try {
+    return path.split('/').slice(1).map((s) => decodeURIComponent(s));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Start the server on 127.0.0.1 with an ephemeral port. */
+export async function startGitHubServer(options: GitHubServerOptions = {}): Promise<FakeGitHub> {
+  const registry = new RepoRegistry();
+  const limiter = new RateLimiter();
+  Object.assign(limiter, options.rateLimit ?? {});
+  const throttle = new Throttle();
+  throttle.bytesPerSec = options.bandwidthBytesPerSec ?? 0;
+  let requestCounter = 0;
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`fake GitHub failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      } else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origins = { api: origin, web: origin };
+
+  const fake: FakeGitHub = {
+    apiUrl: origin,
+    serverUrl: origin,
+    tokens: [...(options.tokens ?? [])],
+    rateLimit: limiter,
+    faults: [...(options.faults ?? [])],
+    latencyMs: options.latencyMs ?? 0,
+    get bandwidthBytesPerSec() {
+      return throttle.bytesPerSec;
+    },
+    set bandwidthBytesPerSec(value: number) {
+      throttle.bytesPerSec = value;
+    },
+    treeEntryLimit: options.treeEntryLimit ?? 100_000,
+    treeMaxBytes: options.treeMaxBytes ?? 7 * 1024 * 1024,
+    maxBlobBytes: options.maxBlobBytes ?? 100 * 1024 * 1024,
+    verifiedCommits: new Set(options.verifiedCommits ?? []),
+    tarballRedirect: options.tarballRedirect ?? 'sha',
+    requests: [],
+    resetLog() {
+      fake.requests.length = 0;
+    },
+    async addRepo(fullName, gitDir, opts) {
+      return (await registry.add(fullName, gitDir, opts)).record.id;
+    },
+    renameRepo: (oldName, newName) => registry.rename(oldName, newName),
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      registry.close();
+    },
+  };
+
+  function nextRequestId(): string {
+    requestCounter += 1;
+    const n = requestCounter.toString(16).toUpperCase();
+    return `C0DE:${n.padStart(5, '0')}:${n.padStart(7, '0')}:${n.padStart(7, '0')}:65A1B2C3`;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const baseBytes = req.socket.bytesWritten;
+    const url = new URL(req.url ?? '/', origin);
+    const info: RequestInfo = { method: req.method ?? 'GET', path: url.pathname, url: `${url.pathname}${url.search}`, headers: req.headers };
+    const kind: RequestKind = url.pathname.startsWith('/_codeload/') ? 'codeload' : matchGitPath(url.pathname) ? 'git' : 'api';
+    const credential = credentialOf(req.headers.authorization);
+    const authenticated = credential !== undefined && fake.tokens.includes(credential);
+    let quotaCost = 0;
+    let logged = false;
+    const log = (): void => {
+      if (logged) return;
+      logged = true;
+      const bytesSent = req.socket.bytesWritten - baseBytes;
+      fake.requests.push({ method: info.method, path: info.url, status: res.headersSent ? res.statusCode : 0, bytesSent, authenticated, quotaCost, kind, durationMs: performance.now() - started });
+    };
+    res.on('finish', log);
+    res.on('close', log);
+    res.on('error', () => undefined);
+
+    if (fake.latencyMs > 0) await sleep(fake.latencyMs);
+    const fault = takeFault(fake.faults, info);
+    if (fault !== undefined && 'hang' in fault) return;
+    if (fault !== undefined && 'delayMs' in fault) await sleep(fault.delayMs);
+    const send = (reply: Reply): Promise<void> =>
+      sendReply(res, reply, {
+        acceptsGzip: acceptsGzip(req.headers['accept-encoding']),
+        corrupt: fault !== undefined && 'corrupt' in fault,
+        ...(fault !== undefined && 'dropMidBody' in fault ? { dropAfter: fault.afterBytes ?? 'half' } : {}),
+        throttle,
+      });
+    if (fault !== undefined && 'status' in fault) return send(statusFaultReply(fault));
+
+    if (kind === 'git') return send(await gitReply(req, url, credential, authenticated));
+    if (kind === 'codeload') return send(await codeloadReply(url, authenticated));
+
+    const requestId = nextRequestId();
+    const key: BucketKey = authenticated && credential !== undefined ? { token: credential } : { address: req.socket.remoteAddress ?? '127.0.0.1' };
+    const common = (reply: Reply): Reply => {
+      const cache = reply.status === 200 || reply.status === 304 ? { 'cache-control': `${authenticated ? 'private' : 'public'}, max-age=60, s-maxage=60` } : {};
+      const headers = {
+        ...SECURITY_HEADERS,
+        ...cache,
+        vary: 'Accept, Authorization, Cookie, X-GitHub-OTP, Accept-Encoding, Accept, X-Requested-With',
+        ...(authenticated ? { 'x-oauth-scopes': 'repo', 'x-accepted-oauth-scopes': 'repo' } : {}),
+        ...reply.headers,
+        ...limiter.headers(key),
+        'x-github-api-version-selected': API_VERSION,
+        'x-github-request-id': requestId,
+      };
+      return { ...reply, headers };
+    };
+    const reply = await apiReply(req, url, info, key, credential, authenticated, requestId, fault);
+    quotaCost = reply.cost;
+    limiter.charge(key, reply.cost);
+    return send(common(reply.reply));
+  }
+
+  /** The API answer and what it costs (0 or 1 point of the primary limit). */
+  async function apiReply(
+    req: IncomingMessage,
+    url: URL,
+    info: RequestInfo,
+    key: BucketKey,
+    credential: string | undefined,
+    authenticated: boolean,
+    requestId: string,
+    fault: FaultAction | undefined,
+  ): Promise<{ reply: Reply; cost: number }> {
+    if (credential !== undefined && !authenticated) {
+      return { reply: errorReply(401, 'Bad credentials', DOCS.rest), cost: 1 };
+    }
+    if (url.pathname === '/rate_limit') {
+      // Querying the rate limit does not count against it.
+      return { reply: jsonReply(200, rateLimitPayload(limiter.state(key))), cost: 0 };
+    }
+    if (limiter.exhausted(key)) {
+      const who = 'token' in key ? `user ID ${userIdOf(key.token)}` : key.address;
+      const goodNews = 'token' in key ? '' : " (But here's the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)";
+      const message = `API rate limit exceeded for ${who}.${goodNews} If you reach out to GitHub Support for help, please include the request ID ${requestId}.`;
+      return { reply: jsonReply(limiter.exceededStatus, { message, documentation_url: DOCS.primaryLimit }), cost: 0 };
+    }
+    if (fault !== undefined && 'secondaryRateLimit' in fault) {
+      const { retryAfterSec, status } = fault.secondaryRateLimit;
+      return { reply: secondaryLimitReply(retryAfterSec, status ?? 403, requestId), cost: 1 };
+    }
+    const reply = await routeApi(req, url, authenticated);
+    if (isNotModified(info.headers, reply)) {
+      // A 304 is free only for authenticated requests.
+      // @see https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
+      return { reply: notModifiedReply(reply), cost: authenticated ? 0 : 1 };
+    }
+    return { reply, cost: 1 };
+  }
+
+  async function routeApi(req: IncomingMessage, url: URL, authenticated: boolean): Promise<Reply> {
+    const segments = decodeSegments(url.pathname);
+    if (segments === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) return notFound();
+    const [root, a, b, ...rest] = segments;
+    let served: ServedRepo | undefined;
+    let tail: string[] = [];
+    if (root === 'repos' && a !== undefined && b !== undefined) {
+      tail = rest;
+      const found = registry.lookup(a, b);
+      if (found !== undefined && 'movedTo' in found && (!found.movedTo.record.private || authenticated)) {
+        const location = `${origin}/repositories/${found.movedTo.record.id}${tail.length > 0 ? `/${tail.join('/')}` : ''}${url.search}`;
+        return jsonReply(301, { message: 'Moved Permanently', url: location, documentation_url: DOCS.redirects }, { location });
+      }
+      served = found !== undefined && 'repo' in found ? found.repo : undefined;
+    } else if (root === 'repositories' && a !== undefined && /^\d+$/.test(a)) {
+      served = registry.byRepoId(Number(a));
+      tail = b === undefined ? [] : [b, ...rest];
+    } else {
+      return notFound();
+    }
+    while (tail.length > 0 && tail[tail.length - 1] === '') tail.pop();
+    if (served === undefined || (served.record.private && !authenticated)) return notFound(docsFor(tail));
+    const repo = served;
+    return routeRepo({
+      repo,
+      rest: tail,
+      query: url.searchParams,
+      accept: req.headers.accept ?? '',
+      origins,
+      authenticated,
+      settings: fake,
+      codeloadToken: () => registry.issueToken(repo.record.id, Date.now()),
+    });
+  }
+
+  async function codeloadReply(url: URL, authenticated: boolean): Promise<Reply> {
+    const text404: Reply = { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: { kind: 'buffer', data: Buffer.from('404: Not Found') } };
+    const match = /^\/_codeload\/([^/]+)\/([^/]+)\/legacy\.tar\.gz\/(.+)$/.exec(url.pathname);
+    const found = match ? registry.lookup(match[1] ?? '', match[2] ?? '') : undefined;
+    if (!match || found === undefined || !('repo' in found)) return text404;
+    const { record, git } = found.repo;
+    const token = url.searchParams.get('token');
+    if (record.private && !authenticated && (token === null || !registry.tokenValid(token, record.id, Date.now()))) return text404;
+    const sha = await git.resolve(decodeURIComponent(match[3] ?? ''), 'commit', record.defaultBranch);
+    if (sha === undefined) return text404;
+    const base = `${record.owner}-${record.name}-${sha.slice(0, 7)}`;
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/x-gzip', 'content-disposition': `attachment; filename=${base}.tar.gz`, etag: `"${sha}"`, 'x-github-request-id': nextRequestId() },
+      body: { kind: 'stream', open: () => git.openArchive(sha, `${base}/`) },
+      compressible: false,
+    };
+  }
+
+  async function gitReply(req: IncomingMessage, url: URL, credential: string | undefined, authenticated: boolean): Promise<Reply> {
+    const target = matchGitPath(url.pathname);
+    if (target === undefined) return gitNotFound();
+    if (credential !== undefined && !authenticated) return gitAuthRequired();
+    const found = registry.lookup(target.owner, target.repo);
+    if (found !== undefined && 'movedTo' in found) {
+      const { owner, name } = found.movedTo.record;
+      return { status: 301, headers: { location: `${origin}/${owner}/${name}.git/${target.service}${url.search}` } };
+    }
+    if (found === undefined) return credential === undefined ? gitAuthRequired() : gitNotFound();
+    if (target.service === 'git-receive-pack' || url.searchParams.get('service') === 'git-receive-pack') return gitPushRefused();
+    if (found.repo.record.private && !authenticated) return gitAuthRequired();
+    const query = url.search.startsWith('?') ? url.search.slice(1) : url.search;
+    return runHttpBackend(req, found.repo.git.dir, target.service, query, authenticated ? 'x-access-token' : undefined);
+  }
+
+  return fake;
+}
+
+/** A stable fake user id for a token (GitHub's limit message names the user, not the token). */
+function userIdOf(token: string): number {
+  return 10_000 + [...token].reduce((sum, ch) => (sum * 33 + ch.charCodeAt(0)) % 9_000_000, 5);
+}

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   sync: () => import('./commands/sync.js'),
   history: () => import('./commands/history.js'),
   rollback: () => import('./commands/rollback.js'),
+  'install-units': () => import('./commands/install-units.js'),
 };
 
 function addOptions(command: Command, specs: readonly OptionSpec[]): Command {
@@ -55,6 +56,17 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
       .example('hostsync rollback --dest /etc/hypervisor --to 1a2b3c4d'),
     [...COMMON_OPTIONS, { flag: '--to <commit>', description: 'Commit (SHA or prefix) of the generation to restore' }, { flag: '--check-only', description: 'Show what would change; change nothing' }],
   ).action(action('rollback'));
+
+  program
+    .command('install-units', 'Install the systemd service and timer units (plain and templated) into <prefix>/etc/systemd/system')
+    .option('--prefix <dir>', 'Install under DIR/etc/systemd/system (default: /)')
+    .option('--bin <path>', 'Executable the units run (default: this hostsync)')
+    .option('--force', 'Replace unit files whose content differs')
+    .option('--dry-run', 'Show what would be written; write nothing')
+    .option('--json', 'Print one JSON object on stdout')
+    .example('sudo hostsync install-units')
+    .example('hostsync install-units --prefix /tmp/units --bin /run/current-system/sw/bin/hostsync')
+    .action(action('install-units'));
 
   program.help();
   program.version(VERSION);

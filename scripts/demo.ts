@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     const env = { GITHUB_API_URL: server.apiUrl, GITHUB_SERVER_URL: server.serverUrl, GITHUB_TOKEN: token };
     const common = ['--repo', 'acme/hypervisor', '--dest', `${work}/dest`, '--state-dir', `${work}/state`];
     process.stdout.write(`GitHub-compatible server at ${server.apiUrl} serving acme/hypervisor (a sample built with git in ${repo.dir})\n`);
-    let code = await hostsync(['sync', ...common], env);
+    let code = await hostsync(['sync', ...common, ...(process.env['DEMO_VERBOSE'] ? ['--verbose'] : [])], env);
     code ||= await hostsync(['sync', ...common], env);
     await repo.write('hosts/alpha/configuration.nix', '{ ... }: { networking.hostName = "alpha"; # edited\n}\n');
     await repo.commit('Edit alpha');

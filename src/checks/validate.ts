@@ -1,0 +1,145 @@
+/**
+ * `validateDestination`: one validate of one destination, start to end — build the checks from
+ * the config (config errors first, before anything is looked at), resolve DEST, take the lock when
+ * fixing (a read-only validate never blocks a sync), run, fix, run again.
+ */
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import picomatch from 'picomatch';
+import type { CheckConfig } from '../config/types.js';
+import { errorCode, errorMessage, HostsyncError, UsageError } from '../errors.js';
+import type { GitHubClient } from '../github/types.js';
+import type { Manifest, WantedBlob } from '../model.js';
+import { destKey, destPaths } from '../state/layout.js';
+import { acquireLock, type Lock } from '../state/lock.js';
+import { loadManifest } from '../state/manifest.js';
+import { createObjectStore } from '../state/objects.js';
+import { createBlobStrategy } from '../transfer/blobs.js';
+import { contentRoot } from '../apply/restore.js';
+import { createHostProbe } from './probe.js';
+import { buildChecks } from './registry.js';
+import { createRepairer } from './repair.js';
+import { runValidation, type ValidationReport } from './runner.js';
+import type { CheckContext, RunCommand } from './types.js';
+
+/** The settings validate reads (a subset of the config; `repo` may come from the manifest). */
+export interface ValidateSettings {
+  readonly dest: string;
+  readonly layout: 'inplace' | 'symlink';
+  readonly stateDir: string;
+  readonly repo: string | undefined;
+  readonly preserve: readonly string[];
+  readonly prune: boolean;
+  readonly owner: string | undefined;
+  readonly group: string | undefined;
+  readonly checks: readonly CheckConfig[];
+  readonly preset: string | undefined;
+  readonly lockTimeout: number;
+  readonly historyLimit: number;
+  readonly concurrency: number;
+}
+
+export interface ValidateDeps {
+  readonly runCommand: RunCommand;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  /** A GitHub client for `repo`, created only when a fix needs to download. */
+  readonly createClient?: ((repo: string) => Promise<GitHubClient>) | undefined;
+  /** The caller (dev-update) holds the destination's lock. */
+  readonly lockHeld?: boolean | undefined;
+  /** `{uid, gid}` for written entries (the config's owner/group, when root). */
+  readonly owner?: { readonly uid?: number | undefined; readonly gid?: number | undefined } | undefined;
+}
+
+export interface ValidateResult extends ValidationReport {
+  readonly dest: string;
+  readonly commit: string | undefined;
+}
+
+/**
+ * DEST as its state is keyed: the real path (following symlinks; a missing DEST is its parent's
+ * real path joined with its name) — or, with layout "symlink", the link itself, which is what
+ * hostsync switches (the same rule as sync's resolveDestination).
+ */
+export async function destinationKey(dest: string, layout: 'inplace' | 'symlink'): Promise<string> {
+  return layout === 'symlink' ? join(await realDest(dirname(dest)), basename(dest)) : realDest(dest);
+}
+
+async function realDest(dest: string): Promise<string> {
+  try {
+    return await realpath(dest);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+    const parent = dirname(dest);
+    return parent === dest ? dest : join(await realDest(parent), basename(dest));
+  }
+}
+
+/** Check the configured checks alone (for config errors before a run). Throws UsageError listing every problem. */
+export function assertChecksValid(settings: Pick<ValidateSettings, 'checks' | 'preset' | 'owner' | 'group'>): void {
+  const { errors } = buildChecks({ checks: settings.checks, preset: settings.preset, ownership: settings.owner !== undefined || settings.group !== undefined });
+  if (errors.length === 1) throw new UsageError(errors[0]!);
+  if (errors.length > 1) throw new UsageError(`${errors.length} problems with the configured checks:\n  ${errors.join('\n  ')}`);
+}
+
+/** Validate (and with `fix`, repair) one destination. */
+export async function validateDestination(settings: ValidateSettings, options: { readonly fix: boolean }, deps: ValidateDeps): Promise<ValidateResult> {
+  assertChecksValid(settings);
+  const { checks } = buildChecks({ checks: settings.checks, preset: settings.preset, ownership: settings.owner !== undefined || settings.group !== undefined });
+  const dest = await destinationKey(settings.dest, settings.layout);
+  const paths = destPaths(settings.stateDir, dest);
+  const store = createObjectStore(paths.objects);
+  const isPreserved = settings.preserve.length === 0 ? () => false : picomatch([...settings.preserve], { dot: true });
+  let lock: Lock | undefined;
+  if (options.fix && deps.lockHeld !== true) {
+    lock = await acquireLock(destKey(dest), {
+      timeoutSec: settings.lockTimeout,
+      fallbackDir: settings.stateDir,
+      what: dest,
+      onWait: (pid) => deps.log('info', `Waiting up to ${settings.lockTimeout} s for another hostsync run${pid !== undefined ? ` (PID ${pid})` : ''} on ${dest}.`),
+    });
+  }
+  try {
+    let manifestRepo: string | undefined;
+    const fetchBlobs = async (blobs: readonly WantedBlob[]): Promise<void> => {
+      const repo = settings.repo ?? manifestRepo;
+      if (deps.createClient === undefined || repo === undefined) {
+        throw new HostsyncError(`${blobs.length} blob(s) to restore (e.g. ${blobs[0]?.path}) are not in the object store and no repository is known to download them from; pass --repo OWNER/NAME.`);
+      }
+      deps.log('info', `Downloading ${blobs.length} blob(s) from ${repo} to restore DEST.`);
+      const client = await deps.createClient(repo);
+      try {
+        await createBlobStrategy({ client, concurrency: settings.concurrency }).fetch(blobs, { store, log: deps.log });
+      } finally {
+        await client.close();
+      }
+    };
+    const repair = createRepairer({ paths, store, preserve: settings.preserve, historyLimit: settings.historyLimit, layout: settings.layout, ...deps.owner, fetchBlobs });
+    let lastCommit: string | undefined;
+    const makeContext = async (): Promise<CheckContext> => {
+      let manifest: Manifest | undefined;
+      let manifestError: string | undefined;
+      try {
+        manifest = await loadManifest(paths.manifest);
+      } catch (error) {
+        if (!(error instanceof HostsyncError)) throw error;
+        manifestError = errorMessage(error);
+      }
+      manifestRepo = manifest?.repo;
+      lastCommit = manifest?.commit;
+      const root = await contentRoot(dest, settings.layout).catch((error: unknown) => {
+        if (error instanceof HostsyncError) return join(dest, '.none'); // the dest check reports what DEST is instead
+        throw error;
+      });
+      const host = createHostProbe({ paths, root, store, manifest, isPreserved, runCommand: deps.runCommand, env: deps.env });
+      return { dest, root, paths, manifest, manifestError, isPreserved, prune: settings.prune, owner: settings.owner, group: settings.group, host, repair };
+    };
+    const report = await runValidation(checks, makeContext, {
+      fix: options.fix,
+      onFix: (id, ok, message) => deps.log(ok ? 'info' : 'warn', `fix ${id}: ${message}`),
+    });
+    return { ...report, dest, commit: lastCommit };
+  } finally {
+    await lock?.release();
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * `hostsync dev-update`: validate → sync → rebuild → validate as one command, reading everything
+ * but a few flags from --config (default /etc/hostsync/config.json), with a step-by-step summary.
+ */
+import type { Config } from '../../config/types.js';
+import { loadCommandConfig } from '../load.js';
+import type { Output } from '../output.js';
+import type { DevUpdateResult, StepResult } from '../../pipeline/dev-update.js';
+import { toJson as syncJson } from './sync.js';
+import { clientFactory, countStatuses, renderValidation, validateJson } from './validate.js';
+
+export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
+  const { config, output } = await loadCommandConfig(flags, argv, { defaultConfigFile: true });
+  const [{ runDevUpdate }, { createExec }, { processEnv }, { resolveOwner }, { validateDestination }, { createGitHubClient }] = await Promise.all([
+    import('../../pipeline/dev-update.js'),
+    import('../../pipeline/exec.js'),
+    import('../../config/load.js'),
+    import('../../apply/owner.js'),
+    import('../../checks/validate.js'),
+    import('../../github/client.js'),
+  ]);
+  const exec = createExec();
+  const env = processEnv();
+  const owner = await resolveOwner(config);
+  const result = await runDevUpdate(
+    config,
+    { fix: flags['fix'] === true, skipRebuild: flags['skipRebuild'] === true },
+    {
+      sync: {
+        log: output.log,
+        createClient: (c: Config) =>
+          createGitHubClient({
+            apiUrl: c.apiUrl,
+            owner: c.repoOwner,
+            repo: c.repoName,
+            token: c.token?.value,
+            tokenSource: c.token?.source,
+            userAgent: 'hostsync',
+            timeoutMs: c.timeoutSec * 1000,
+            stallMs: c.stallSec * 1000,
+            connections: c.concurrency,
+            onRetry: (error, attempt) => output.log('warn', `retry ${attempt}: ${error instanceof Error ? error.message : String(error)}`),
+          }),
+      },
+      exec,
+      env,
+      log: output.log,
+      validate: (fix) => validateDestination(config, { fix }, { runCommand: exec, env, log: output.log, createClient: clientFactory(config, output), lockHeld: true, owner }),
+    },
+  );
+  if (config.json) output.json(devUpdateJson(result));
+  else renderDevUpdate(result, output, config.verbose);
+  if (result.error !== undefined) output.log('error', result.error);
+  return result.exitCode;
+}
+
+/** The `--json` shape: one object with a `steps` array (see docs/dev-update.md). */
+export function devUpdateJson(result: DevUpdateResult): Record<string, unknown> {
+  return {
+    ok: result.ok,
+    exitCode: result.exitCode,
+    checkOnly: result.checkOnly,
+    dest: result.dest,
+    commit: result.commit ?? null,
+    previousCommit: result.previousCommit ?? null,
+    error: result.error ?? null,
+    steps: result.steps.map(stepJson),
+  };
+}
+
+function stepJson(step: StepResult): Record<string, unknown> {
+  const json: Record<string, unknown> = { name: step.name, status: step.status, durationMs: step.durationMs, summary: step.summary, changed: step.changed };
+  if (step.validation !== undefined) json['validation'] = validateJson(step.validation);
+  if (step.sync !== undefined) json['sync'] = syncJson(step.sync);
+  if (step.command !== undefined) {
+    const { command, code, signal, timedOut, lastLines } = step.command;
+    json['command'] = { command, code, signal, timedOut, lastLines, ...('rollback' in step.command && step.command.rollback !== undefined ? { rollback: step.command.rollback } : {}) };
+  }
+  return json;
+}
+
+/** The step-by-step summary. */
+export function renderDevUpdate(result: DevUpdateResult, out: Output, verbose: boolean): void {
+  const p = out.paint;
+  const paint: Record<StepResult['status'], (s: string) => string> = { ok: p.green, failed: p.red, skipped: p.gray, pending: p.yellow, 'would-run': p.cyan };
+  const head = result.checkOnly ? 'dev-update --check-only' : 'dev-update';
+  out.line(`${head} ${result.dest}${result.commit === undefined ? '' : ` at ${result.commit.slice(0, 12)}`}${result.previousCommit !== undefined && result.previousCommit !== result.commit ? ` (was ${result.previousCommit.slice(0, 12)})` : ''}`);
+  for (const step of result.steps) {
+    const time = step.status === 'skipped' ? '' : p.gray(` ${(step.durationMs / 1000).toFixed(2)} s`);
+    out.line(`  ${paint[step.status](step.status.padEnd(9))} ${step.name.padEnd(13)} ${step.summary.split('\n')[0]}${time}`);
+    if (step.validation !== undefined && (verbose || step.status === 'failed')) renderValidation(step.validation, out, { verbose, fix: false, indent: '    ' });
+    else if (step.validation !== undefined) out.line(`                          ${p.gray(countStatuses(step.validation.checks))}`);
+    if (step.changed.length > 0 && (verbose || result.checkOnly)) for (const path of step.changed) out.line(`                          ${path}`);
+  }
+  const verdict = result.exitCode === 0 ? p.green('done') : result.exitCode === 3 ? p.yellow('pending changes') : p.red('failed');
+  out.line(`${verdict} (exit ${result.exitCode})`);
+}

@@ -1,0 +1,239 @@
+/**
+ * `runDevUpdate`: the whole update of one host as one command, under one hold of the
+ * destination's lock —
+ *
+ *   pre-validate (→ --fix) → pre-sync hook → sync → post-sync hook → rebuild (→ rollback) → post-validate
+ *
+ * Each step is recorded with its status, duration and what it changed; the first failure stops
+ * the pipeline (later steps are `skipped`, saying why). With `checkOnly` nothing is written: the
+ * steps report what they would do and the result is "pending" when the sync has changes.
+ */
+import type { Config } from '../config/types.js';
+import { ExitCode, HostsyncError, type ExitCodeValue } from '../errors.js';
+import type { Manifest } from '../model.js';
+import { destPaths, type DestPaths } from '../state/layout.js';
+import { loadManifest } from '../state/manifest.js';
+import type { ValidateResult } from '../checks/validate.js';
+import type { Lock } from '../state/lock.js';
+import { lockDestination, resolveDestination } from './destination.js';
+import type { Exec } from './exec.js';
+import { commandFailure, HOOK_TIMEOUT_SEC, runHook, type CommandContext, type CommandDeps, type CommandOutcome } from './hooks.js';
+import { decideRebuild, readRebuildRecord, rebuildFailure, runRebuild, type RebuildOutcome, type RollbackFn } from './rebuild.js';
+import { runSync, type Logger, type SyncDeps, type SyncResult } from './sync.js';
+
+export type StepName = 'pre-validate' | 'pre-sync' | 'sync' | 'post-sync' | 'rebuild' | 'post-validate';
+
+/** `pending`: with --check-only, the step would change something. `would-run`: it would run. */
+export type StepStatus = 'ok' | 'failed' | 'skipped' | 'pending' | 'would-run';
+
+export interface StepResult {
+  readonly name: StepName;
+  readonly status: StepStatus;
+  readonly durationMs: number;
+  /** One line: what the step did, would do, or why it did not run. */
+  readonly summary: string;
+  /** Paths the step changed (or, with --check-only, would change). */
+  readonly changed: readonly string[];
+  readonly validation?: ValidateResult | undefined;
+  readonly sync?: SyncResult | undefined;
+  readonly command?: CommandOutcome | RebuildOutcome | undefined;
+}
+
+export interface DevUpdateResult {
+  readonly ok: boolean;
+  readonly exitCode: ExitCodeValue;
+  readonly checkOnly: boolean;
+  readonly dest: string;
+  readonly commit: string | undefined;
+  readonly previousCommit: string | undefined;
+  readonly steps: readonly StepResult[];
+  /** The failure that stopped the pipeline, if one did. */
+  readonly error: string | undefined;
+}
+
+export interface DevUpdateOptions {
+  readonly skipRebuild: boolean;
+  /** Let the pre-validate repair what it can (ignored with checkOnly). */
+  readonly fix: boolean;
+}
+
+export interface DevUpdateDeps {
+  readonly sync: Omit<SyncDeps, 'lockHeld'>;
+  readonly exec: Exec;
+  /** The environment commands inherit. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly log: Logger;
+  /** Validate DEST with the lock already held (wired to validateDestination by the CLI). */
+  readonly validate: (fix: boolean) => Promise<ValidateResult>;
+  /** Put DEST back at a commit after a failed rebuild; the default releases the lock to `runRollback`. */
+  readonly rollback?: ((commit: string, lock: LockHandover) => Promise<string>) | undefined;
+  readonly now?: (() => number) | undefined;
+}
+
+/** Lets a rollback that takes the lock itself run inside the pipeline's hold of it. */
+export interface LockHandover {
+  /** Release the pipeline's lock, run `work`, take the lock back. */
+  without<T>(work: () => Promise<T>): Promise<T>;
+}
+
+const changedPaths = (sync: SyncResult): string[] =>
+  [...sync.changes.added, ...sync.changes.modified, ...sync.changes.deleted, ...sync.changes.modeChanged, ...sync.changes.typeChanged].sort();
+
+/** Run the pipeline. Throws only for a lock held by another run (exit 4) and bugs; failures are in the result. */
+export async function runDevUpdate(config: Config, options: DevUpdateOptions, deps: DevUpdateDeps): Promise<DevUpdateResult> {
+  const now = deps.now ?? Date.now;
+  const paths = destPaths(config.stateDir, await resolveDestination(config));
+  let lock: Lock = await lockDestination(config, paths, deps.log);
+  const handover: LockHandover = {
+    async without(work) {
+      await lock.release();
+      try {
+        return await work();
+      } finally {
+        lock = await lockDestination(config, paths, deps.log);
+      }
+    },
+  };
+  try {
+    return await pipeline(config, options, deps, paths, handover, now);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpdateDeps, paths: DestPaths, handover: LockHandover, now: () => number): Promise<DevUpdateResult> {
+  const steps: StepResult[] = [];
+  const checkOnly = config.checkOnly;
+  let commit: string | undefined;
+  let previousCommit: string | undefined;
+  const finish = (exitCode: ExitCodeValue, error?: string): DevUpdateResult => {
+    const order: StepName[] = ['pre-validate', 'pre-sync', 'sync', 'post-sync', 'rebuild', 'post-validate'];
+    for (const name of order) {
+      if (!steps.some((step) => step.name === name)) steps.push({ name, status: 'skipped', durationMs: 0, summary: error === undefined ? 'not needed' : 'not run: an earlier step failed', changed: [] });
+    }
+    steps.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+    return { ok: exitCode === ExitCode.Ok || exitCode === ExitCode.Pending, exitCode, checkOnly, dest: paths.dest, commit, previousCommit, steps, error };
+  };
+  /** Time a step; an expected failure inside it ends the pipeline with its exit code. */
+  const step = async (name: StepName, work: () => Promise<Omit<StepResult, 'name' | 'durationMs'>>): Promise<StepResult> => {
+    const started = now();
+    try {
+      const result = { name, durationMs: 0, ...(await work()) };
+      const timed = { ...result, durationMs: now() - started };
+      steps.push(timed);
+      return timed;
+    } catch (error) {
+      if (!(error instanceof HostsyncError)) throw error;
+      steps.push({ name, status: 'failed', durationMs: now() - started, summary: error.message, changed: [] });
+      throw new StopPipeline(error);
+    }
+  };
+
+  try {
+    // 1. Pre-validate: a failing check stops the update unless --fix repaired it.
+    const pre = await step('pre-validate', async () => {
+      const validation = await deps.validate(options.fix && !checkOnly);
+      const fixedPaths = validation.checks.filter((check) => check.fixed).flatMap((check) => check.paths);
+      const fixed = validation.checks.filter((check) => check.fixed).length;
+      const failed = validation.checks.filter((check) => check.status === 'fail');
+      const summary = failed.length > 0
+        ? `${failed.length} check(s) failed: ${failed.map((check) => check.id).join(', ')}${options.fix || checkOnly ? '' : ' (--fix repairs what it can)'}`
+        : `all checks passed${fixed > 0 ? ` after fixing ${fixed}` : ''}`;
+      return { status: failed.length > 0 ? 'failed' : 'ok', summary, changed: fixedPaths, validation };
+    });
+    if (pre.status === 'failed') return finish(ExitCode.Failure, `Pre-validate failed (${pre.summary}); nothing was synced. Run 'hostsync validate' for details, or 'hostsync dev-update --fix'.`);
+
+    const previous: Manifest | undefined = await loadManifest(paths.manifest);
+    previousCommit = previous?.commit;
+    const commandDeps: CommandDeps = { exec: deps.exec, env: deps.env, log: deps.log, now };
+    const syncDeps: SyncDeps = { ...deps.sync, lockHeld: true };
+
+    // 2. Pre-sync hook: only when the sync will change something (a check-only probe says what).
+    if (config.hooks.preSync !== undefined && !checkOnly) {
+      const hook = config.hooks.preSync;
+      await step('pre-sync', async () => {
+        const probe = await runSync({ ...config, checkOnly: true }, syncDeps);
+        if (!probe.pending) return { status: 'skipped', summary: 'nothing to apply', changed: [] };
+        const context: CommandContext = { commit: probe.commit, previousCommit, dest: probe.dest, changedFiles: changedPaths(probe) };
+        const outcome = await runHook('preSync', hook, context, paths, commandDeps);
+        if (!outcome.ok) throw commandFailure(outcome, HOOK_TIMEOUT_SEC, 'The update was stopped before sync; DEST is unchanged.');
+        return { status: 'ok', summary: `'${hook}' succeeded`, changed: [], command: outcome };
+      });
+    }
+
+    // 3. Sync.
+    const synced = await step('sync', async () => {
+      const sync = await runSync(config, syncDeps);
+      const changed = changedPaths(sync);
+      commit = sync.commit;
+      const at = `${sync.ref} → ${sync.commit.slice(0, 12)}`;
+      if (checkOnly) return { status: sync.pending ? 'pending' : 'ok', summary: sync.pending ? `${changed.length} path(s) would change (${at})` : `in sync (${at})`, changed, sync };
+      return { status: 'ok', summary: changed.length > 0 ? `${changed.length} path(s) changed (${at})` : `in sync (${at})`, changed, sync };
+    });
+    const sync = synced.sync!;
+    const context: CommandContext = { commit: sync.commit, previousCommit, dest: sync.dest, changedFiles: synced.changed };
+
+    // 4. Post-sync hook: after a sync that changed something.
+    const postHook = config.hooks.postSync;
+    if (postHook !== undefined) {
+      await step('post-sync', async () => {
+        if (synced.changed.length === 0) return { status: 'skipped', summary: 'nothing changed', changed: [] };
+        if (checkOnly) return { status: 'would-run', summary: `would run '${postHook}'`, changed: [] };
+        const outcome = await runHook('postSync', postHook, context, paths, commandDeps);
+        if (!outcome.ok) throw commandFailure(outcome, HOOK_TIMEOUT_SEC, `DEST holds ${sync.commit.slice(0, 12)}; the rebuild was not run.`);
+        return { status: 'ok', summary: `'${postHook}' succeeded`, changed: [], command: outcome };
+      });
+    }
+
+    // 5. Rebuild.
+    const rebuild = config.rebuild;
+    await step('rebuild', async () => {
+      if (rebuild === undefined) return { status: 'skipped', summary: 'no rebuild configured', changed: [] };
+      const record = await readRebuildRecord(paths);
+      const decision = decideRebuild({ when: rebuild.when, changed: synced.changed.length, commit: sync.commit, lastRebuilt: record?.commit, skip: options.skipRebuild });
+      if (!decision.run) return { status: 'skipped', summary: decision.reason, changed: [] };
+      if (checkOnly) return { status: 'would-run', summary: `would run '${rebuild.command}' (${decision.reason})`, changed: [] };
+      const rollback: RollbackFn = async (to) => (deps.rollback ?? defaultRollback(config, deps.log))(to, handover);
+      const outcome = await runRebuild(rebuild, context, { ...commandDeps, paths, rollback });
+      if (!outcome.ok) {
+        if (outcome.rollback?.ok === true) commit = outcome.rollback.commit;
+        throw rebuildFailure(outcome, rebuild, context);
+      }
+      return { status: 'ok', summary: `'${rebuild.command}' succeeded (${decision.reason})`, changed: [], command: outcome };
+    });
+
+    // 6. Post-validate.
+    if (checkOnly) {
+      steps.push({ name: 'post-validate', status: 'would-run', durationMs: 0, summary: 'would validate DEST after the update', changed: [] });
+      return finish(sync.pending ? ExitCode.Pending : ExitCode.Ok);
+    }
+    const post = await step('post-validate', async () => {
+      const validation = await deps.validate(false);
+      const failed = validation.checks.filter((check) => check.status === 'fail');
+      return { status: failed.length > 0 ? 'failed' : 'ok', summary: failed.length > 0 ? `${failed.length} check(s) failed: ${failed.map((c) => c.id).join(', ')}` : 'all checks passed', changed: [], validation };
+    });
+    if (post.status === 'failed') return finish(ExitCode.Failure, `Post-validate failed after the update (${post.summary}). Run 'hostsync validate' for details.`);
+    return finish(ExitCode.Ok);
+  } catch (error) {
+    if (error instanceof StopPipeline) return finish(error.cause.exitCode, error.cause.message);
+    throw error;
+  }
+}
+
+/** Carries a step's failure out of the pipeline. */
+class StopPipeline extends Error {
+  override readonly cause: HostsyncError;
+  constructor(cause: HostsyncError) {
+    super(cause.message);
+    this.cause = cause;
+  }
+}
+
+/** Roll back with `hostsync rollback`'s own code (history, hold, both layouts), handing it the lock. */
+function defaultRollback(config: Config, log: Logger): (commit: string, lock: LockHandover) => Promise<string> {
+  return async (commit, lock) => {
+    const { runRollback } = await import('./rollback.js');
+    const result = await lock.without(() => runRollback({ ...config, checkOnly: false }, commit, log));
+    return `rolled ${result.dest} back from ${result.from.slice(0, 12)} to ${result.to.slice(0, 12)} (generation ${result.generation}); the next run keeps it there until the ref moves`;
+  };
+}

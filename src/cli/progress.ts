@@ -295,12 +295,14 @@ export function createReporter(options: ReporterOptions): Reporter {
     const startedAt = active?.name === name ? active.startedAt : undefined;
     const took = startedAt === undefined ? '' : ` (${formatDuration(now() - startedAt)})`;
     if (active?.name === name) active = undefined;
-    // A download belongs to the phase that ran it.
+    // A download belongs to the phase that ran it; its ✔ line tells what the bar knew, in human units.
+    const downloaded = transfer === undefined ? undefined : `${transfer.progress.doneBlobs} files, ${formatBytes(transfer.progress.doneBytes)}`;
     transfer = undefined;
     if (interactive) {
       if (showProgress) {
+        const shown = downloaded ?? detail;
         erase();
-        stream.write(`${paint.green('✔')} ${name}${detail === undefined ? '' : `: ${detail}`}${paint.gray(took)}\n`);
+        stream.write(`${paint.green('✔')} ${name}${shown === undefined ? '' : `: ${shown}`}${paint.gray(took)}\n`);
       }
       stopTimerIfIdle();
       draw();

@@ -6,7 +6,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
-import { isRetryable, SecondaryRateLimitError } from './errors.js';
+import { isRetryable, RateLimitError, SecondaryRateLimitError } from './errors.js';
+
+/** Wait for a primary rate-limit reset only when it is this close; otherwise take a quota-free path. */
+export const MAX_RESET_WAIT_MS = 90_000;
+
+const resetSoon = (error: unknown): error is RateLimitError => error instanceof RateLimitError && error.reset * 1000 - Date.now() <= MAX_RESET_WAIT_MS;
 
 export interface RetryOptions {
   /** Attempts after the first. @default 4 */
@@ -24,7 +29,7 @@ export interface RetryOptions {
 
 /** Run `attempt` until it succeeds, fails for good, or runs out of retries. */
 export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const retryable = (error: unknown): boolean => options.signal?.aborted !== true && (isRetryable(error) || options.isRetryable?.(error) === true);
+  const retryable = (error: unknown): boolean => options.signal?.aborted !== true && (isRetryable(error) || resetSoon(error) || options.isRetryable?.(error) === true);
   return pRetry(attempt, {
     retries: options.retries ?? 4,
     minTimeout: options.minTimeoutMs ?? 500,
@@ -35,7 +40,10 @@ export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOpti
     onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
       if (!retryable(error) || retriesLeft === 0) return;
       options.onRetry?.(error, attemptNumber);
-      if (error instanceof SecondaryRateLimitError) {
+      if (resetSoon(error)) {
+        // The quota is spent but comes back within a minute or so: waiting is cheaper than any fallback.
+        await sleep(Math.max(0, error.reset * 1000 - Date.now()) + 1000, undefined, options.signal ? { signal: options.signal } : {});
+      } else if (error instanceof SecondaryRateLimitError) {
         // GitHub asks for at least `retry-after` seconds; grow it on repeats.
         await sleep(error.retryAfterSec * 1000 * 2 ** (attemptNumber - 1), undefined, options.signal ? { signal: options.signal } : {});
       }

@@ -5,6 +5,7 @@
  */
 import pLimit from 'p-limit';
 import { IntegrityError } from '../errors.js';
+import { SecondaryRateLimitError } from '../github/errors.js';
 import type { GitHubClient } from '../github/types.js';
 import { withRetry } from '../github/retry.js';
 import type { WantedBlob } from '../model.js';
@@ -40,7 +41,14 @@ export function createBlobStrategy(options: BlobStrategyOptions): TransferStrate
             retries: options.retries,
             signal,
             isRetryable: (error) => error instanceof IntegrityError,
-            onRetry: (error) => context.log?.('warn', `retrying blob ${blob.sha.slice(0, 12)} (${blob.path}): ${error instanceof Error ? error.message : String(error)}`),
+            onRetry: (error) => {
+              if (error instanceof SecondaryRateLimitError && limit.concurrency > 1) {
+                // GitHub's secondary limit punishes concurrency: go slower for the rest of the run.
+                limit.concurrency = Math.max(1, Math.floor(limit.concurrency / 2));
+                context.log?.('warn', `secondary rate limit: lowering download concurrency to ${limit.concurrency}`);
+              }
+              context.log?.('warn', `retrying blob ${blob.sha.slice(0, 12)} (${blob.path}): ${error instanceof Error ? error.message : String(error)}`);
+            },
           },
         );
         doneBlobs++;

@@ -3,13 +3,12 @@
  * (rendered by ./progress.ts: spinners and a bar on a terminal; plain lines with a level, no ANSI,
  * fit for journald elsewhere), results to stdout. The only user of kleur.
  */
-import { fstatSync } from 'node:fs';
 import kleur from 'kleur';
 import type { Logger } from '../pipeline/sync.js';
-import { createReporter, isJournalStream, type Reporter, type Scheduler, type TextStream } from './progress.js';
+import { createReporter, type Reporter, type Scheduler, type TextStream } from './progress.js';
 import { redact } from './redact.js';
 
-export { formatBytes } from './progress.js';
+export { formatBytes, formatFailure, stderrIsJournal } from './progress.js';
 
 export interface OutputOptions {
   readonly json: boolean;
@@ -20,7 +19,7 @@ export interface OutputOptions {
   readonly color: boolean;
   /** Draw spinners and a progress bar. @default whether stderr is a terminal */
   readonly interactive?: boolean | undefined;
-  /** Prefix plain log lines with journald priorities (see {@link stderrIsJournal}). @default false */
+  /** Prefix plain log lines with journald priorities (see `stderrIsJournal`). @default false */
   readonly journal?: boolean | undefined;
   /** @default process.stderr */
   readonly stderr?: TextStream | undefined;
@@ -80,19 +79,4 @@ export function createOutput(options: OutputOptions): Output {
     },
     close: reporter.close,
   };
-}
-
-/**
- * Whether this process's stderr is the journal stream systemd set up, given the value of
- * `JOURNAL_STREAM` (read by src/config, the only reader of the environment). Only then do log
- * lines carry `<N>` priority prefixes: a service whose stderr was redirected elsewhere keeps
- * JOURNAL_STREAM in its environment but must not get them.
- */
-export function stderrIsJournal(journalStream: string | undefined, fd = 2): boolean {
-  if (journalStream === undefined) return false;
-  try {
-    return isJournalStream(journalStream, fstatSync(fd, { bigint: true }));
-  } catch {
-    return false;
-  }
 }

@@ -10,6 +10,7 @@
  *   (https://www.freedesktop.org/software/systemd/man/latest/sd-daemon.html).
  * docs/observability.md describes the format. Colour comes in as a {@link Painter}: kleur stays in output.ts.
  */
+import { fstatSync } from 'node:fs';
 import type { LogLevel } from '../pipeline/sync.js';
 import type { TransferProgress } from '../transfer/types.js';
 
@@ -349,4 +350,29 @@ export function createReporter(options: ReporterOptions): Reporter {
 
 function truncate(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/**
+ * Whether this process's stderr is the journal stream systemd set up, given the value of
+ * `JOURNAL_STREAM` (read by src/config, the only reader of the environment). Only then do log
+ * lines carry `<N>` priority prefixes: a service whose stderr was redirected elsewhere keeps
+ * JOURNAL_STREAM in its environment but must not get them.
+ */
+export function stderrIsJournal(journalStream: string | undefined, fd = 2): boolean {
+  if (journalStream === undefined) return false;
+  try {
+    return isJournalStream(journalStream, fstatSync(fd, { bigint: true }));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The final failure line(s) the entry point prints (`hostsync: …`, or a bug's stack), prefixed with
+ * the journald `err` priority on every line when stderr is the journal — otherwise journald files
+ * them at the default priority (info) and `journalctl -p err` misses why a run failed.
+ */
+export function formatFailure(text: string, journal: boolean): string {
+  const lines = text.replace(/\n+$/, '').split('\n');
+  return lines.map((line) => `${journal ? '<3>' : ''}${line}\n`).join('');
 }

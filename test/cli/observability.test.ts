@@ -19,6 +19,8 @@ import { createFixture, type Fixture } from '../support/fixture.js';
 const wired = (await readFile(new URL('../../src/cli/commands/sync.ts', import.meta.url), 'utf8')).includes('recordSyncMetrics');
 /** The same for src/cli/load.ts passing `journal: stderrIsJournal(journalStream())` to createOutput. */
 const journalWired = (await readFile(new URL('../../src/cli/load.ts', import.meta.url), 'utf8')).includes('stderrIsJournal');
+/** And for src/cli/main.ts's handleError writing through formatFailure. */
+const failureWired = (await readFile(new URL('../../src/cli/main.ts', import.meta.url), 'utf8')).includes('formatFailure');
 
 let fx: Fixture;
 beforeEach(async () => {
@@ -58,19 +60,19 @@ describe('logs on a pipe', () => {
   it.skipIf(!journalWired)('carry journald priorities when stderr is the stream JOURNAL_STREAM names, and not otherwise', async () => {
     await fx.repo.commit('first');
     await fx.server.addRepo('acme/hypervisor', fx.repo.dir);
-    const run = async (journal: (dev: bigint, ino: bigint) => string): Promise<string> => {
+    const run = async (journal: (dev: bigint, ino: bigint) => string, extra: string[] = [], expectedCode = 0): Promise<string> => {
       const file = join(fx.tmp, `stderr-${Math.random()}`);
       const fd = openSync(file, 'w');
       const { dev, ino } = fstatSync(fd, { bigint: true });
       try {
         const env = { ...fx.env, PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: fx.tmp, JOURNAL_STREAM: journal(dev, ino) };
-        const args = [BIN, 'sync', '--verbose', '--repo', 'acme/hypervisor', '--dest', fx.dest, '--state-dir', fx.stateDir];
+        const args = [BIN, 'sync', '--verbose', '--repo', 'acme/hypervisor', '--dest', fx.dest, '--state-dir', fx.stateDir, ...extra];
         const code = await new Promise<number | null>((resolve, reject) => {
           const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', fd] });
           child.on('error', reject);
           child.on('close', resolve);
         });
-        expect(code).toBe(0);
+        expect(code).toBe(expectedCode);
       } finally {
         closeSync(fd);
       }
@@ -85,6 +87,11 @@ describe('logs on a pipe', () => {
     const elsewhere = await run((dev, ino) => `${dev}:${ino + 1n}`);
     expect(elsewhere).not.toMatch(/^</m);
     expect(elsewhere).toMatch(/^debug: /m);
+    if (failureWired) {
+      // The final failure line too, at priority err.
+      const failed = await run((dev, ino) => `${dev}:${ino}`, ['--ref', 'no-such-branch'], 1);
+      expect(failed.split('\n').filter(Boolean).at(-1)).toMatch(/^<3>hostsync: .*no-such-branch/);
+    }
   });
 });
 

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createOutput, stderrIsJournal } from '../../src/cli/output.js';
+import { createOutput, formatFailure, stderrIsJournal } from '../../src/cli/output.js';
 import {
   createRateMeter,
   createReporter,
@@ -40,6 +40,14 @@ describe('formatPlainLog', () => {
   ])('%s %j (journal %s)', (level, message, journal, expected) => {
     expect(formatPlainLog(level, message, journal)).toBe(expected);
   });
+});
+
+describe('formatFailure', () => {
+  it.each([
+    ["hostsync: Unknown command 'x'.", false, "hostsync: Unknown command 'x'.\n"],
+    ["hostsync: Unknown command 'x'.", true, "<3>hostsync: Unknown command 'x'.\n"],
+    ['hostsync: internal error:\nError: boom\n    at f (x.js:1:1)\n', true, '<3>hostsync: internal error:\n<3>Error: boom\n<3>    at f (x.js:1:1)\n'],
+  ])('%j (journal %s)', (text, journal, expected) => expect(formatFailure(text, journal)).toBe(expected));
 });
 
 describe('isJournalStream', () => {

@@ -77,6 +77,11 @@ export async function runValidation(checks: readonly Check[], makeContext: () =>
     const attempt = fixes.find((f) => f.id === result.id);
     const repaired = before !== undefined && before.status !== result.status && (result.status === 'pass' || result.status === 'skip');
     const fixed = repaired && (attempt?.ok === true || before.fixable);
+    if (fixed) {
+      // Report what was repaired: the paths found before, and what the fix did.
+      const did = attempt?.ok === true ? ` Fixed: ${attempt.message}` : ' Fixed by an earlier repair.';
+      return { ...result, message: result.message + did, paths: before.paths, fixed };
+    }
     const failedFix = attempt !== undefined && !attempt.ok ? ` (--fix failed: ${attempt.message})` : '';
     return { ...result, message: result.message + failedFix, fixed };
   });

@@ -149,8 +149,11 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
     const syncDeps: SyncDeps = { ...deps.sync, lockHeld: true };
 
     // 2. Pre-sync hook: only when the sync will change something (a check-only probe says what).
-    if (config.hooks.preSync !== undefined && !checkOnly) {
-      const hook = config.hooks.preSync;
+    const preHook = config.hooks.preSync;
+    if (preHook === undefined) steps.push(notConfigured('pre-sync', 'no hooks.preSync configured'));
+    else if (checkOnly) steps.push({ name: 'pre-sync', status: 'would-run', durationMs: 0, summary: `would run '${preHook}' if the sync has changes`, changed: [] });
+    else {
+      const hook = preHook;
       await step('pre-sync', async () => {
         const probe = await runSync({ ...config, checkOnly: true }, syncDeps);
         if (!probe.pending) return { status: 'skipped', summary: 'nothing to apply', changed: [] };
@@ -175,7 +178,8 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
 
     // 4. Post-sync hook: after a sync that changed something.
     const postHook = config.hooks.postSync;
-    if (postHook !== undefined) {
+    if (postHook === undefined) steps.push(notConfigured('post-sync', 'no hooks.postSync configured'));
+    else {
       await step('post-sync', async () => {
         if (synced.changed.length === 0) return { status: 'skipped', summary: 'nothing changed', changed: [] };
         if (checkOnly) return { status: 'would-run', summary: `would run '${postHook}'`, changed: [] };
@@ -220,6 +224,11 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
   }
 }
 
+/** A step that has nothing to do in this configuration. */
+function notConfigured(name: StepName, summary: string): StepResult {
+  return { name, status: 'skipped', durationMs: 0, summary, changed: [] };
+}
+
 /** Carries a step's failure out of the pipeline. */
 class StopPipeline extends Error {
   override readonly cause: HostsyncError;
@@ -234,6 +243,6 @@ function defaultRollback(config: Config, log: Logger): (commit: string, lock: Lo
   return async (commit, lock) => {
     const { runRollback } = await import('./rollback.js');
     const result = await lock.without(() => runRollback({ ...config, checkOnly: false }, commit, log));
-    return `rolled ${result.dest} back from ${result.from.slice(0, 12)} to ${result.to.slice(0, 12)} (generation ${result.generation}); the next run keeps it there until the ref moves`;
+    return `generation ${result.generation}; later runs keep it there until ${config.ref} moves`;
   };
 }

@@ -106,7 +106,7 @@ export async function runCommandStep(
 /** The error a failed command becomes: what ran, how it ended, its last lines, what to do. */
 export function commandFailure(outcome: CommandOutcome, timeoutSec: number, consequence: string): HostsyncError {
   const end = describeEnd({ code: outcome.code, signal: outcome.signal as NodeJS.Signals | null, timedOut: outcome.timedOut }, timeoutSec);
-  const tail = outcome.lastLines.length === 0 ? ' It printed nothing.' : ` Its last lines:\n  ${outcome.lastLines.join('\n  ')}\n`;
+  const tail = outcome.lastLines.length === 0 ? ' It printed nothing.' : ` Last lines of its output:\n  ${outcome.lastLines.join('\n  ')}\n`;
   return new HostsyncError(`${outcome.name} command '${outcome.command}' ${end}. ${consequence}${tail}`.trimEnd());
 }
 

@@ -72,7 +72,7 @@ export async function readRebuildRecord(paths: DestPaths): Promise<RebuildRecord
 /** How DEST was put back after a failed rebuild. */
 export type RollbackOutcome = { readonly ok: true; readonly commit: string; readonly message: string } | { readonly ok: false; readonly message: string };
 
-/** Put DEST back at `commit`; resolves with a sentence saying what was done. */
+/** Put DEST back at `commit`; resolves with a few words of detail ("generation 4; kept until the ref moves"). */
 export type RollbackFn = (commit: string) => Promise<string>;
 
 export interface RebuildOutcome extends CommandOutcome {
@@ -105,7 +105,7 @@ export async function runRebuild(rebuild: RebuildConfig, context: CommandContext
   deps.log('warn', `Rebuild failed; rolling ${context.dest} back to ${context.previousCommit.slice(0, 12)} (rollbackOnFailure).`);
   try {
     const message = await deps.rollback(context.previousCommit);
-    deps.log('info', message);
+    deps.log('info', `Rolled ${context.dest} back to ${context.previousCommit.slice(0, 12)} (${message}).`);
     return { ...outcome, rollback: { ok: true, commit: context.previousCommit, message } };
   } catch (error) {
     const message = `rolling back to ${context.previousCommit.slice(0, 12)} failed: ${errorMessage(error)}`;

@@ -86,8 +86,10 @@ export function renderDevUpdate(result: DevUpdateResult, out: Output, verbose: b
   const head = result.checkOnly ? 'dev-update --check-only' : 'dev-update';
   out.line(`${head} ${result.dest}${result.commit === undefined ? '' : ` at ${result.commit.slice(0, 12)}`}${result.previousCommit !== undefined && result.previousCommit !== result.commit ? ` (was ${result.previousCommit.slice(0, 12)})` : ''}`);
   for (const step of result.steps) {
-    const time = step.status === 'skipped' ? '' : p.gray(` ${(step.durationMs / 1000).toFixed(2)} s`);
-    out.line(`  ${paint[step.status](step.status.padEnd(9))} ${step.name.padEnd(13)} ${step.summary.split('\n')[0]}${time}`);
+    const time = step.status === 'skipped' || step.status === 'would-run' ? '' : p.gray(` ${(step.durationMs / 1000).toFixed(2)} s`);
+    const [first = '', ...rest] = step.summary.split('\n');
+    out.line(`  ${paint[step.status](step.status.padEnd(9))} ${step.name.padEnd(13)} ${first}${time}`);
+    for (const line of rest) if (line.trim() !== '') out.line(`                        ${line}`);
     if (step.validation !== undefined && (verbose || step.status === 'failed')) renderValidation(step.validation, out, { verbose, fix: false, indent: '    ' });
     else if (step.validation !== undefined) out.line(`                          ${p.gray(countStatuses(step.validation.checks))}`);
     if (step.changed.length > 0 && (verbose || result.checkOnly)) for (const path of step.changed) out.line(`                          ${path}`);

@@ -70,7 +70,7 @@ export function renderValidation(result: ValidateResult, out: Output, options: {
   const width = Math.max(0, ...result.checks.map((check) => check.id.length));
   if (indent === '') out.line(`validate ${result.dest}${result.commit === undefined ? '' : ` (commit ${result.commit.slice(0, 12)})`}`);
   for (const check of result.checks) {
-    const mark = check.fixed ? p.green(' (fixed)') : check.fixable ? p.cyan(options.fix ? ' (fixable)' : ' (--fix repairs this)') : '';
+    const mark = check.fixed ? '' : check.fixable ? p.cyan(options.fix ? ' (fixable)' : ' (--fix repairs this)') : '';
     out.line(`${indent}  ${paint[check.status](check.status.padEnd(4))}  ${check.id.padEnd(width)}  ${check.message}${mark}`);
     if (check.paths.length > 10 || (options.verbose && check.paths.length > 0 && check.status !== 'pass')) {
       for (const path of check.paths) out.line(`${indent}        ${' '.repeat(width)}  ${path}`);

@@ -106,7 +106,7 @@ async function planKnowingStore(input: Omit<PlanInput, 'stored'>, store: ObjectS
 
 /**
  * Create folders (relative to DEST, with their parents) through `reconcile`: never through a
- * symlink, mode 0755. Idempotent, so a crash needs no journal: running again finishes the job.
+ * symlink and never replacing anything in the way, mode 0755. Idempotent, so a crash needs no journal: running again finishes the job.
  */
 export async function ensureDirectories(dest: string, dirs: readonly string[], options: { store: ObjectStore; uid?: number | undefined; gid?: number | undefined }): Promise<string[]> {
   const wanted = new Set<string>();
@@ -115,7 +115,14 @@ export async function ensureDirectories(dest: string, dirs: readonly string[], o
     for (let i = 1; i <= parts.length; i++) wanted.add(parts.slice(0, i).join('/'));
   }
   const missing: string[] = [];
-  for (const dir of wanted) if ((await lstatOrUndefined(join(dest, dir))) === undefined) missing.push(dir);
+  for (const dir of [...wanted].sort()) {
+    const info = await lstatOrUndefined(join(dest, dir));
+    if (info === undefined) missing.push(dir);
+    else if (!info.isDirectory()) {
+      // Replacing it would delete something hostsync may not own: leave that to a sync or --prune.
+      throw new HostsyncError(`Cannot create the folder ${join(dest, dir)}: ${info.isSymbolicLink() ? 'a symlink' : 'a file'} is in the way. Move it away, then run 'hostsync validate --fix' again.`);
+    }
+  }
   await reconcile(
     [...wanted].map((path) => ({ path, state: { kind: 'dir' } as const })),
     { dest, store: options.store, uid: options.uid, gid: options.gid },

@@ -2,7 +2,7 @@
  * End to end: `hostsync validate [--fix]` — the real CLI against the GitHub-compatible server;
  * DEST compared with `git archive` after repairs.
  */
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { blobRequests, createFixture, type Fixture } from '../support/fixture.js';
@@ -245,5 +245,22 @@ describe('hostsync validate', () => {
     } finally {
       await lock.release();
     }
+  });
+
+  it('with layout "symlink": checks the current generation; --fix restores as a new generation', async () => {
+    const commit = await writeTree(fx);
+    const config = join(fx.tmp, 'symlink.json');
+    await writeFile(config, JSON.stringify({ layout: 'symlink', dest: fx.dest, stateDir: fx.stateDir }));
+    await fx.sync('--config', config);
+    const before = await realpath(fx.dest);
+    await rm(join(before, 'flake.nix'));
+    const found = await fx.run(['validate', '--json', '--config', config], { bare: true });
+    expect(found.code).toBe(1);
+    expect(byId((parseJson(found) as { checks: CheckJson[] }).checks, 'integrity').paths).toEqual(['flake.nix']);
+    const fixed = await fx.run(['validate', '--json', '--fix', '--config', config], { bare: true });
+    expect(fixed.code, fixed.stderr).toBe(0);
+    const after = await realpath(fx.dest);
+    expect(after).not.toBe(before);
+    await fx.expectSameAsCommit(commit, undefined, after);
   });
 });

@@ -2,6 +2,7 @@
  * Prometheus textfile metrics: the rendering (table tests, checked against the exposition format
  * by a strict parser), carrying facts over from the previous file, and the atomic writer.
  */
+import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,6 +184,14 @@ describe('renderMetrics', () => {
     const text = renderMetrics(run, previous);
     check(expectValidTextfile(text));
     expect(renderMetrics(run, previous)).toBe(text); // pure and repeatable
+  });
+
+  /** Prometheus's own linter, where installed (Debian: apt-get install prometheus). */
+  const promtool = spawnSync('promtool', ['--version']).status === 0;
+  it.skipIf(!promtool).each(cases)('promtool check metrics accepts: %s', (_name, run, previous) => {
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: renderMetrics(run, previous), encoding: 'utf8' });
+    expect(check.stdout + check.stderr).toBe('');
+    expect(check.status).toBe(0);
   });
 
   it('renders the documented shape', () => {

@@ -51,9 +51,9 @@ export function createHttp(options: HttpOptions): Http {
   const apiOrigin = new URL(options.apiUrl).origin;
   const stats: RequestStats = { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
 
-  const note = (url: string, status: number, headers: Record<string, string | undefined>): void => {
+  const note = (url: string, status: number, headers: Record<string, string | undefined>, api = url.startsWith(options.apiUrl)): void => {
     stats.httpRequests++;
-    if (url.startsWith(options.apiUrl)) {
+    if (api) {
       stats.apiRequests++;
       if (status === 304) stats.notModified++;
       const rate = readRateLimit(headers);
@@ -88,7 +88,8 @@ export function createHttp(options: HttpOptions): Http {
         ...(signal ? { signal } : {}),
       });
       const flat = flattenHeaders(response.headers);
-      note(current, response.statusCode, flat);
+      // Only the first hop is an API request; a redirect target (codeload) is not.
+      note(current, response.statusCode, flat, hop === 0 && current.startsWith(options.apiUrl));
       if (response.statusCode >= 300 && response.statusCode < 400 && flat['location'] !== undefined) {
         response.body.resume();
         current = new URL(flat['location'], current).href;

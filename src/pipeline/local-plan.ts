@@ -19,6 +19,8 @@ export interface LocalPlanInput {
   readonly prune: boolean;
   /** Directory to scan instead of DEST (the current generation with `layout: symlink`). */
   readonly scanRoot?: string | undefined;
+  /** Hash every file (`--force-full`: trust nothing incremental). */
+  readonly ignoreStatCache?: boolean | undefined;
 }
 
 /** A matcher for the config's `preserve` globs (dotfiles included). */
@@ -32,8 +34,8 @@ export async function scanAndPlan(input: LocalPlanInput): Promise<{ plan: Plan; 
   const interest = new Set<string>();
   for (const entry of input.remote) interest.add(entry.path);
   for (const entry of input.previous) interest.add(entry.path);
-  const statCache = await loadStatCache(input.paths.statCache);
-  const scan = await scanDestination(input.scanRoot ?? input.paths.dest, { interest, isPreserved, statCache, concurrency: 8 });
+  const statCache = input.ignoreStatCache === true ? undefined : await loadStatCache(input.paths.statCache);
+  const scan = await scanDestination(input.scanRoot ?? input.paths.dest, { interest, isPreserved, ...(statCache ? { statCache } : {}), concurrency: 8 });
   const plan = await planWithStore(
     { remote: input.remote, local: scan.entries, previous: input.previous, isPreserved, prune: input.prune },
     input.store,

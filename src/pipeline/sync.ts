@@ -21,8 +21,8 @@ import { ensurePrivateDir } from '../state/files.js';
 import { destPaths, type DestPaths } from '../state/layout.js';
 import { loadManifest } from '../state/manifest.js';
 import { createObjectStore } from '../state/objects.js';
-import { createBlobStrategy } from '../transfer/blobs.js';
-import type { TransferProgress } from '../transfer/types.js';
+import type { TransferProgress, TransferStrategy } from '../transfer/types.js';
+import { fetchContent } from './fetch.js';
 import { applyToDestination, lockDestination, resolveDestination, scanRootOf } from './destination.js';
 import { scanAndPlan } from './local-plan.js';
 import { checkTrust } from './trust.js';
@@ -96,31 +96,51 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
     const held = hold !== undefined && previous !== undefined && hold.rolledBackFrom === resolved.sha;
     if (held) deps.log('info', `DEST was rolled back from ${resolved.sha.slice(0, 12)}; keeping ${previous.commit.slice(0, 12)} until ${config.ref} moves (or run 'hostsync rollback --to ${resolved.sha.slice(0, 12)}').`);
     const commit = held ? { sha: previous.commit, etag: resolved.etag } : resolved;
-    const remote = manifestMatches(previous, config.repo, config.path, commit.sha)
-      ? previous.entries
+    const { remote, repoBytes } = manifestMatches(previous, config.repo, config.path, commit.sha)
+      ? { remote: previous.entries, repoBytes: undefined }
       : await fetchRemoteEntries(config, client, commit.sha);
     phase(`tree (${remote.length} entries)`);
     const scanRoot = await scanRootOf(config, dest);
-    const { plan, scan } = await scanAndPlan({ paths, store, remote, previous: previous?.entries ?? [], preserve: config.preserve, prune: config.prune, scanRoot });
+    const { plan, scan } = await scanAndPlan({
+      paths,
+      store,
+      remote,
+      previous: previous?.entries ?? [],
+      preserve: config.preserve,
+      prune: config.prune,
+      scanRoot,
+      ignoreStatCache: config.forceFull,
+    });
     phase(`scan (${scan.stats.files} files, ${scan.stats.hashed} hashed, ${scan.stats.cacheHits} from the stat cache)`);
     if (plan.conflicts.length > 0) {
       throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${commit.sha.slice(0, 12)} needs a file. Move it, or change 'preserve', then run again.`);
     }
     for (const skip of plan.skipped) deps.log('warn', `Skipping ${skip.path}: ${skip.reason}.`);
-    const strategy: StrategyName = plan.fetch.length > 0 ? 'blobs' : plan.localCopies.length > 0 ? 'local' : 'none';
-    const strategyReason =
-      plan.fetch.length > 0 ? `${plan.fetch.length} blob(s) missing; per-blob downloads` : plan.localCopies.length > 0 ? 'all content already on the host' : 'nothing to download';
-    const manifest: Manifest = {
-      version: 1,
-      repo: config.repo,
-      ref: config.ref,
-      path: config.path,
+    if (!held && !config.checkOnly) await checkTrust(client, config, previous, commit.sha);
+    if (!config.checkOnly) {
+      await ensurePrivateDir(config.stateDir);
+      await mkdir(paths.root, { recursive: true, mode: 0o700 });
+    }
+    const fetched = await fetchContent({
+      config,
+      plan,
+      remote,
+      repoBytes,
       commit: commit.sha,
-      appliedAt: new Date(now()).toISOString(),
-      strategy,
-      entries: plan.entries,
-    };
-    const base = {
+      client,
+      store,
+      scanRoot,
+      log: deps.log,
+      onProgress: deps.onProgress,
+      createStrategy: (name) => createFallbackStrategy(name, config, client, commit.sha, paths),
+      gitAvailable: async () => false, // the clone strategy lands next
+      dryRun: config.checkOnly,
+    });
+    phase(`transfer via ${fetched.strategy} (${fetched.blobs} blobs, ${fetched.bytes} bytes)`);
+    deps.log(fetched.strategy === 'none' ? 'debug' : 'info', `strategy ${fetched.strategy}: ${fetched.reason}`);
+    const changes = summarizeChanges(plan);
+    const pending = !isEmptyPlan(plan);
+    const result = (extra: Pick<SyncResult, 'checkOnly' | 'bytesDownloaded' | 'blobsDownloaded'>): SyncResult => ({
       ok: true,
       repo: config.repo,
       ref: config.ref,
@@ -128,62 +148,45 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       dest,
       commit: commit.sha,
       previousCommit: previous?.commit,
-      changes: summarizeChanges(plan),
+      strategy: fetched.strategy,
+      strategyReason: fetched.reason,
+      pending,
+      changes,
       unmanaged: plan.unmanaged,
       skipped: plan.skipped,
       filesHashed: scan.stats.hashed,
       recovered: recovered?.action,
-    };
-    const pending = !isEmptyPlan(plan);
-    if (config.checkOnly) {
-      return {
-        ...base,
-        strategy,
-        strategyReason,
-        checkOnly: true,
-        pending,
-        bytesDownloaded: plan.downloadBytes,
-        blobsDownloaded: plan.fetch.length,
-        apiRequests: client.stats.apiRequests,
-        rateLimit: client.stats.rateLimit,
-        durationMs: now() - started,
-      };
-    }
-    if (!held) await checkTrust(client, config, previous, commit.sha);
-    await ensurePrivateDir(config.stateDir);
-    await mkdir(paths.root, { recursive: true, mode: 0o700 });
-    for (const copy of plan.localCopies) await store.importFile(copy.sha, join(dest, copy.path));
-    const transfer = await createBlobStrategy({ client, concurrency: config.concurrency }).fetch(plan.fetch, {
-      store,
-      onProgress: deps.onProgress,
-      log: deps.log,
+      apiRequests: client.stats.apiRequests,
+      rateLimit: client.stats.rateLimit,
+      durationMs: now() - started,
+      ...extra,
     });
-    phase(`transfer (${transfer.blobs} blobs, ${transfer.bytes} bytes)`);
-    if (!isEmptyPlan(plan) || previous?.commit !== commit.sha) {
+    if (config.checkOnly) return result({ checkOnly: true, bytesDownloaded: plan.downloadBytes, blobsDownloaded: plan.fetch.length });
+
+    if (pending || previous?.commit !== commit.sha) {
+      const manifest: Manifest = {
+        version: 1,
+        repo: config.repo,
+        ref: config.ref,
+        path: config.path,
+        commit: commit.sha,
+        appliedAt: new Date(now()).toISOString(),
+        strategy: fetched.strategy,
+        entries: plan.entries,
+      };
       await applyToDestination(config, plan, manifest, previous, { paths, store, now });
       phase(`apply (${plan.changes.length} changes)`);
-      await recordGeneration(paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(base.changes) }, config.historyLimit);
+      await recordGeneration(paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(changes) }, config.historyLimit);
       if (!held) await clearHold(paths);
       await collectGarbage(config.stateDir, store).catch((error: unknown) => deps.log('warn', `Skipped cleaning the object store: ${errorMessage(error)}`));
     }
     await saveStatCache(paths.statCache, scan.statCache);
     if (commit.etag !== undefined) {
       const cache = await loadRefCache(paths.etags);
-      cache[refKey(config.apiUrl, config.repo, config.ref)] = { etag: commit.etag, sha: commit.sha };
+      cache[refKey(config.apiUrl, config.repo, config.ref)] = { etag: commit.etag, sha: resolved.sha };
       await saveRefCache(paths.etags, cache);
     }
-    return {
-      ...base,
-      strategy,
-      strategyReason,
-      checkOnly: false,
-      pending,
-      bytesDownloaded: transfer.bytes,
-      blobsDownloaded: transfer.blobs,
-      apiRequests: client.stats.apiRequests,
-      rateLimit: client.stats.rateLimit,
-      durationMs: now() - started,
-    };
+    return result({ checkOnly: false, bytesDownloaded: fetched.bytes, blobsDownloaded: fetched.blobs });
   } finally {
     await client.close();
   }
@@ -218,8 +221,18 @@ async function resolveCommit(
   return { sha: resolved.sha, etag: resolved.etag };
 }
 
-/** Read the commit's tree and select `--path`. */
-async function fetchRemoteEntries(config: Config, client: GitHubClient, commit: string): Promise<RemoteEntry[]> {
+/** Read the commit's tree and select `--path`; also the whole repository's blob bytes when known. */
+async function fetchRemoteEntries(config: Config, client: GitHubClient, commit: string): Promise<{ remote: RemoteEntry[]; repoBytes: number | undefined }> {
   const tree = await readCommitTree(client, commit, config.path, config.concurrency);
-  return remoteEntriesFromTree(tree.entries, config.path, commit);
+  const repoBytes = tree.walked ? undefined : tree.entries.reduce((sum, entry) => sum + (entry.type === 'blob' ? (entry.size ?? 0) : 0), 0);
+  return { remote: remoteEntriesFromTree(tree.entries, config.path, commit), repoBytes };
+}
+
+/** The tarball and clone strategies, imported only when a run needs them. */
+async function createFallbackStrategy(name: 'tarball' | 'clone', config: Config, client: GitHubClient, commit: string, _paths: DestPaths): Promise<TransferStrategy | undefined> {
+  if (name === 'tarball') {
+    const { createTarballStrategy } = await import('../transfer/tarball.js');
+    return createTarballStrategy({ client, commit, root: config.path });
+  }
+  return undefined;
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFixture, type Fixture } from '../support/fixture.js';
 import type { RequestInfo } from '../support/github-server.js';
-import { fingerprint } from '../support/safety-helpers.js';
+import { fingerprint, stagingLeftovers } from '../support/safety-helpers.js';
 
 let fx: Fixture;
 beforeEach(async () => {
@@ -227,6 +227,35 @@ describe('symlinks planted in DEST by someone else', () => {
     expect(await fingerprint(outside, { identity: true })).toEqual(outsideEtc);
     expect(await readFile(join(outside, 'etc', 'app.conf'), 'utf8')).toBe('outside conf\n');
     await fx.expectSameAsCommit(next, undefined, fx.dest, ['etc']);
+  });
+});
+
+describe('hostile symlink blobs (real git commits)', () => {
+  const targets: [string, Buffer, RegExp][] = [
+    ['a NUL in the target', Buffer.from('a\u0000b'), /null bytes/],
+    ['an empty target', Buffer.alloc(0), /ENOENT/],
+    ['a target longer than PATH_MAX', Buffer.from('x/'.repeat(3000)), /ENAMETOOLONG/],
+  ];
+  it.each(targets)('%s: the apply fails and is undone, exit 1, DEST exactly the previous commit, no temp files', async (_name, target, reason) => {
+    await fx.repo.write('a.nix', 'a\n');
+    await fx.repo.write('conf/b.nix', 'b\n');
+    const first = await fx.repo.commit('A');
+    await fx.sync();
+    await fx.repo.write('a.nix', 'a2\n'); // applied before the link, so the undo has work to do
+    await fx.repo.remove('conf');
+    await fx.repo.write('conf', 'conf is a file now\n');
+    const blobFile = join(fx.tmp, 'link-blob');
+    await writeFile(blobFile, target);
+    const sha = await fx.repo.git('hash-object', '-w', blobFile);
+    await fx.repo.git('add', '-A');
+    await fx.repo.git('update-index', '--add', '--cacheinfo', `120000,${sha},zz-link`);
+    await fx.repo.git('commit', '-q', '-m', 'B with a hostile symlink');
+    const result = await fx.run(['sync']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(reason);
+    expect(result.stderr).toMatch(/DEST was put back as it was/);
+    await fx.expectSameAsCommit(first);
+    expect(await stagingLeftovers(fx.dest, fx.stateDir)).toEqual([]);
   });
 });
 

@@ -17,6 +17,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   history: () => import('./commands/history.js'),
   rollback: () => import('./commands/rollback.js'),
   'install-units': () => import('./commands/install-units.js'),
+  validate: () => import('./commands/validate.js'),
+  'dev-update': () => import('./commands/dev-update.js'),
 };
 
 function addOptions(command: Command, specs: readonly OptionSpec[]): Command {
@@ -67,6 +69,36 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
     .example('sudo hostsync install-units')
     .example('hostsync install-units --prefix /tmp/units --bin /run/current-system/sw/bin/hostsync')
     .action(action('install-units'));
+
+  addOptions(
+    program
+      .command('validate', 'Run health checks of the install (pass / warn / fail / skip); --fix repairs what it can')
+      .example('hostsync validate --dest /etc/hypervisor')
+      .example('hostsync validate --config /etc/hostsync/config.json --fix'),
+    [
+      ...COMMON_OPTIONS,
+      { flag: '--fix', description: 'Repair what can be repaired, then check again' },
+      { flag: '--prune', description: 'With --fix, also delete files in DEST that hostsync did not place' },
+      { flag: '--repo <owner/name>', description: 'Repository to download missing content from (default: the one last applied)' },
+      { flag: '--api-url <url>', description: 'GitHub API URL (GHES: https://HOST/api/v3; env GITHUB_API_URL)' },
+      { flag: '--token-file <file>', description: 'File holding the GitHub token' },
+      { flag: '--preset <name>', description: 'Turn on the checks of a preset (nixos-hypervisor)' },
+    ],
+  ).action(action('validate'));
+
+  addOptions(
+    program
+      .command('dev-update', 'validate → sync → rebuild → validate, from --config (default /etc/hostsync/config.json)')
+      .example('hostsync dev-update')
+      .example('hostsync dev-update --ref feature/new-bridge --check-only'),
+    [
+      ...COMMON_OPTIONS,
+      ...SYNC_OPTIONS,
+      { flag: '--fix', description: 'Let the first validate repair what it can' },
+      { flag: '--skip-rebuild', description: 'Sync, but do not run the rebuild command' },
+      { flag: '--preset <name>', description: 'Turn on the checks of a preset (nixos-hypervisor)' },
+    ],
+  ).action(action('dev-update'));
 
   program.help();
   program.version(VERSION);

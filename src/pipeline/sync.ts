@@ -133,7 +133,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       log: deps.log,
       onProgress: deps.onProgress,
       createStrategy: (name) => createFallbackStrategy(name, config, client, commit.sha, paths),
-      gitAvailable: async () => false, // the clone strategy lands next
+      gitAvailable: async () => (await import('../transfer/clone.js')).isGitAvailable(),
       dryRun: config.checkOnly,
     });
     phase(`transfer via ${fetched.strategy} (${fetched.blobs} blobs, ${fetched.bytes} bytes)`);
@@ -229,10 +229,20 @@ async function fetchRemoteEntries(config: Config, client: GitHubClient, commit: 
 }
 
 /** The tarball and clone strategies, imported only when a run needs them. */
-async function createFallbackStrategy(name: 'tarball' | 'clone', config: Config, client: GitHubClient, commit: string, _paths: DestPaths): Promise<TransferStrategy | undefined> {
+async function createFallbackStrategy(name: 'tarball' | 'clone', config: Config, client: GitHubClient, commit: string, paths: DestPaths): Promise<TransferStrategy | undefined> {
   if (name === 'tarball') {
     const { createTarballStrategy } = await import('../transfer/tarball.js');
     return createTarballStrategy({ client, commit, root: config.path });
   }
-  return undefined;
+  const { createCloneStrategy } = await import('../transfer/clone.js');
+  return createCloneStrategy({
+    serverUrl: config.serverUrl,
+    owner: config.repoOwner,
+    repo: config.repoName,
+    token: config.token?.value,
+    tokenSource: config.token?.source,
+    commit,
+    tmpDir: join(paths.stateDir, 'tmp'),
+    stallSec: config.stallSec,
+  });
 }

@@ -173,3 +173,27 @@ describe('errors a user can act on: one line, exit 1, DEST untouched, no retries
     expect(json['rateLimit']).toMatchObject({ remaining: expect.any(Number), reset: expect.any(Number) });
   });
 });
+
+describe('clone fallback', () => {
+  it('with the quota nearly spent, a fresh install completes through git clone, verified, without API blob downloads', async () => {
+    for (let i = 0; i < 30; i++) await fx.repo.write(`m/${i}.nix`, `${i}\n`);
+    await fx.repo.symlink('link', 'm/1.nix');
+    const commit = await fx.repo.commit('thirty');
+    fx.server.rateLimit.remaining = 4;
+    const result = await fx.sync();
+    await fx.expectSameAsCommit(commit);
+    expect(result['strategy']).toBe('clone');
+    expect(blobRequests(fx.server)).toHaveLength(0);
+    expect(fx.server.requests.some((r) => r.kind === 'git')).toBe(true);
+  });
+
+  it('--force-full fetches through the tarball and clone when the tarball is damaged', async () => {
+    await fx.repo.write('a.nix', 'a\n');
+    const commit = await fx.repo.commit('a');
+    fx.server.faults = [{ match: isTarball, action: { corrupt: true } }];
+    const result = await fx.sync('--force-full');
+    await fx.expectSameAsCommit(commit);
+    expect(result['strategy']).toBe('clone');
+    expect(blobRequests(fx.server)).toHaveLength(0);
+  });
+});

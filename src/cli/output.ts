@@ -5,7 +5,7 @@
  */
 import kleur from 'kleur';
 import type { Logger } from '../pipeline/sync.js';
-import { createReporter, type Reporter, type Scheduler, type TextStream } from './progress.js';
+import { createReporter, sanitizeForTerminal, type Reporter, type Scheduler, type TextStream } from './progress.js';
 import { redact } from './redact.js';
 
 export { formatBytes, formatFailure, stderrIsJournal } from './progress.js';
@@ -38,7 +38,7 @@ export interface Output {
    * and `onPhase: output.progress.phase`. Bound functions.
    */
   readonly progress: Pick<Reporter, 'phase' | 'transfer'>;
-  /** A human line on stdout (suppressed with --json and --quiet). */
+  /** A human line on stdout (suppressed with --json and --quiet); colours kept, other control characters removed. */
   line(text: string): void;
   /** The one JSON document of a --json run. */
   json(value: unknown): void;
@@ -71,7 +71,7 @@ export function createOutput(options: OutputOptions): Output {
     line(text) {
       if (options.json || options.quiet) return;
       reporter.clear();
-      stdout.write(`${redact(text)}\n`);
+      stdout.write(`${sanitizeForTerminal(redact(text))}\n`);
     },
     json(value) {
       reporter.clear();

@@ -57,8 +57,22 @@ export function formatPlainLog(level: LogLevel, message: string, journal: boolea
 
 /** Remove ANSI escapes and other control characters (but tabs) a message might carry. */
 export function stripControl(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
+  return text.replace(CONTROL, '');
+}
+
+/**
+ * Escape sequences — CSI (`ESC [ … final`), OSC (`ESC ] … BEL|ST`), the others (`ESC` intermediates
+ * final) — and single control characters but tab and line feed.
+ */
+const CONTROL = /\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]*[0-~])?|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]/g;
+
+/**
+ * Text for a terminal: colours (SGR, `ESC [ … m`) and line feeds stay; every other escape and
+ * control character goes. Paths come from the repository, and a file name may hold anything but
+ * NUL and `/` — a carriage return or an OSC sequence in one must not rewrite the screen.
+ */
+export function sanitizeForTerminal(text: string): string {
+  return text.replace(CONTROL, (sequence) => (/^\x1b\[[0-9;]*m$/.test(sequence) ? sequence : ''));
 }
 
 /**
@@ -237,7 +251,7 @@ export function createReporter(options: ReporterOptions): Reporter {
       if (barWidth >= 8) return `${paint.cyan(spinner)} ${name} ${paint.cyan(renderBar(fraction, barWidth))} ${tail}`;
       return `${paint.cyan(spinner)} ${truncate(`${name} ${tail}`, columns - 2)}`;
     }
-    const text = active!.detail === undefined ? `${active!.name}…` : `${active!.name}: ${active!.detail}`;
+    const text = stripControl(active!.detail === undefined ? `${active!.name}…` : `${active!.name}: ${active!.detail}`);
     return `${paint.cyan(spinner)} ${truncate(text, columns - 2)}`;
   }
 
@@ -268,7 +282,7 @@ export function createReporter(options: ReporterOptions): Reporter {
 
   function writeLog(level: LogLevel, message: string): void {
     if (interactive) {
-      const lines = message.replace(/\n+$/, '').split('\n');
+      const lines = sanitizeForTerminal(message.replace(/\r\n?/g, '\n').replace(/\n+$/, '')).split('\n');
       const text = lines.map((line, i) => (i === 0 ? `${levelTag[level](level)}: ${line}` : `  ${line}`)).join('\n');
       erase();
       stream.write(`${text}\n`);
@@ -303,7 +317,7 @@ export function createReporter(options: ReporterOptions): Reporter {
       if (showProgress) {
         const shown = downloaded ?? detail;
         erase();
-        stream.write(`${paint.green('✔')} ${name}${shown === undefined ? '' : `: ${shown}`}${paint.gray(took)}\n`);
+        stream.write(`${paint.green('✔')} ${stripControl(`${name}${shown === undefined ? '' : `: ${shown}`}`)}${paint.gray(took)}\n`);
       }
       stopTimerIfIdle();
       draw();

@@ -17,6 +17,8 @@ import {
   formatPlainLog,
   isJournalStream,
   renderBar,
+  sanitizeForTerminal,
+  stripControl,
   type ReporterOptions,
 } from '../../src/cli/progress.js';
 import type { LogLevel } from '../../src/pipeline/sync.js';
@@ -39,6 +41,32 @@ describe('formatPlainLog', () => {
     ['info', '\x1b[31mred\x1b[39m and a bell\x07', false, 'info: red and a bell\n'],
   ])('%s %j (journal %s)', (level, message, journal, expected) => {
     expect(formatPlainLog(level, message, journal)).toBe(expected);
+  });
+});
+
+describe('control characters from file names', () => {
+  it.each([
+    ['plain', 'plain', 'plain'],
+    ['colour \x1b[31mred\x1b[39m', 'colour \x1b[31mred\x1b[39m', 'colour red'],
+    ['cr\roverwrite', 'croverwrite', 'croverwrite'],
+    ['title \x1b]0;pwned\x07 set', 'title  set', 'title  set'],
+    ['hyperlink \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\', 'hyperlink link', 'hyperlink link'],
+    ['cursor \x1b[2J\x1b[H home', 'cursor  home', 'cursor  home'],
+    ['tab\tand\nline', 'tab\tand\nline', 'tab\tand\nline'],
+    ['reset\x1bc charset\x1b(B save\x1b7 lone\x1b', 'reset charset save lone', 'reset charset save lone'],
+    ['bell\x07 del\x7f esc\x1bc', 'bell del esc', 'bell del esc'],
+  ])('%j', (text, forTerminal, stripped) => {
+    expect(sanitizeForTerminal(text)).toBe(forTerminal);
+    expect(stripControl(text)).toBe(stripped);
+  });
+
+  it('a file name cannot rewrite the terminal through a log line or a result line', () => {
+    const stderr = createFakeTerminal();
+    const out = createOutput({ json: false, verbose: false, quiet: false, color: false, stderr, stdout: stderr });
+    out.log('warn', 'Skipping evil\rwarn: all good\x1b]0;title\x07: submodule.');
+    out.line('  added    evil\r\x1b[2Kinnocent');
+    // A carriage return or line feed starts a new line — indented under its level, so it cannot pose as a line of its own.
+    expect(stderr.screen()).toEqual(['warn: Skipping evil', '  warn: all good: submodule.', '  added    evilinnocent', '']);
   });
 });
 

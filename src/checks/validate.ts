@@ -20,7 +20,7 @@ import { createHostProbe } from './probe.js';
 import { buildChecks } from './registry.js';
 import { createRepairer } from './repair.js';
 import { runValidation, type ValidationReport } from './runner.js';
-import type { CheckContext, RunCommand } from './types.js';
+import type { Check, CheckContext, RunCommand } from './types.js';
 
 /** The settings validate reads (a subset of the config; `repo` may come from the manifest). */
 export interface ValidateSettings {
@@ -75,17 +75,17 @@ async function realDest(dest: string): Promise<string> {
   }
 }
 
-/** Check the configured checks alone (for config errors before a run). Throws UsageError listing every problem. */
-export function assertChecksValid(settings: Pick<ValidateSettings, 'checks' | 'preset' | 'owner' | 'group'>): void {
-  const { errors } = buildChecks({ checks: settings.checks, preset: settings.preset, ownership: settings.owner !== undefined || settings.group !== undefined });
+/** Build the configured checks, or throw a UsageError listing every problem with them. */
+export function checksOrThrow(settings: Pick<ValidateSettings, 'checks' | 'preset' | 'owner' | 'group'>): Check[] {
+  const { checks, errors } = buildChecks({ checks: settings.checks, preset: settings.preset, ownership: settings.owner !== undefined || settings.group !== undefined });
   if (errors.length === 1) throw new UsageError(errors[0]!);
   if (errors.length > 1) throw new UsageError(`${errors.length} problems with the configured checks:\n  ${errors.join('\n  ')}`);
+  return checks;
 }
 
 /** Validate (and with `fix`, repair) one destination. */
 export async function validateDestination(settings: ValidateSettings, options: { readonly fix: boolean }, deps: ValidateDeps): Promise<ValidateResult> {
-  assertChecksValid(settings);
-  const { checks } = buildChecks({ checks: settings.checks, preset: settings.preset, ownership: settings.owner !== undefined || settings.group !== undefined });
+  const checks = checksOrThrow(settings);
   const dest = await destinationKey(settings.dest, settings.layout);
   const paths = destPaths(settings.stateDir, dest);
   const store = createObjectStore(paths.objects);

@@ -73,7 +73,8 @@ describe('hostsync dev-update', () => {
     await fx.repo.write('flake.nix', '{ v1 }\n');
     await fx.repo.write('hosts/a.nix', 'a\n');
     const first = await fx.repo.commit('v1');
-    const config = await writeConfig(fx);
+    const metrics = join(fx.tmp, 'hostsync.prom');
+    const config = await writeConfig(fx, { metricsFile: metrics });
 
     const one = await devUpdate(fx, config);
     expect(one.result.code).toBe(0);
@@ -88,6 +89,9 @@ describe('hostsync dev-update', () => {
     expect(step(one.json, 'sync').changed).toEqual(['flake.nix', 'hosts/a.nix']);
     await fx.expectSameAsCommit(first);
     expect(await logLines()).toEqual([`rebuilt ${first} prev= changed=flake.nix,hosts/a.nix,`]);
+    const prom = await readFile(metrics, 'utf8');
+    expect(prom).toContain(`commit="${first}"`);
+    expect(prom).toMatch(/^hostsync_last_run_exit_code\S* 0$/m);
 
     const two = await devUpdate(fx, config);
     expect(two.result.code).toBe(0);

@@ -3,6 +3,8 @@
  * but a few flags from --config (default /etc/hostsync/config.json), with a step-by-step summary.
  */
 import type { Config } from '../../config/types.js';
+import { HostsyncError } from '../../errors.js';
+import { recordSyncMetrics, type SyncRun } from '../metrics.js';
 import { loadCommandConfig } from '../load.js';
 import type { Output } from '../output.js';
 import type { DevUpdateResult, StepResult } from '../../pipeline/dev-update.js';
@@ -22,6 +24,7 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
   const exec = createExec();
   const env = processEnv();
   const owner = await resolveOwner(config);
+  const startedAt = Date.now();
   const result = await runDevUpdate(
     config,
     { fix: flags['fix'] === true, skipRebuild: flags['skipRebuild'] === true },
@@ -47,11 +50,23 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
       log: output.log,
       validate: (fix) => validateDestination(config, { fix }, { runCommand: exec, env, log: output.log, createClient: clientFactory(config, output), lockHeld: true, owner }),
     },
-  );
+  ).catch(async (error: unknown) => {
+    await recordSyncMetrics(config, { startedAt, finishedAt: Date.now(), error }, output.log);
+    throw error;
+  });
+  await recordSyncMetrics(config, metricsRun(result, startedAt), output.log);
   if (config.json) output.json(devUpdateJson(result));
   else renderDevUpdate(result, output, config.verbose);
   if (result.error !== undefined) output.log('error', result.error);
   return result.exitCode;
+}
+
+/** What the metrics file records of a dev-update: its sync, with the whole run's exit code. */
+function metricsRun(result: DevUpdateResult, startedAt: number): SyncRun {
+  const sync = result.steps.find((step) => step.name === 'sync')?.sync;
+  const finishedAt = Date.now();
+  if (sync !== undefined) return { startedAt, finishedAt, result: sync, exitCode: result.exitCode };
+  return { startedAt, finishedAt, error: new HostsyncError(result.error ?? 'dev-update stopped before the sync', result.exitCode) };
 }
 
 /** The `--json` shape: one object with a `steps` array (see docs/dev-update.md). */

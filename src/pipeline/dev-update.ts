@@ -10,7 +10,6 @@
  */
 import type { Config } from '../config/types.js';
 import { ExitCode, HostsyncError, type ExitCodeValue } from '../errors.js';
-import type { Manifest } from '../model.js';
 import { destPaths, type DestPaths } from '../state/layout.js';
 import { loadManifest } from '../state/manifest.js';
 import type { ValidateResult } from '../checks/validate.js';
@@ -118,8 +117,7 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
   const step = async (name: StepName, work: () => Promise<Omit<StepResult, 'name' | 'durationMs'>>): Promise<StepResult> => {
     const started = now();
     try {
-      const result = { name, durationMs: 0, ...(await work()) };
-      const timed = { ...result, durationMs: now() - started };
+      const timed: StepResult = { name, ...(await work()), durationMs: now() - started };
       steps.push(timed);
       return timed;
     } catch (error) {
@@ -143,8 +141,8 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
     });
     if (pre.status === 'failed') return finish(ExitCode.Failure, `Pre-validate failed (${pre.summary}); nothing was synced. Run 'hostsync validate' for details, or 'hostsync dev-update --fix'.`);
 
-    const previous: Manifest | undefined = await loadManifest(paths.manifest);
-    previousCommit = previous?.commit;
+    // After the pre-validate: a --fix may have finished an interrupted apply.
+    previousCommit = (await loadManifest(paths.manifest))?.commit;
     const commandDeps: CommandDeps = { exec: deps.exec, env: deps.env, log: deps.log, now };
     const syncDeps: SyncDeps = { ...deps.sync, lockHeld: true };
 

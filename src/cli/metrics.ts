@@ -188,7 +188,14 @@ export type MetricsConfig = Pick<Config, 'metricsFile' | 'repo' | 'ref' | 'path'
 
 /** A finished run: its result and exit code, or the error it ended with. */
 export type SyncRun =
-  | { readonly startedAt: number; readonly finishedAt: number; readonly result: SyncResult; readonly exitCode: number }
+  | {
+      readonly startedAt: number;
+      readonly finishedAt: number;
+      readonly result: SyncResult;
+      readonly exitCode: number;
+      /** The commit DEST holds after the whole run, when it is not the sync's (dev-update rolled back after a failed rebuild). */
+      readonly appliedCommit?: string | undefined;
+    }
   | { readonly startedAt: number; readonly finishedAt: number; readonly error: unknown };
 
 /** The metrics of a finished `sync` run. Pure. */
@@ -203,7 +210,7 @@ export function syncRunMetrics(config: MetricsConfig, run: SyncRun): RunMetrics 
   const { result } = run;
   const applied = result.checkOnly ? 0 : 1;
   const c = result.changes;
-  const commit = result.checkOnly ? result.previousCommit : result.commit;
+  const commit = run.appliedCommit ?? (result.checkOnly ? result.previousCommit : result.commit);
   return {
     ...times,
     exitCode: run.exitCode,

@@ -158,6 +158,16 @@ describe('renderMetrics', () => {
       },
     ],
     [
+      'dev-update: the sync applied, the rebuild failed and DEST was rolled back to the previous commit',
+      syncRunMetrics(CONFIG, { startedAt: T0, finishedAt: T0 + 100, result: result(), exitCode: 1, appliedCommit: OLD }),
+      NO_PREVIOUS,
+      (s) => {
+        expect(value(s, 'hostsync_last_run_outcome', { outcome: 'failure' })).toBe(1);
+        expect(value(s, 'hostsync_applied_commit_info', { commit: OLD })).toBe(1);
+        expect(value(s, 'hostsync_last_success_timestamp_seconds')).toBe(0);
+      },
+    ],
+    [
       'another run holds the lock: outcome locked (exit 4)',
       syncRunMetrics(CONFIG, { startedAt: T0, finishedAt: T0 + 5, error: new HostsyncError('locked', ExitCode.Locked) }),
       NO_PREVIOUS,

@@ -1,0 +1,323 @@
+/**
+ * Pure side of the benchmark: run records → medians, hostsync/peer ratios, target verdicts and the
+ * printed table. No I/O, no clock.
+ */
+
+/** One measured run of one tool. Fields hostsync alone reports are null for the peers. */
+export interface RunRecord {
+  readonly wallMs: number;
+  /** Response bytes the server wrote (headers included) for this run's requests. */
+  readonly wireBytes: number;
+  readonly requests: number;
+  /** Primary rate-limit points charged. */
+  readonly quota: number;
+  /** Most requests the server was answering at once. */
+  readonly maxInFlight: number;
+  /** Sum over the run's requests of the server's time from request to last byte (latency included). */
+  readonly serverMs: number;
+  readonly peakRssBytes: number;
+  readonly treeRssBytes: number;
+  readonly processes: number;
+  readonly filesHashed: number | null;
+  readonly strategy: string | null;
+  /** hostsync's own `durationMs` (from lock to result): wall time minus this is start-up and exit. */
+  readonly innerMs: number | null;
+  /** Per-phase milliseconds from `--verbose`. */
+  readonly phases: Readonly<Record<string, number>> | null;
+  readonly scan: { readonly files: number; readonly hashed: number; readonly cacheHits: number } | null;
+  /** hostsync's stderr lines other than `debug:` ones (retries, warnings). */
+  readonly warnings: readonly string[];
+}
+
+/** Medians over the runs, metric by metric. */
+export interface Summary {
+  readonly runs: number;
+  readonly wallMs: number;
+  readonly wallMinMs: number;
+  readonly wallMaxMs: number;
+  readonly wireBytes: number;
+  readonly requests: number;
+  readonly quota: number;
+  readonly maxInFlight: number;
+  readonly serverMs: number;
+  readonly peakRssBytes: number;
+  readonly treeRssBytes: number;
+  readonly filesHashed: number | null;
+  readonly innerMs: number | null;
+  readonly phases: Readonly<Record<string, number>> | null;
+}
+
+export interface ToolResult {
+  /** Display name, e.g. `git clone --depth 1`. */
+  readonly tool: string;
+  readonly hostsync: boolean;
+  readonly runs: readonly RunRecord[];
+  readonly summary: Summary;
+}
+
+export interface Ratio {
+  readonly peer: string;
+  /** hostsync median / peer median. */
+  readonly time: number;
+  readonly bytes: number;
+}
+
+export interface WorkloadResult {
+  readonly name: string;
+  readonly title: string;
+  readonly notes: readonly string[];
+  readonly tools: readonly ToolResult[];
+  readonly ratios: readonly Ratio[];
+}
+
+export interface ModeResult {
+  readonly mode: 'throttled' | 'unthrottled';
+  readonly latencyMs: number;
+  /** Bytes/s; 0 = unlimited. */
+  readonly bandwidth: number;
+  readonly workloads: readonly WorkloadResult[];
+}
+
+export type Verdict = 'PASS' | 'MISS' | 'SKIP';
+
+export interface TargetResult {
+  readonly id: string;
+  readonly title: string;
+  readonly verdict: Verdict;
+  readonly detail: string;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+function medianOrNull(values: readonly (number | null)[]): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === 0 ? null : median(known);
+}
+
+function medianPhases(runs: readonly RunRecord[]): Record<string, number> | null {
+  const names = new Set<string>();
+  for (const run of runs) for (const name of Object.keys(run.phases ?? {})) names.add(name);
+  if (names.size === 0) return null;
+  const out: Record<string, number> = {};
+  for (const name of names) out[name] = median(runs.map((run) => run.phases?.[name] ?? 0));
+  return out;
+}
+
+/** Summarise the runs of one tool. */
+export function summarize(runs: readonly RunRecord[]): Summary {
+  const walls = runs.map((r) => r.wallMs);
+  return {
+    runs: runs.length,
+    wallMs: median(walls),
+    wallMinMs: Math.min(...walls),
+    wallMaxMs: Math.max(...walls),
+    wireBytes: median(runs.map((r) => r.wireBytes)),
+    requests: median(runs.map((r) => r.requests)),
+    quota: median(runs.map((r) => r.quota)),
+    maxInFlight: median(runs.map((r) => r.maxInFlight)),
+    serverMs: median(runs.map((r) => r.serverMs)),
+    peakRssBytes: median(runs.map((r) => r.peakRssBytes)),
+    treeRssBytes: median(runs.map((r) => r.treeRssBytes)),
+    filesHashed: medianOrNull(runs.map((r) => r.filesHashed)),
+    innerMs: medianOrNull(runs.map((r) => r.innerMs)),
+    phases: medianPhases(runs),
+  };
+}
+
+/** hostsync against each peer of a workload. */
+export function ratios(tools: readonly ToolResult[]): Ratio[] {
+  const hostsync = tools.find((t) => t.hostsync);
+  if (hostsync === undefined) return [];
+  return tools
+    .filter((t) => !t.hostsync)
+    .map((peer) => ({
+      peer: peer.tool,
+      time: hostsync.summary.wallMs / peer.summary.wallMs,
+      bytes: peer.summary.wireBytes === 0 ? (hostsync.summary.wireBytes === 0 ? 1 : Number.POSITIVE_INFINITY) : hostsync.summary.wireBytes / peer.summary.wireBytes,
+    }));
+}
+
+/** Parse hostsync's `--verbose` phase lines (`debug: scan (…): 43 ms`); other lines are warnings. */
+export function parsePhases(stderr: string): { phases: Record<string, number>; scan: RunRecord['scan']; warnings: string[] } {
+  const phases: Record<string, number> = {};
+  let scan: RunRecord['scan'] = null;
+  for (const match of stderr.matchAll(/^debug: (.+?): (\d+) ms$/gm)) {
+    const label = match[1] ?? '';
+    const name = label.replace(/\s*\(.*\)$/, '');
+    phases[name] = (phases[name] ?? 0) + Number(match[2]);
+    const counts = /^scan \((\d+) files, (\d+) hashed, (\d+) from the stat cache\)/.exec(label);
+    if (counts) scan = { files: Number(counts[1]), hashed: Number(counts[2]), cacheHits: Number(counts[3]) };
+  }
+  const warnings = stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('debug:'));
+  return { phases, scan, warnings };
+}
+
+/** Highest number of intervals open at once. */
+export function maxConcurrent(intervals: readonly { readonly start: number; readonly end: number }[]): number {
+  const events: [number, number][] = [];
+  for (const { start, end } of intervals) events.push([start, 1], [end, -1]);
+  // Ends before starts at the same instant: back-to-back requests are not concurrent.
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let open = 0;
+  let most = 0;
+  for (const [, delta] of events) {
+    open += delta;
+    most = Math.max(most, open);
+  }
+  return most;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets (throttled link, ratios within the same run)
+
+const MB = 1_000_000;
+
+function find(mode: ModeResult, workload: string, tool?: string): ToolResult | undefined {
+  const w = mode.workloads.find((x) => x.name === workload);
+  return w?.tools.find((t) => (tool === undefined ? t.hostsync : t.tool === tool));
+}
+
+const fmtRatio = (r: number): string => `${r.toFixed(2)}×`;
+
+function timeTarget(id: string, title: string, mode: ModeResult, workload: string, peer: string): TargetResult {
+  const h = find(mode, workload);
+  const p = find(mode, workload, peer);
+  if (h === undefined || p === undefined) return { id, title, verdict: 'SKIP', detail: 'workload not run' };
+  const r = h.summary.wallMs / p.summary.wallMs;
+  return { id, title, verdict: r <= 1 ? 'PASS' : 'MISS', detail: `hostsync ${ms(h.summary.wallMs)} vs ${peer} ${ms(p.summary.wallMs)} = ${fmtRatio(r)}` };
+}
+
+/** Evaluate the targets of the issue against the throttled pass. */
+export function evaluateTargets(mode: ModeResult, names: Readonly<Record<'clone' | 'fetch' | 'fetchReset' | 'fetchStatus', string>>): TargetResult[] {
+  const out: TargetResult[] = [];
+
+  const hi = find(mode, 'first-install');
+  const clone = find(mode, 'first-install', names.clone);
+  if (hi === undefined || clone === undefined) out.push({ id: 'first-install', title: `first install ≤ 1.0× ${names.clone} (time and bytes)`, verdict: 'SKIP', detail: 'workload not run' });
+  else {
+    const t = hi.summary.wallMs / clone.summary.wallMs;
+    const b = hi.summary.wireBytes / clone.summary.wireBytes;
+    out.push({
+      id: 'first-install',
+      title: `first install ≤ 1.0× ${names.clone} (time and bytes)`,
+      verdict: t <= 1 && b <= 1 ? 'PASS' : 'MISS',
+      detail: `time ${ms(hi.summary.wallMs)} vs ${ms(clone.summary.wallMs)} = ${fmtRatio(t)}; bytes ${bytes(hi.summary.wireBytes)} vs ${bytes(clone.summary.wireBytes)} = ${fmtRatio(b)}`,
+    });
+  }
+
+  const poll = find(mode, 'poll');
+  const fetchPeer = find(mode, 'poll', names.fetch);
+  const pollTitle = `unchanged poll ≤ 1.0× ${names.fetch}, 1 request, 0 quota, 0 files hashed`;
+  if (poll === undefined || fetchPeer === undefined) out.push({ id: 'poll', title: pollTitle, verdict: 'SKIP', detail: 'workload not run' });
+  else {
+    const s = poll.summary;
+    const t = s.wallMs / fetchPeer.summary.wallMs;
+    const worst = {
+      requests: Math.max(...poll.runs.map((r) => r.requests)),
+      quota: Math.max(...poll.runs.map((r) => r.quota)),
+      hashed: Math.max(...poll.runs.map((r) => r.filesHashed ?? 0)),
+    };
+    const ok = t <= 1 && worst.requests === 1 && worst.quota === 0 && worst.hashed === 0;
+    out.push({
+      id: 'poll',
+      title: pollTitle,
+      verdict: ok ? 'PASS' : 'MISS',
+      detail: `time ${ms(s.wallMs)} vs ${ms(fetchPeer.summary.wallMs)} = ${fmtRatio(t)}; worst run: ${worst.requests} request(s), ${worst.quota} quota, ${worst.hashed} file(s) hashed`,
+    });
+  }
+
+  out.push(timeTarget('ten-edits', `ten text files edited ≤ 1.0× ${names.fetchReset}`, mode, 'ten-edits', names.fetchReset));
+
+  const lp = find(mode, 'large-poll');
+  const lpPeer = find(mode, 'large-poll', names.fetchStatus);
+  const le = find(mode, 'large-edit');
+  const largeTitle = `20,000 files: unchanged poll ≤ 1.0× ${names.fetchStatus}; peak RSS < 150 MB`;
+  if (lp === undefined || lpPeer === undefined) out.push({ id: 'large', title: largeTitle, verdict: 'SKIP', detail: 'workload not run' });
+  else {
+    const t = lp.summary.wallMs / lpPeer.summary.wallMs;
+    const rss = Math.max(...lp.runs.map((r) => r.peakRssBytes), ...(le?.runs ?? []).map((r) => r.peakRssBytes));
+    out.push({
+      id: 'large',
+      title: largeTitle,
+      verdict: t <= 1 && rss < 150 * MB ? 'PASS' : 'MISS',
+      detail: `time ${ms(lp.summary.wallMs)} vs ${ms(lpPeer.summary.wallMs)} = ${fmtRatio(t)}; hostsync peak RSS ${mb(rss)} (worst run of large-poll${le === undefined ? '' : ' and large-edit'})`,
+    });
+  }
+
+  const big = find(mode, 'big-file');
+  const bigTitle = 'a 50 MiB file: hostsync peak RSS < 100 MB';
+  if (big === undefined) out.push({ id: 'big-file', title: bigTitle, verdict: 'SKIP', detail: 'workload not run' });
+  else {
+    const rss = Math.max(...big.runs.map((r) => r.peakRssBytes));
+    out.push({ id: 'big-file', title: bigTitle, verdict: rss < 100 * MB ? 'PASS' : 'MISS', detail: `hostsync peak RSS ${mb(rss)} (worst run)` });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+export const ms = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+export const mb = (v: number): string => `${(v / MB).toFixed(1)} MB`;
+export function bytes(v: number): string {
+  if (v < 10_000) return `${Math.round(v)} B`;
+  if (v < 10 * MB) return `${(v / 1000).toFixed(1)} kB`;
+  return `${(v / MB).toFixed(1)} MB`;
+}
+
+/** A plain-text table: one row per tool, ratios on the peer rows. */
+export function renderTable(mode: ModeResult): string {
+  const header = ['workload', 'tool', 'time', 'min–max', 'wire bytes', 'reqs', 'quota', 'hashed', 'peak RSS', 'tree RSS', '× time', '× bytes'];
+  const rows: string[][] = [header];
+  for (const w of mode.workloads) {
+    for (const [i, t] of w.tools.entries()) {
+      const s = t.summary;
+      const ratio = w.ratios.find((r) => r.peer === t.tool);
+      rows.push([
+        i === 0 ? w.name : '',
+        t.tool,
+        ms(s.wallMs),
+        s.runs > 1 ? `${ms(s.wallMinMs)}–${ms(s.wallMaxMs)}` : `(${s.runs} run)`,
+        bytes(s.wireBytes),
+        String(s.requests),
+        String(s.quota),
+        s.filesHashed === null ? '–' : String(s.filesHashed),
+        mb(s.peakRssBytes),
+        mb(s.treeRssBytes),
+        ratio === undefined ? '' : fmtRatio(ratio.time),
+        ratio === undefined ? '' : Number.isFinite(ratio.bytes) ? fmtRatio(ratio.bytes) : '∞',
+      ]);
+    }
+  }
+  const widths = header.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const numeric = new Set([2, 4, 5, 6, 7, 8, 9, 10, 11]);
+  const line = (r: string[]): string =>
+    r
+      .map((cell, c) => (numeric.has(c) ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [line(rows[0] ?? header), rule, ...rows.slice(1).map(line)].join('\n');
+}
+
+/** The same results as a Markdown table (for docs/performance.md). */
+export function renderMarkdown(mode: ModeResult): string {
+  const out = ['| workload | tool | time (median) | wire bytes | requests | quota | files hashed | peak RSS | time × | bytes × |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const w of mode.workloads) {
+    for (const [i, t] of w.tools.entries()) {
+      const s = t.summary;
+      const ratio = w.ratios.find((r) => r.peer === t.tool);
+      out.push(
+        `| ${i === 0 ? w.name : ''} | ${t.tool} | ${ms(s.wallMs)} | ${bytes(s.wireBytes)} | ${s.requests} | ${s.quota} | ${s.filesHashed ?? '–'} | ${mb(s.peakRssBytes)} | ${ratio === undefined ? '' : fmtRatio(ratio.time)} | ${
+          ratio === undefined ? '' : Number.isFinite(ratio.bytes) ? fmtRatio(ratio.bytes) : '∞'
+        } |`,
+      );
+    }
+  }
+  return out.join('\n');
+}

@@ -11,6 +11,10 @@
  * `peakRssBytes` is the largest high-water mark of any one process; `treeRssBytes` the largest sum
  * of the resident sets alive at one sample (git runs a few processes at once). A child living less
  * than one sample interval can be missed; the git helpers that matter live as long as the transfer.
+ *
+ * CPU time (user + system) is less noisy than wall time on a shared box: each command's root
+ * process is sampled from `/proc/<pid>/stat` (its own time plus that of the children it has
+ * reaped, so git's helpers count), and Node roots report their exact own time at exit.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -31,6 +35,8 @@ export interface Measurement {
   readonly wallMs: number;
   readonly peakRssBytes: number;
   readonly treeRssBytes: number;
+  /** User + system CPU time of the commands and their children. */
+  readonly cpuMs: number;
   /** Distinct processes seen in the trees. */
   readonly processes: number;
   /** Output of each command, in order. */
@@ -38,6 +44,8 @@ export interface Measurement {
 }
 
 const SAMPLE_MS = 5;
+/** Clock ticks per second of /proc/<pid>/stat times (sysconf(_SC_CLK_TCK); 100 on Linux). */
+const CLOCK_TICKS = 100;
 const PROBE = pathToFileURL(fileURLToPath(new URL('./rss-probe.mjs', import.meta.url))).href;
 
 function readStatus(pid: number): { hwm: number; rss: number } | undefined {
@@ -52,6 +60,20 @@ function readStatus(pid: number): { hwm: number; rss: number } | undefined {
   const rss = /^VmRSS:\s+(\d+) kB/m.exec(text);
   if (!hwm || !rss) return undefined;
   return { hwm: Number(hwm[1]) * 1024, rss: Number(rss[1]) * 1024 };
+}
+
+/** utime + stime + cutime + cstime of a process, in ms; undefined once it is gone. */
+function readCpuMs(pid: number): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
+  return (ticks * 1000) / CLOCK_TICKS;
 }
 
 function readChildren(pid: number): number[] {
@@ -70,8 +92,12 @@ class TreeSampler {
   /** pid → highest VmHWM seen. */
   readonly peaks = new Map<number, number>();
   treePeak = 0;
+  /** Last CPU time read of each root. */
+  readonly rootCpu = new Map<number, number>();
 
   sample(root: number): void {
+    const cpu = readCpuMs(root);
+    if (cpu !== undefined) this.rootCpu.set(root, cpu);
     const queue = [root];
     let sum = 0;
     const visited = new Set<number>();
@@ -101,7 +127,7 @@ export class CommandFailedError extends Error {
 
 let probeCounter = 0;
 
-async function runOne(command: Command, sampler: TreeSampler, scratch: string): Promise<{ stdout: string; stderr: string; probeRss: number }> {
+async function runOne(command: Command, sampler: TreeSampler, scratch: string): Promise<{ stdout: string; stderr: string; probeRss: number; cpuMs: number }> {
   const isNode = command.file === process.execPath;
   probeCounter += 1;
   const probeFile = join(scratch, `rss-${process.pid}-${probeCounter}`);
@@ -123,12 +149,15 @@ async function runOne(command: Command, sampler: TreeSampler, scratch: string): 
     child.on('close', (c, s) => resolve([c, s]));
   }).finally(() => clearInterval(timer));
   let probeRss = 0;
+  let cpuMs = pid === undefined ? 0 : (sampler.rootCpu.get(pid) ?? 0);
   if (isNode) {
-    probeRss = Number(await readFile(probeFile, 'utf8').catch(() => '0')) || 0;
+    const [rss = 0, cpuMicros = 0] = (await readFile(probeFile, 'utf8').catch(() => '')).split(' ').map(Number);
+    probeRss = rss || 0;
+    cpuMs = Math.max(cpuMs, (cpuMicros || 0) / 1000);
     await rm(probeFile, { force: true });
   }
   if (code !== 0) throw new CommandFailedError(command, code, signal, stderr, stdout);
-  return { stdout, stderr, probeRss };
+  return { stdout, stderr, probeRss, cpuMs };
 }
 
 /**
@@ -139,11 +168,13 @@ export async function measureCommands(commands: readonly Command[], scratch: str
   const sampler = new TreeSampler();
   const outputs: { stdout: string; stderr: string }[] = [];
   let probePeak = 0;
+  let cpuMs = 0;
   const started = performance.now();
   for (const command of commands) {
     const result = await runOne(command, sampler, scratch);
     outputs.push({ stdout: result.stdout, stderr: result.stderr });
     probePeak = Math.max(probePeak, result.probeRss);
+    cpuMs += result.cpuMs;
   }
   const wallMs = performance.now() - started;
   const sampledPeak = Math.max(0, ...sampler.peaks.values());
@@ -151,6 +182,7 @@ export async function measureCommands(commands: readonly Command[], scratch: str
     wallMs,
     peakRssBytes: Math.max(sampledPeak, probePeak),
     treeRssBytes: Math.max(sampler.treePeak, probePeak),
+    cpuMs,
     processes: Math.max(sampler.peaks.size, commands.length),
     outputs,
   };

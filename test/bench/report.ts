@@ -6,6 +6,8 @@
 /** One measured run of one tool. Fields hostsync alone reports are null for the peers. */
 export interface RunRecord {
   readonly wallMs: number;
+  /** User + system CPU time of the tool's processes (less noisy than wall time on a busy box). */
+  readonly cpuMs: number;
   /** Response bytes the server wrote (headers included) for this run's requests. */
   readonly wireBytes: number;
   readonly requests: number;
@@ -35,6 +37,7 @@ export interface Summary {
   readonly wallMs: number;
   readonly wallMinMs: number;
   readonly wallMaxMs: number;
+  readonly cpuMs: number;
   readonly wireBytes: number;
   readonly requests: number;
   readonly quota: number;
@@ -116,6 +119,7 @@ export function summarize(runs: readonly RunRecord[]): Summary {
     wallMs: median(walls),
     wallMinMs: Math.min(...walls),
     wallMaxMs: Math.max(...walls),
+    cpuMs: median(runs.map((r) => r.cpuMs)),
     wireBytes: median(runs.map((r) => r.wireBytes)),
     requests: median(runs.map((r) => r.requests)),
     quota: median(runs.map((r) => r.quota)),
@@ -148,7 +152,8 @@ export function parsePhases(stderr: string): { phases: Record<string, number>; s
   let scan: RunRecord['scan'] = null;
   for (const match of stderr.matchAll(/^debug: (.+?): (\d+) ms$/gm)) {
     const label = match[1] ?? '';
-    const name = label.replace(/\s*\(.*\)$/, '');
+    // `transfer via tarball (…)` and `transfer via blobs (…)` are one phase; the strategy is recorded apart.
+    const name = label.replace(/\s*\(.*\)$/, '').replace(/ via \S+$/, '');
     phases[name] = (phases[name] ?? 0) + Number(match[2]);
     const counts = /^scan \((\d+) files, (\d+) hashed, (\d+) from the stat cache\)/.exec(label);
     if (counts) scan = { files: Number(counts[1]), hashed: Number(counts[2]), cacheHits: Number(counts[3]) };
@@ -270,9 +275,18 @@ export function bytes(v: number): string {
   return `${(v / MB).toFixed(1)} MB`;
 }
 
+/** The tool's name, with hostsync's strategy (the most frequent over the runs). */
+function toolLabel(t: ToolResult): string {
+  if (!t.hostsync) return t.tool;
+  const counts = new Map<string, number>();
+  for (const run of t.runs) if (run.strategy !== null) counts.set(run.strategy, (counts.get(run.strategy) ?? 0) + 1);
+  const top = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
+  return top === undefined ? t.tool : `${t.tool} [${top[0]}]`;
+}
+
 /** A plain-text table: one row per tool, ratios on the peer rows. */
 export function renderTable(mode: ModeResult): string {
-  const header = ['workload', 'tool', 'time', 'min–max', 'wire bytes', 'reqs', 'quota', 'hashed', 'peak RSS', 'tree RSS', '× time', '× bytes'];
+  const header = ['workload', 'tool', 'time', 'min–max', 'CPU', 'wire bytes', 'reqs', 'quota', 'hashed', 'peak RSS', 'tree RSS', '× time', '× bytes'];
   const rows: string[][] = [header];
   for (const w of mode.workloads) {
     for (const [i, t] of w.tools.entries()) {
@@ -280,9 +294,10 @@ export function renderTable(mode: ModeResult): string {
       const ratio = w.ratios.find((r) => r.peer === t.tool);
       rows.push([
         i === 0 ? w.name : '',
-        t.tool,
+        toolLabel(t),
         ms(s.wallMs),
         s.runs > 1 ? `${ms(s.wallMinMs)}–${ms(s.wallMaxMs)}` : `(${s.runs} run)`,
+        ms(s.cpuMs),
         bytes(s.wireBytes),
         String(s.requests),
         String(s.quota),
@@ -295,7 +310,7 @@ export function renderTable(mode: ModeResult): string {
     }
   }
   const widths = header.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  const numeric = new Set([2, 4, 5, 6, 7, 8, 9, 10, 11]);
+  const numeric = new Set([2, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   const line = (r: string[]): string =>
     r
       .map((cell, c) => (numeric.has(c) ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0)))
@@ -307,13 +322,13 @@ export function renderTable(mode: ModeResult): string {
 
 /** The same results as a Markdown table (for docs/performance.md). */
 export function renderMarkdown(mode: ModeResult): string {
-  const out = ['| workload | tool | time (median) | wire bytes | requests | quota | files hashed | peak RSS | time × | bytes × |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const out = ['| workload | tool | time (median) | CPU | wire bytes | requests | quota | files hashed | peak RSS | time × | bytes × |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const w of mode.workloads) {
     for (const [i, t] of w.tools.entries()) {
       const s = t.summary;
       const ratio = w.ratios.find((r) => r.peer === t.tool);
       out.push(
-        `| ${i === 0 ? w.name : ''} | ${t.tool} | ${ms(s.wallMs)} | ${bytes(s.wireBytes)} | ${s.requests} | ${s.quota} | ${s.filesHashed ?? '–'} | ${mb(s.peakRssBytes)} | ${ratio === undefined ? '' : fmtRatio(ratio.time)} | ${
+        `| ${i === 0 ? w.name : ''} | ${toolLabel(t)} | ${ms(s.wallMs)} | ${ms(s.cpuMs)} | ${bytes(s.wireBytes)} | ${s.requests} | ${s.quota} | ${s.filesHashed ?? '–'} | ${mb(s.peakRssBytes)} | ${ratio === undefined ? '' : fmtRatio(ratio.time)} | ${
           ratio === undefined ? '' : Number.isFinite(ratio.bytes) ? fmtRatio(ratio.bytes) : '∞'
         } |`,
       );

@@ -1,6 +1,7 @@
 // Loaded into measured Node children with `node --import <this file>` by test/bench/measure.ts.
-// At exit, write this process's peak RSS (getrusage ru_maxrss, in bytes) to $BENCH_RSS_FILE:
-// exact, where sampling /proc from outside can miss the last milliseconds of a process.
+// At exit, write this process's peak RSS (getrusage ru_maxrss, in bytes) and CPU time (user + system,
+// in microseconds) to $BENCH_RSS_FILE: exact, where sampling /proc from outside can miss the last
+// milliseconds of a process.
 import { writeFileSync } from 'node:fs';
 
 const file = process.env.BENCH_RSS_FILE;
@@ -9,7 +10,8 @@ if (file) {
   delete process.env.BENCH_RSS_FILE;
   process.on('exit', () => {
     try {
-      writeFileSync(file, String(process.resourceUsage().maxRSS * 1024));
+      const usage = process.resourceUsage();
+      writeFileSync(file, `${usage.maxRSS * 1024} ${usage.userCPUTime + usage.systemCPUTime}`);
     } catch {
       // Best effort: the /proc samples still stand.
     }

@@ -31,9 +31,11 @@ function baseEnv(ctx: ToolContext): Record<string, string> {
 /** `hostsync sync --json --verbose` (verbose adds the per-phase timings on stderr). */
 export function hostsyncSync(ctx: ToolContext, repo: string, dest: string, stateDir: string, profileName?: string): Command {
   const prof = ctx.profileDir !== undefined && profileName !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.profileDir, profileName)}`] : [];
+  // A .js entry runs under this Node; anything else is an executable (the single-executable build).
+  const viaNode = ctx.bin.endsWith('.js');
   return {
-    file: process.execPath,
-    args: [...prof, ctx.bin, 'sync', '--repo', repo, '--dest', dest, '--state-dir', stateDir, '--json', '--verbose'],
+    file: viaNode ? process.execPath : ctx.bin,
+    args: [...(viaNode ? [...prof, ctx.bin] : []), 'sync', '--repo', repo, '--dest', dest, '--state-dir', stateDir, '--json', '--verbose'],
     cwd: ctx.home,
     env: { ...baseEnv(ctx), GITHUB_API_URL: ctx.apiUrl, GITHUB_SERVER_URL: ctx.serverUrl, GITHUB_TOKEN: ctx.token, NO_COLOR: '1' },
   };

@@ -92,6 +92,7 @@ async function measureRun(ctx: BenchContext, commands: readonly Command[], hosts
   }
   return {
     wallMs: m.wallMs,
+    cpuMs: m.cpuMs,
     wireBytes: requests.reduce((sum, r) => sum + r.bytesSent, 0),
     requests: requests.length,
     quota: requests.reduce((sum, r) => sum + r.quotaCost, 0),

@@ -187,7 +187,7 @@ describe('plain rendering (not a terminal)', () => {
     reporter.phase('scan', 'start');
     time.advance(1500);
     reporter.phase('scan', 'end', '120 files, 3 hashed');
-    expect(text()).toBe('<7>debug: scan done in 1.5 s: 120 files, 3 hashed\n');
+    expect(text()).toBe('<7>debug: scan (120 files, 3 hashed): 1500 ms\n');
   });
 
   it('with --quiet, only warnings and errors', () => {

@@ -62,9 +62,9 @@ describe('faults', () => {
     expect(String(result['strategyReason'])).toMatch(/fell back after blobs failed/);
   });
 
-  it('fails with DEST exactly as before when every path serves corrupt content', async () => {
+  it('fails with DEST exactly as before when every path (blobs, tarball, git) serves corrupt content', async () => {
     const { first } = await syncedThenEdited();
-    fx.server.faults = [{ match: (r) => isBlob(r) || isTarball(r), action: { corrupt: true } }];
+    fx.server.faults = [{ match: (r) => isBlob(r) || isTarball(r) || r.path.includes('.git/'), action: { corrupt: true } }];
     const result = await fx.run(['sync']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/hashed to|damaged|corrupt|integrity|No way to fetch/i);

@@ -4,7 +4,7 @@
  * content that does not match its SHA: the single point of verification for all strategies.
  * Identical content is stored once; previous generations stay here for offline rollback.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -74,12 +74,12 @@ export function createObjectStore(dir: string): ObjectStore {
             callback(null, chunk);
           },
         });
-        await pipeline(body, verify, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+        await pipeline(body, verify, await openTemp(tmp));
         if (written !== size) throw new IntegrityError(sha, `${written} of ${size} bytes`, where);
         const actual = hasher.digest();
         if (actual !== sha) throw new IntegrityError(sha, actual, where);
       } else {
-        await pipeline(body, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+        await pipeline(body, await openTemp(tmp));
         const actual = await hashBlobFile(tmp);
         if (actual !== sha) throw new IntegrityError(sha, actual, where);
       }
@@ -125,6 +125,15 @@ export function createObjectStore(dir: string): ObjectStore {
       await rm(pathOf(sha), { force: true });
     },
   };
+}
+
+/**
+ * Open the temp file before streaming into it: a write stream that opens lazily could create the
+ * file after a failed pipeline's cleanup already ran, leaving it behind.
+ */
+async function openTemp(tmp: string): Promise<NodeJS.WritableStream> {
+  const handle = await open(tmp, 'wx', 0o600);
+  return handle.createWriteStream();
 }
 
 async function fsyncFile(file: string): Promise<void> {

@@ -9,16 +9,14 @@
 import { constants } from 'node:fs';
 import { chmod, lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import picomatch from 'picomatch';
 import { errorCode, HostsyncError } from '../errors.js';
-import { loadStatCache, saveStatCache } from '../local/stat-cache.js';
-import { scanDestination } from '../local/scan.js';
+import { saveStatCache } from '../local/stat-cache.js';
 import type { Manifest, WantedBlob } from '../model.js';
-import { planUpdate, type Plan, type PlanInput } from '../plan/plan.js';
 import type { DestPaths } from '../state/layout.js';
 import type { ObjectStore } from '../state/objects.js';
-import { applyPlan, describeIoError } from './apply.js';
-import { applyAsGeneration, currentGeneration } from './generations.js';
+import { describeIoError } from './apply.js';
+import { applyToDestination, scanRootOf } from './destination.js';
+import { scanAndPlan } from './local-plan.js';
 import { reconcile } from './reconcile.js';
 
 export interface RestoreOptions {
@@ -54,15 +52,9 @@ export interface RestoreResult {
  */
 export async function restoreManifest(target: Manifest, current: Manifest | undefined, options: RestoreOptions): Promise<RestoreResult> {
   const { paths, store } = options;
-  const isPreserved = options.preserve.length === 0 ? () => false : picomatch([...options.preserve], { dot: true });
-  const interest = new Set<string>();
-  for (const entry of target.entries) interest.add(entry.path);
-  for (const entry of current?.entries ?? []) interest.add(entry.path);
-  const statCache = await loadStatCache(paths.statCache);
-  const root = await contentRoot(paths.dest, options.layout);
-  const scan = await scanDestination(root, { interest, isPreserved, statCache, concurrency: 8 });
-  const input: Omit<PlanInput, 'stored'> = { remote: target.entries, local: scan.entries, previous: current?.entries ?? [], isPreserved, prune: options.prune };
-  const plan = await planKnowingStore(input, store);
+  const layout = options.layout ?? 'inplace';
+  const root = await scanRootOf({ layout }, paths.dest);
+  const { plan, scan } = await scanAndPlan({ paths, store, remote: target.entries, previous: current?.entries ?? [], preserve: options.preserve, prune: options.prune, scanRoot: root });
   if (plan.conflicts.length > 0) {
     throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${target.commit.slice(0, 12)} needs a file; nothing was restored. Move it, or change 'preserve', then run again.`);
   }
@@ -80,11 +72,8 @@ export async function restoreManifest(target: Manifest, current: Manifest | unde
   const placed = new Set((current?.entries ?? []).map((entry) => entry.path));
   const pruned = plan.changes.filter((change) => change.kind === 'deleted' && !placed.has(change.path)).map((change) => change.path);
   if (plan.changes.length > 0) {
-    if (options.layout === 'symlink') {
-      await applyAsGeneration(plan, target, { paths, store, uid: options.uid, gid: options.gid, keep: options.keep ?? 5, now: Date.now });
-    } else {
-      await applyPlan(plan, target, current, { paths, store, uid: options.uid, gid: options.gid });
-    }
+    const config = { layout, owner: undefined, group: undefined, historyLimit: options.keep ?? 5 };
+    await applyToDestination(config, plan, target, current, { paths, store, now: Date.now, owner: { uid: options.uid, gid: options.gid } });
   }
   await saveStatCache(paths.statCache, scan.statCache).catch(() => undefined); // an optimisation only
   return { changed: plan.changes.map((change) => change.path), pruned, fetched };
@@ -92,17 +81,9 @@ export async function restoreManifest(target: Manifest, current: Manifest | unde
 
 /** The directory holding DEST's content: DEST itself, or with layout "symlink" the generation it points to. */
 export async function contentRoot(dest: string, layout: 'inplace' | 'symlink' | undefined): Promise<string> {
-  if (layout !== 'symlink') return dest;
-  return (await currentGeneration(dest)) ?? join(dest, '.none');
+  return scanRootOf({ layout: layout ?? 'inplace' }, dest);
 }
 
-/** Plan, then plan again knowing which needed blobs the store already holds. */
-async function planKnowingStore(input: Omit<PlanInput, 'stored'>, store: ObjectStore): Promise<Plan> {
-  const first = planUpdate({ ...input, stored: new Set() });
-  const stored = new Set<string>();
-  for (const sha of [...first.fetch.map((blob) => blob.sha), ...first.localCopies.map((copy) => copy.sha)]) if (await store.has(sha)) stored.add(sha);
-  return stored.size === 0 ? first : planUpdate({ ...input, stored });
-}
 
 /**
  * Create folders (relative to DEST, with their parents) through `reconcile`: never through a

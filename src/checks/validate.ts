@@ -3,11 +3,10 @@
  * the config (config errors first, before anything is looked at), resolve DEST, take the lock when
  * fixing (a read-only validate never blocks a sync), run, fix, run again.
  */
-import { realpath } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import picomatch from 'picomatch';
 import type { CheckConfig } from '../config/types.js';
-import { errorCode, errorMessage, HostsyncError, UsageError } from '../errors.js';
+import { errorMessage, HostsyncError, UsageError } from '../errors.js';
 import type { GitHubClient } from '../github/types.js';
 import type { Manifest, WantedBlob } from '../model.js';
 import { destKey, destPaths } from '../state/layout.js';
@@ -16,6 +15,7 @@ import { loadManifest } from '../state/manifest.js';
 import { createObjectStore } from '../state/objects.js';
 import { createBlobStrategy } from '../transfer/blobs.js';
 import { contentRoot } from '../apply/restore.js';
+import { resolveDestination } from '../apply/destination.js';
 import { createHostProbe } from './probe.js';
 import { buildChecks } from './registry.js';
 import { createRepairer } from './repair.js';
@@ -56,23 +56,9 @@ export interface ValidateResult extends ValidationReport {
   readonly commit: string | undefined;
 }
 
-/**
- * DEST as its state is keyed: the real path (following symlinks; a missing DEST is its parent's
- * real path joined with its name) — or, with layout "symlink", the link itself, which is what
- * hostsync switches (the same rule as sync's resolveDestination).
- */
+/** DEST as its state is keyed: sync's own rule (the real path, or with layout "symlink" the link itself). */
 export async function destinationKey(dest: string, layout: 'inplace' | 'symlink'): Promise<string> {
-  return layout === 'symlink' ? join(await realDest(dirname(dest)), basename(dest)) : realDest(dest);
-}
-
-async function realDest(dest: string): Promise<string> {
-  try {
-    return await realpath(dest);
-  } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw error;
-    const parent = dirname(dest);
-    return parent === dest ? dest : join(await realDest(parent), basename(dest));
-  }
+  return resolveDestination({ dest, layout });
 }
 
 /** Build the configured checks, or throw a UsageError listing every problem with them. */

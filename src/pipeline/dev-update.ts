@@ -14,7 +14,7 @@ import { destPaths, type DestPaths } from '../state/layout.js';
 import { loadManifest } from '../state/manifest.js';
 import type { ValidateResult } from '../checks/validate.js';
 import type { Lock } from '../state/lock.js';
-import { lockDestination, resolveDestination } from './destination.js';
+import { lockDestination, resolveDestination } from '../apply/destination.js';
 import type { Exec } from './exec.js';
 import { commandFailure, HOOK_TIMEOUT_SEC, runHook, type CommandContext, type CommandDeps, type CommandOutcome } from './hooks.js';
 import { decideRebuild, readRebuildRecord, rebuildFailure, runRebuild, type RebuildOutcome, type RollbackFn } from './rebuild.js';
@@ -236,11 +236,12 @@ class StopPipeline extends Error {
   }
 }
 
-/** Roll back with `hostsync rollback`'s own code (history, hold, both layouts), handing it the lock. */
+/** Roll back with `hostsync rollback`'s own code (history, hold, both layouts) inside the pipeline's lock. */
 function defaultRollback(config: Config, log: Logger): (commit: string, lock: LockHandover) => Promise<string> {
   return async (commit, lock) => {
     const { runRollback } = await import('./rollback.js');
-    const result = await lock.without(() => runRollback({ ...config, checkOnly: false }, commit, log));
+    void lock; // the pipeline holds the lock; the rollback runs inside that hold
+    const result = await runRollback({ ...config, checkOnly: false }, commit, log, Date.now, { lockHeld: true });
     return `generation ${result.generation}; later runs keep it there until ${config.ref} moves`;
   };
 }

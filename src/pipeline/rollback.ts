@@ -11,10 +11,10 @@ import type { Manifest } from '../model.js';
 import { destPaths } from '../state/layout.js';
 import { loadManifest } from '../state/manifest.js';
 import { createObjectStore } from '../state/objects.js';
-import { scanAndPlan } from './local-plan.js';
+import { scanAndPlan } from '../apply/local-plan.js';
 import { countByKind, summarizeChanges, type ChangeSummary } from './summary.js';
 import type { Logger } from './sync.js';
-import { applyToDestination, lockDestination, resolveDestination, scanRootOf } from './destination.js';
+import { applyToDestination, lockDestination, resolveDestination, scanRootOf } from '../apply/destination.js';
 
 export interface RollbackConfig {
   readonly dest: string;
@@ -44,13 +44,19 @@ export function pickGeneration(history: readonly Generation[], current: string, 
   return newestFirst.find((g) => g.commit !== current);
 }
 
-export async function runRollback(config: RollbackConfig, to: string | undefined, log: Logger, now: () => number = Date.now): Promise<RollbackResult> {
+export async function runRollback(
+  config: RollbackConfig,
+  to: string | undefined,
+  log: Logger,
+  now: () => number = Date.now,
+  options: { readonly lockHeld?: boolean | undefined } = {},
+): Promise<RollbackResult> {
   if (to !== undefined && !/^[0-9a-fA-F]{4,40}$/.test(to)) {
     throw new HostsyncError(`--to '${to}' is not a commit SHA (4 to 40 hex digits). See 'hostsync history' for the commits you can roll back to.`, 2);
   }
   const dest = await resolveDestination(config);
   const paths = destPaths(config.stateDir, dest);
-  const lock = await lockDestination({ lockTimeout: config.lockTimeout, stateDir: config.stateDir }, paths, log);
+  const lock = options.lockHeld === true ? undefined : await lockDestination({ lockTimeout: config.lockTimeout, stateDir: config.stateDir }, paths, log);
   try {
     const store = createObjectStore(paths.objects);
     if (!config.checkOnly) await recoverInterrupted({ paths, store });
@@ -88,6 +94,6 @@ export async function runRollback(config: RollbackConfig, to: string | undefined
     await collectGarbage(config.stateDir, store).catch(() => undefined);
     return { dest, from: current.commit, to: target.commit, generation: generation.id, changes, checkOnly: false };
   } finally {
-    await lock.release();
+    await lock?.release();
   }
 }

@@ -23,8 +23,8 @@ import { loadManifest } from '../state/manifest.js';
 import { createObjectStore } from '../state/objects.js';
 import type { TransferProgress, TransferStrategy } from '../transfer/types.js';
 import { fetchContent } from './fetch.js';
-import { applyToDestination, lockDestination, resolveDestination, scanRootOf } from './destination.js';
-import { scanAndPlan } from './local-plan.js';
+import { applyToDestination, lockDestination, requireDirectory, resolveDestination, scanRootOf } from '../apply/destination.js';
+import { scanAndPlan } from '../apply/local-plan.js';
 import { checkTrust } from './trust.js';
 import { countByKind, summarizeChanges, type ChangeSummary } from './summary.js';
 
@@ -71,6 +71,7 @@ export interface SyncResult {
 export async function runSync(config: Config, deps: SyncDeps): Promise<SyncResult> {
   const now = deps.now ?? Date.now;
   const started = now();
+  if (config.layout !== 'symlink') await requireDirectory(config.dest);
   const paths = destPaths(config.stateDir, await resolveDestination(config));
   const lock = deps.lockHeld === true ? undefined : await lockDestination(config, paths, deps.log);
   try {

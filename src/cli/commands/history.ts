@@ -2,7 +2,7 @@
 import { listHistory } from '../../apply/history.js';
 import { ExitCode, HostsyncError } from '../../errors.js';
 import { destPaths } from '../../state/layout.js';
-import { resolveDestination } from '../../pipeline/destination.js';
+import { resolveDestination } from '../../apply/destination.js';
 import { loadLooseCommandConfig } from '../load.js';
 
 export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {

@@ -7,9 +7,9 @@ import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { errorCode, UsageError } from '../errors.js';
-import { applyPlan } from '../apply/apply.js';
-import { applyAsGeneration, currentGeneration } from '../apply/generations.js';
-import { resolveOwner } from '../apply/owner.js';
+import { applyPlan } from './apply.js';
+import { applyAsGeneration, currentGeneration } from './generations.js';
+import { resolveOwner } from './owner.js';
 import type { Manifest } from '../model.js';
 import type { Plan } from '../plan/plan.js';
 import { destKey, type DestPaths } from '../state/layout.js';
@@ -18,18 +18,24 @@ import type { ObjectStore } from '../state/objects.js';
 
 type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-/** Resolve DEST to a real path without creating it; refuse a DEST that is not a directory. */
+/** Resolve DEST to a real path (following symlinks) without creating it; a missing DEST is its parent's real path joined with its name. */
 export async function resolveDest(dest: string): Promise<string> {
   try {
-    const info = await lstat(dest);
-    if (info.isSymbolicLink()) return await resolveDest(await realpath(dest));
-    if (!info.isDirectory()) throw new UsageError(`Destination ${dest} exists and is not a directory. Point --dest at a directory (it is created if missing).`);
     return await realpath(dest);
   } catch (error) {
     if (errorCode(error) !== 'ENOENT') throw error;
     const parent = dirname(dest);
-    if (parent === dest) return dest;
-    return join(await resolveDest(parent), basename(dest));
+    return parent === dest ? dest : join(await resolveDest(parent), basename(dest));
+  }
+}
+
+/** Refuse a DEST that exists and is not a directory (a missing one is created by the apply). */
+export async function requireDirectory(dest: string): Promise<void> {
+  try {
+    const info = await lstat(await realpath(dest));
+    if (!info.isDirectory()) throw new UsageError(`Destination ${dest} exists and is not a directory. Point --dest at a directory (it is created if missing).`);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
   }
 }
 
@@ -61,9 +67,15 @@ export async function applyToDestination(
   plan: Plan,
   manifest: Manifest,
   previous: Manifest | undefined,
-  context: { readonly paths: DestPaths; readonly store: ObjectStore; readonly now: () => number },
+  context: {
+    readonly paths: DestPaths;
+    readonly store: ObjectStore;
+    readonly now: () => number;
+    /** Numeric owner already resolved by the caller; otherwise resolved from the config's names. */
+    readonly owner?: { readonly uid?: number | undefined; readonly gid?: number | undefined } | undefined;
+  },
 ): Promise<void> {
-  const owner = await resolveOwner(config);
+  const owner = context.owner ?? (await resolveOwner(config));
   if (config.layout === 'symlink') {
     await applyAsGeneration(plan, manifest, { paths: context.paths, store: context.store, ...owner, keep: config.historyLimit, now: context.now });
     return;

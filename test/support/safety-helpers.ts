@@ -104,11 +104,15 @@ function run(command: string, args: readonly string[]): Promise<string> {
 /** Run a system command (mount, chattr, cp …) and resolve its stdout; rejects with its stderr. */
 export const sh = run;
 
-/** Copy a tree exactly (modes, owners, symlinks, times) to `to`, replacing what was there. */
-export async function copyTree(from: string, to: string): Promise<void> {
+/**
+ * Copy a tree exactly (modes, owners, symlinks, times) to `to`, replacing what was there. With
+ * `hardlinks`, files are hard-linked instead of copied (`cp -al`): only for trees whose files are
+ * never changed in place, like hostsync's state dir (objects and JSON are replaced by rename).
+ */
+export async function copyTree(from: string, to: string, options: { hardlinks?: boolean } = {}): Promise<void> {
   await run('rm', ['-rf', '--', to]);
   await mkdir(dirname(to), { recursive: true });
-  await run('cp', ['-a', '--', from, to]);
+  await run('cp', [options.hardlinks === true ? '-al' : '-a', '--', from, to]);
 }
 
 /**

@@ -2,7 +2,7 @@
 import { ExitCode } from '../../errors.js';
 import type { SyncResult } from '../../pipeline/sync.js';
 import { countChanges } from '../../pipeline/summary.js';
-import { createOutput, formatBytes, type Output } from '../output.js';
+import { formatBytes, type Output } from '../output.js';
 import { loadCommandConfig } from '../load.js';
 
 export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {

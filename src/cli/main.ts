@@ -3,8 +3,8 @@
  * that command runs. Only this file sets the exit code.
  */
 import { cac, type CAC, type Command } from 'cac';
-import { ExitCode, HostsyncError, errorMessage } from '../errors.js';
-import { COMMON_OPTIONS, SYNC_OPTIONS, type OptionSpec } from './options.js';
+import { ExitCode, HostsyncError, errorCode, errorMessage } from '../errors.js';
+import { COMMON_OPTIONS, REBUILD_OPTIONS, SYNC_OPTIONS, type OptionSpec } from './options.js';
 import { redact } from './redact.js';
 import { VERSION } from './version.js';
 
@@ -21,6 +21,11 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   'dev-update': () => import('./commands/dev-update.js'),
 };
 
+/**
+ * Commands are declared with `ignoreOptionDefaultValue`: a declared `--no-x` would otherwise make
+ * cac report `x: true` when neither flag is given, overriding the config file (and breaking
+ * `--x <value>` with "value is missing"). Defaults live in src/config, not here.
+ */
 function addOptions(command: Command, specs: readonly OptionSpec[]): Command {
   for (const spec of specs) command.option(spec.flag, spec.description, spec.default !== undefined ? { default: spec.default } : undefined);
   return command;
@@ -38,7 +43,7 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
 
   addOptions(
     program
-      .command('sync', 'Make DEST byte-identical to the repository (or --path of it) at --ref')
+      .command('sync', 'Make DEST byte-identical to the repository (or --path of it) at --ref', { ignoreOptionDefaultValue: true })
       .example('hostsync sync --repo acme/hypervisor --ref main --dest /etc/hypervisor')
       .example('hostsync sync --config /etc/hostsync/config.json --check-only'),
     [...COMMON_OPTIONS, ...SYNC_OPTIONS],
@@ -46,21 +51,21 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
 
   addOptions(
     program
-      .command('history', 'List the generations applied to DEST (works offline)')
+      .command('history', 'List the generations applied to DEST (works offline)', { ignoreOptionDefaultValue: true })
       .example('hostsync history --dest /etc/hypervisor'),
     COMMON_OPTIONS,
   ).action(action('history'));
 
   addOptions(
     program
-      .command('rollback', 'Restore the previous generation (or --to COMMIT) from the local store, without network')
+      .command('rollback', 'Restore the previous generation (or --to COMMIT) from the local store, without network', { ignoreOptionDefaultValue: true })
       .example('hostsync rollback --dest /etc/hypervisor')
       .example('hostsync rollback --dest /etc/hypervisor --to 1a2b3c4d'),
     [...COMMON_OPTIONS, { flag: '--to <commit>', description: 'Commit (SHA or prefix) of the generation to restore' }, { flag: '--check-only', description: 'Show what would change; change nothing' }],
   ).action(action('rollback'));
 
   program
-    .command('install-units', 'Install the systemd service and timer units (plain and templated) into <prefix>/etc/systemd/system')
+    .command('install-units', 'Install the systemd service and timer units (plain and templated) into <prefix>/etc/systemd/system', { ignoreOptionDefaultValue: true })
     .option('--prefix <dir>', 'Install under DIR/etc/systemd/system (default: /)')
     .option('--bin <path>', 'Executable the units run (default: this hostsync)')
     .option('--force', 'Replace unit files whose content differs')
@@ -72,7 +77,7 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
 
   addOptions(
     program
-      .command('validate', 'Run health checks of the install (pass / warn / fail / skip); --fix repairs what it can')
+      .command('validate', 'Run health checks of the install (pass / warn / fail / skip); --fix repairs what it can', { ignoreOptionDefaultValue: true })
       .example('hostsync validate --dest /etc/hypervisor')
       .example('hostsync validate --config /etc/hostsync/config.json --fix'),
     [
@@ -88,12 +93,13 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
 
   addOptions(
     program
-      .command('dev-update', 'validate → sync → rebuild → validate, from --config (default /etc/hostsync/config.json)')
+      .command('dev-update', 'validate → sync → rebuild → validate, from --config (default /etc/hostsync/config.json)', { ignoreOptionDefaultValue: true })
       .example('hostsync dev-update')
       .example('hostsync dev-update --ref feature/new-bridge --check-only'),
     [
       ...COMMON_OPTIONS,
       ...SYNC_OPTIONS,
+      ...REBUILD_OPTIONS,
       { flag: '--fix', description: 'Let the first validate repair what it can' },
       { flag: '--skip-rebuild', description: 'Sync, but do not run the rebuild command' },
       { flag: '--preset <name>', description: 'Turn on the checks of a preset (nixos-hypervisor)' },
@@ -107,6 +113,12 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
 
 /** Run the CLI with `argv` (as process.argv). Sets process.exitCode; never calls process.exit. */
 export async function main(argv: readonly string[]): Promise<void> {
+  // `hostsync history | head`: a closed pipe is the reader's choice, not a failure.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: unknown) => {
+      if (errorCode(error) !== 'EPIPE') throw error;
+    });
+  }
   try {
     const program = buildProgram(async (name, flags) => {
       const load = COMMANDS[name];
@@ -129,11 +141,26 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
+/** Operating-system failures that are the host's state, not a bug: one line with the fix. */
+const SYSTEM_ERRORS: Record<string, string> = {
+  EACCES: 'permission denied: run hostsync as a user that may write DEST and the state dir (usually root), or fix their ownership',
+  EPERM: 'operation not permitted: run hostsync as a user that may write DEST and the state dir (usually root)',
+  EROFS: 'read-only file system: remount it read-write, or add the path to ReadWritePaths= in the unit',
+  ENOSPC: 'no space left on the device: free some space and run again',
+  EDQUOT: 'disk quota exceeded: free some space and run again',
+};
+
 /** Print an expected failure as one line, anything else with its stack. Returns the exit code. */
 export function handleError(error: unknown): number {
   if (error instanceof HostsyncError) {
     process.stderr.write(`hostsync: ${redact(error.message)}\n`);
     return error.exitCode;
+  }
+  const code = errorCode(error);
+  if (code !== undefined && code in SYSTEM_ERRORS) {
+    const path = typeof (error as { path?: unknown }).path === 'string' ? ` ${(error as { path: string }).path}` : '';
+    process.stderr.write(`hostsync: ${redact(`${SYSTEM_ERRORS[code]}${path ? ` (${path.trim()})` : ''}`)}. Nothing was applied.\n`);
+    return ExitCode.Failure;
   }
   if (error instanceof Error && error.name === 'CACError') {
     process.stderr.write(`hostsync: ${redact(error.message)}. Run \`hostsync --help\` for the options.\n`);

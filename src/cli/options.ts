@@ -38,6 +38,22 @@ export const SYNC_OPTIONS: readonly OptionSpec[] = [
   { flag: '--require-signed', description: 'Refuse commits GitHub does not report as verified' },
   { flag: '--allow-downgrade', description: 'Apply a commit that is not a descendant of the last applied one' },
   { flag: '--metrics-file <file>', description: 'Write Prometheus metrics (node_exporter textfile format) here' },
+  { flag: '--layout <layout>', description: 'inplace (default) or symlink: DEST a symlink to complete generations switched atomically' },
+  { flag: '--preserve <glob>', description: 'Never touch paths matching this glob (relative to DEST); repeatable' },
+  { flag: '--owner <user>', description: 'Owner of written files (name or id; applied as root)' },
+  { flag: '--group <group>', description: 'Group of written files (name or id; applied as root)' },
+  { flag: '--no-prune', description: 'Keep unmanaged files even if the config says prune' },
+];
+
+/** Options of the rebuild step and hooks (dev-update). */
+export const REBUILD_OPTIONS: readonly OptionSpec[] = [
+  { flag: '--rebuild <command>', description: 'Command run after a sync (e.g. "nixos-rebuild switch --flake /etc/hypervisor#$(hostname)")' },
+  { flag: '--no-rebuild', description: 'Do not run a configured rebuild' },
+  { flag: '--rebuild-when <when>', description: 'changed (default), always or never' },
+  { flag: '--rebuild-timeout-sec <n>', description: 'Seconds before the rebuild is killed (default 1800)' },
+  { flag: '--rebuild-rollback-on-failure', description: 'Restore the previous commit when the rebuild fails' },
+  { flag: '--pre-sync <command>', description: 'Command run before a sync that has something to apply; failing stops the update' },
+  { flag: '--post-sync <command>', description: 'Command run after a sync that changed files' },
 ];
 
 /**

@@ -66,7 +66,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const classify = (error: unknown, what: string): unknown => {
     if (isRequestError(error)) {
       if (error.status === 304) return new NotModified();
-      if (error.status === 500 && isRetryable(error.cause)) return error.cause ?? error;
+      // Octokit reports a fetch that never got an answer (DNS, TLS, refused) as a 500 without a response.
+      if (error.response === undefined && error.cause !== undefined) return isRetryable(error.cause) ? error.cause : networkError(error.cause, options.apiUrl);
       const responseHeaders = (error.response?.headers ?? {}) as Record<string, string | undefined>;
       return httpError(error.status, responseHeaders, error.response?.data, what, context, now());
     }

@@ -58,10 +58,13 @@ export async function writeChangedFiles(file: string, changed: readonly string[]
   await writeFileAtomic(file, changed.map((path) => `${path}\n`).join(''), 0o644);
 }
 
-/** The child environment: hostsync's own plus the HOSTSYNC_* variables. Pure. */
+/** Variables that carry the GitHub token: a rebuild or hook has no business with it. */
+const TOKEN_VARIABLES = new Set(['GITHUB_TOKEN', 'GH_TOKEN']);
+
+/** The child environment: hostsync's own (less the token) plus the HOSTSYNC_* variables. Pure. */
 export function commandEnv(base: Readonly<Record<string, string | undefined>>, context: CommandContext, changedFile: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(base)) if (value !== undefined && !key.startsWith('HOSTSYNC_')) env[key] = value;
+  for (const [key, value] of Object.entries(base)) if (value !== undefined && !key.startsWith('HOSTSYNC_') && !TOKEN_VARIABLES.has(key)) env[key] = value;
   env['HOSTSYNC_COMMIT'] = context.commit;
   env['HOSTSYNC_PREVIOUS_COMMIT'] = context.previousCommit ?? '';
   env['HOSTSYNC_DEST'] = context.dest;

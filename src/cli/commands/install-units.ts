@@ -125,11 +125,15 @@ export function processExecDeps(): ExecDeps {
   };
 }
 
-/** Whether this process is a Node single executable application (`node:sea`, Node ≥ 20.12). */
+/**
+ * Whether this process is a Node single executable application. `process.getBuiltinModule`
+ * (Node ≥ 20.16) rather than `import('node:sea')`: a dynamic import survives esbuild's CommonJS
+ * bundle as a real import(), which a single executable cannot resolve, so detection silently failed.
+ */
 async function detectSea(): Promise<boolean> {
   try {
-    const sea = await import('node:sea');
-    return sea.isSea();
+    const sea = process.getBuiltinModule('node:sea') as { isSea(): boolean } | undefined;
+    return sea?.isSea() === true;
   } catch {
     return false;
   }

@@ -38,19 +38,6 @@ const SHARED_DOCS = ['docs/configuration.md'];
  * gap id as the checks below report it. Remove an entry once the doc is fixed.
  */
 const KNOWN_GAPS: readonly string[] = [
-  // docs/configuration.md lists flags that no command accepts (cac: "Unknown option").
-  'documented flag --layout is not an option of any command (docs/configuration.md)',
-  'documented flag --preserve is not an option of any command (docs/configuration.md)',
-  'documented flag --owner is not an option of any command (docs/configuration.md)',
-  'documented flag --group is not an option of any command (docs/configuration.md)',
-  'documented flag --rebuild is not an option of any command (docs/configuration.md)',
-  'documented flag --rebuild-when is not an option of any command (docs/configuration.md)',
-  'documented flag --rebuild-timeout-sec is not an option of any command (docs/configuration.md)',
-  'documented flag --rebuild-rollback-on-failure is not an option of any command (docs/configuration.md)',
-  'documented flag --no-rebuild is not an option of any command (docs/configuration.md)',
-  'documented flag --pre-sync is not an option of any command (docs/configuration.md)',
-  'documented flag --post-sync is not an option of any command (docs/configuration.md)',
-  'documented flag --no-prune is not an option of any command (docs/configuration.md)',
   // README.md links the performance page, which is being written.
   'README.md links docs/performance.md, which does not exist',
 ];

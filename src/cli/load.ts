@@ -1,9 +1,9 @@
 /** Load the configuration for a command and set up its output; config errors are usage errors (exit 2). */
 import type { Config, ConfigRequirements, LooseConfig, ParseResult } from '../config/types.js';
-import { loadConfig, colorWanted } from '../config/load.js';
+import { loadConfig, colorWanted, journalStream } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { restoreStrings } from './options.js';
-import { createOutput, type Output } from './output.js';
+import { createOutput, stderrIsJournal, type Output } from './output.js';
 import { registerSecret } from './redact.js';
 
 export interface LoadOptions {
@@ -34,7 +34,14 @@ function finish<C extends LooseConfig>(result: ParseResult<C>): { config: C; out
   }
   const { config } = result;
   registerSecret(config.token?.value);
-  const output = createOutput({ json: config.json, verbose: config.verbose, quiet: config.quiet, color: colorWanted(process.stdout.isTTY === true) });
+  const output = createOutput({
+    json: config.json,
+    verbose: config.verbose,
+    quiet: config.quiet,
+    color: colorWanted(process.stderr.isTTY === true),
+    interactive: process.stderr.isTTY === true,
+    journal: stderrIsJournal(journalStream()),
+  });
   for (const warning of result.warnings) output.log('warn', warning);
   return { config, output };
 }

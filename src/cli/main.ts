@@ -6,6 +6,8 @@ import { cac, type CAC, type Command } from 'cac';
 import { ExitCode, HostsyncError, errorCode, errorMessage } from '../errors.js';
 import { COMMON_OPTIONS, REBUILD_OPTIONS, SYNC_OPTIONS, type OptionSpec } from './options.js';
 import { redact } from './redact.js';
+import { formatFailure, stderrIsJournal } from './progress.js';
+import { journalStream } from '../config/load.js';
 import { VERSION } from './version.js';
 
 type Flags = Record<string, unknown>;
@@ -141,6 +143,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
+/** The final failure line(s), with journald's err priority when stderr is the journal. */
+function fail(text: string): void {
+  process.stderr.write(formatFailure(text, stderrIsJournal(journalStream())));
+}
+
 /** Operating-system failures that are the host's state, not a bug: one line with the fix. */
 const SYSTEM_ERRORS: Record<string, string> = {
   EACCES: 'permission denied: run hostsync as a user that may write DEST and the state dir (usually root), or fix their ownership',
@@ -153,20 +160,20 @@ const SYSTEM_ERRORS: Record<string, string> = {
 /** Print an expected failure as one line, anything else with its stack. Returns the exit code. */
 export function handleError(error: unknown): number {
   if (error instanceof HostsyncError) {
-    process.stderr.write(`hostsync: ${redact(error.message)}\n`);
+    fail(`hostsync: ${redact(error.message)}`);
     return error.exitCode;
   }
   const code = errorCode(error);
   if (code !== undefined && code in SYSTEM_ERRORS) {
     const path = typeof (error as { path?: unknown }).path === 'string' ? ` ${(error as { path: string }).path}` : '';
-    process.stderr.write(`hostsync: ${redact(`${SYSTEM_ERRORS[code]}${path ? ` (${path.trim()})` : ''}`)}. Nothing was applied.\n`);
+    fail(`hostsync: ${redact(`${SYSTEM_ERRORS[code]}${path ? ` (${path.trim()})` : ''}`)}. Nothing was applied.`);
     return ExitCode.Failure;
   }
   if (error instanceof Error && error.name === 'CACError') {
-    process.stderr.write(`hostsync: ${redact(error.message)}. Run \`hostsync --help\` for the options.\n`);
+    fail(`hostsync: ${redact(error.message)}. Run \`hostsync --help\` for the options.`);
     return ExitCode.Usage;
   }
   const text = error instanceof Error ? (error.stack ?? error.message) : errorMessage(error);
-  process.stderr.write(`hostsync: internal error (a bug; please report it with this output):\n${redact(text)}\n`);
+  fail(`hostsync: internal error (a bug; please report it with this output):\n${redact(text)}`);
   return ExitCode.Failure;
 }

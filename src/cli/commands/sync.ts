@@ -4,13 +4,18 @@ import type { SyncResult } from '../../pipeline/sync.js';
 import { countChanges } from '../../pipeline/summary.js';
 import { formatBytes, type Output } from '../output.js';
 import { loadCommandConfig } from '../load.js';
+import { recordSyncMetrics } from '../metrics.js';
 
 export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
   const { config, output } = await loadCommandConfig(flags, argv);
   const { runSync } = await import('../../pipeline/sync.js');
   const { createGitHubClient } = await import('../../github/client.js');
-  const result = await runSync(config, {
+  const startedAt = Date.now();
+  let result: SyncResult;
+  try {
+    result = await runSync(config, {
     log: output.log,
+    onProgress: output.progress.transfer,
     createClient: (c) =>
       createGitHubClient({
         apiUrl: c.apiUrl,
@@ -24,10 +29,18 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
         connections: c.concurrency,
         onRetry: (error, attempt) => output.log('warn', `retry ${attempt}: ${error instanceof Error ? error.message : String(error)}`),
       }),
-  });
+    });
+  } catch (error) {
+    output.close();
+    await recordSyncMetrics(config, { startedAt, finishedAt: Date.now(), error }, output.log);
+    throw error;
+  }
+  output.close();
   if (config.json) output.json(toJson(result));
   else renderSync(result, output, config.verbose || config.checkOnly);
-  return result.checkOnly && result.pending ? ExitCode.Pending : ExitCode.Ok;
+  const exitCode = result.checkOnly && result.pending ? ExitCode.Pending : ExitCode.Ok;
+  await recordSyncMetrics(config, { startedAt, finishedAt: Date.now(), result, exitCode }, output.log);
+  return exitCode;
 }
 
 /** The `--json` shape (documented in docs/output.md). */

@@ -11,7 +11,6 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildBinary, seaSupport } from '../../scripts/build-binary.js';
-import { SYNC_OPTIONS } from '../../src/cli/options.js';
 import { VERSION } from '../../src/cli/version.js';
 import { parseExposition } from '../../src/cli/metrics.js';
 import { createFixture, TOKEN, type Fixture } from '../support/fixture.js';
@@ -20,13 +19,6 @@ import { jsonOf, runBinary, type BinaryResult } from './run.js';
 const support = await seaSupport();
 if (!support.ok) process.stderr.write(`test/binary: skipping the single-executable tests: ${support.reason}\n`);
 
-/**
- * Temporary guard until src/cli/commands/sync.ts calls recordSyncMetrics (docs/observability.md);
- * delete it once that lands.
- */
-const metricsWired =
-  SYNC_OPTIONS.some((option) => option.flag.startsWith('--metrics-file')) &&
-  (await readFile(new URL('../../src/cli/commands/sync.ts', import.meta.url), 'utf8')).includes('recordSyncMetrics');
 const REPO = 'acme/hypervisor';
 const chroot = '/usr/sbin/chroot';
 const exists = (file: string): Promise<boolean> => stat(file).then(() => true, () => false);
@@ -122,7 +114,7 @@ describe.skipIf(!support.ok)('single executable', () => {
     expect(jsonOf(third)['blobsDownloaded']).toBe(0);
   });
 
-  it.skipIf(!metricsWired)('writes textfile metrics, and on failure keeps the last success time', async () => {
+  it('writes textfile metrics, and on failure keeps the last success time', async () => {
     const commit = await writeTree();
     const metrics = join(fx.tmp, 'hostsync.prom');
     const args = ['sync', '--repo', REPO, '--dest', fx.dest, '--state-dir', fx.stateDir, '--metrics-file', metrics];

@@ -12,16 +12,6 @@ import { parseExposition, type Sample } from '../../src/cli/metrics.js';
 import { BIN } from '../support/cli.js';
 import { createFixture, type Fixture } from '../support/fixture.js';
 
-/**
- * Temporary guard until src/cli/commands/sync.ts calls recordSyncMetrics and passes
- * onPhase/onProgress (docs/observability.md); delete it once that lands.
- */
-const wired = (await readFile(new URL('../../src/cli/commands/sync.ts', import.meta.url), 'utf8')).includes('recordSyncMetrics');
-/** The same for src/cli/load.ts passing `journal: stderrIsJournal(journalStream())` to createOutput. */
-const journalWired = (await readFile(new URL('../../src/cli/load.ts', import.meta.url), 'utf8')).includes('stderrIsJournal');
-/** And for src/cli/main.ts's handleError writing through formatFailure. */
-const failureWired = (await readFile(new URL('../../src/cli/main.ts', import.meta.url), 'utf8')).includes('formatFailure');
-
 let fx: Fixture;
 beforeEach(async () => {
   fx = await createFixture();
@@ -58,7 +48,7 @@ describe('logs on a pipe', () => {
     expect(quiet.stderr).toBe('');
   });
 
-  it.skipIf(!journalWired)('carry journald priorities when stderr is the stream JOURNAL_STREAM names, and not otherwise', async () => {
+  it('carry journald priorities when stderr is the stream JOURNAL_STREAM names, and not otherwise', async () => {
     await fx.repo.commit('first');
     await fx.server.addRepo('acme/hypervisor', fx.repo.dir);
     const run = async (journal: (dev: bigint, ino: bigint) => string, extra: string[] = [], expectedCode = 0): Promise<string> => {
@@ -88,15 +78,13 @@ describe('logs on a pipe', () => {
     const elsewhere = await run((dev, ino) => `${dev}:${ino + 1n}`);
     expect(elsewhere).not.toMatch(/^</m);
     expect(elsewhere).toMatch(/^debug: /m);
-    if (failureWired) {
-      // The final failure line too, at priority err.
-      const failed = await run((dev, ino) => `${dev}:${ino}`, ['--ref', 'no-such-branch'], 1);
-      expect(failed.split('\n').filter(Boolean).at(-1)).toMatch(/^<3>hostsync: .*no-such-branch/);
-    }
+    // The final failure line too, at priority err.
+    const failed = await run((dev, ino) => `${dev}:${ino}`, ['--ref', 'no-such-branch'], 1);
+    expect(failed.split('\n').filter(Boolean).at(-1)).toMatch(/^<3>hostsync: .*no-such-branch/);
   });
 });
 
-describe.skipIf(!wired)('--metrics-file', () => {
+describe('--metrics-file', () => {
   it('records success, --check-only pending, and a failure that keeps the last success and the applied commit', async () => {
     const first = await fx.repo.commit('first');
     const metrics = join(fx.tmp, 'hostsync.prom');

@@ -5,7 +5,7 @@
  */
 import kleur from 'kleur';
 import type { Logger } from '../pipeline/sync.js';
-import { createReporter, sanitizeForTerminal, type Reporter, type Scheduler, type TextStream } from './progress.js';
+import { ANSI_PAINT, createReporter, NO_PAINT, sanitizeForTerminal, type Reporter, type Scheduler, type TextStream } from './progress.js';
 import { redact } from './redact.js';
 
 export { formatBytes, formatFailure, stderrIsJournal } from './progress.js';
@@ -16,7 +16,10 @@ export interface OutputOptions {
   readonly verbose: boolean;
   /** Show only warnings and errors: no progress, no human result lines. */
   readonly quiet: boolean;
+  /** Colour stdout's human lines (kleur, `paint`): whether stdout wants colour. */
   readonly color: boolean;
+  /** Colour stderr's spinners, bar and level tags: whether stderr wants colour. @default color */
+  readonly stderrColor?: boolean | undefined;
   /** Draw spinners and a progress bar. @default whether stderr is a terminal */
   readonly interactive?: boolean | undefined;
   /** Prefix plain log lines with journald priorities (see `stderrIsJournal`). @default false */
@@ -57,7 +60,7 @@ export function createOutput(options: OutputOptions): Output {
     interactive: options.interactive ?? stderr.isTTY === true,
     threshold: options.verbose ? 'debug' : options.quiet ? 'warn' : 'info',
     journal: options.journal === true,
-    paint: kleur,
+    paint: (options.stderrColor ?? options.color) ? ANSI_PAINT : NO_PAINT,
     now: options.now,
     schedule: options.schedule,
   });

@@ -34,6 +34,14 @@ export interface Painter {
 /** Identity colours: what plain output and tests use. */
 export const NO_PAINT: Painter = { gray: (s) => s, cyan: (s) => s, yellow: (s) => s, red: (s) => s, green: (s) => s };
 
+const sgr = (open: number) => (s: string) => `\x1b[${open}m${s}\x1b[39m`;
+
+/**
+ * The five SGR colours stderr uses, independent of kleur's global switch: stderr and stdout decide
+ * colour separately (`hostsync sync | less` keeps a coloured terminal stderr and a plain stdout).
+ */
+export const ANSI_PAINT: Painter = { gray: sgr(90), cyan: sgr(36), yellow: sgr(33), red: sgr(31), green: sgr(32) };
+
 /** Order of levels; a threshold shows its own level and those above. */
 export const LEVEL_RANK: Readonly<Record<LogLevel, number>> = { debug: 0, info: 1, warn: 2, error: 3 };
 

@@ -318,6 +318,19 @@ describe('createOutput', () => {
     expect(stdout.raw.join('')).toContain('updated');
   });
 
+  it('colours stderr and stdout each by its own setting', () => {
+    const stderr = createFakeTerminal();
+    const stdout = createFakeTerminal(80, false);
+    const out = createOutput({ json: false, verbose: false, quiet: false, color: false, stderrColor: true, stderr, stdout });
+    out.log('warn', 'coloured level');
+    out.line(`${out.paint.green('updated')} /srv`);
+    expect(stderr.raw.join('')).toContain('\x1b[33mwarn\x1b[39m: coloured level');
+    expect(stdout.raw.join('')).toBe('updated /srv\n');
+    const plain = createFakeTerminal();
+    createOutput({ json: false, verbose: false, quiet: false, color: true, stderrColor: false, stderr: plain, stdout }).log('warn', 'x');
+    expect(plain.raw.join('')).toBe('warn: x\n');
+  });
+
   it('erases the bar before writing the result to stdout', () => {
     const stderr = createFakeTerminal();
     const out = createOutput({ json: false, verbose: false, quiet: false, color: false, stderr, stdout: stderr });

@@ -1,6 +1,7 @@
 /** Load the configuration for a command and set up its output; config errors are usage errors (exit 2). */
 import type { Config, ConfigRequirements, LooseConfig, ParseResult } from '../config/types.js';
-import { loadConfig, colorWanted, journalStream } from '../config/load.js';
+import { loadConfig, colorWanted } from '../config/load.js';
+import { isDumbTerminal, journalStream } from '../config/terminal.js';
 import { UsageError } from '../errors.js';
 import { restoreStrings } from './options.js';
 import { createOutput, stderrIsJournal, type Output } from './output.js';
@@ -28,7 +29,7 @@ export async function loadLooseCommandConfig(
 
 function finish<C extends LooseConfig>(result: ParseResult<C>): { config: C; output: Output } {
   if (!result.ok) {
-    const early = createOutput({ json: false, verbose: false, quiet: false, color: colorWanted(process.stderr.isTTY === true) });
+    const early = createOutput({ json: false, verbose: false, quiet: false, color: colorWanted(process.stderr.isTTY === true), journal: stderrIsJournal(journalStream()) });
     for (const warning of result.warnings) early.log('warn', warning);
     throw new UsageError(result.errors.length === 1 ? result.errors[0]! : `${result.errors.length} configuration problems:\n  ${result.errors.join('\n  ')}`);
   }
@@ -38,8 +39,9 @@ function finish<C extends LooseConfig>(result: ParseResult<C>): { config: C; out
     json: config.json,
     verbose: config.verbose,
     quiet: config.quiet,
-    color: colorWanted(process.stderr.isTTY === true),
-    interactive: process.stderr.isTTY === true,
+    color: colorWanted(process.stdout.isTTY === true),
+    stderrColor: colorWanted(process.stderr.isTTY === true),
+    interactive: process.stderr.isTTY === true && !isDumbTerminal(),
     journal: stderrIsJournal(journalStream()),
   });
   for (const warning of result.warnings) output.log('warn', warning);

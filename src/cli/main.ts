@@ -7,7 +7,7 @@ import { ExitCode, HostsyncError, errorCode, errorMessage } from '../errors.js';
 import { COMMON_OPTIONS, REBUILD_OPTIONS, SYNC_OPTIONS, type OptionSpec } from './options.js';
 import { redact } from './redact.js';
 import { formatFailure, stderrIsJournal } from './progress.js';
-import { journalStream } from '../config/load.js';
+import { journalStream } from '../config/terminal.js';
 import { VERSION } from './version.js';
 
 type Flags = Record<string, unknown>;

@@ -110,9 +110,3 @@ export async function loadConfig(flags: Readonly<Record<string, unknown>>, optio
   }
   return { ok: true, config: result.config, warnings };
 }
-
-/** systemd's `JOURNAL_STREAM` (device:inode of the journal socket) when set: the CLI checks it is really stderr. */
-export function journalStream(env: Readonly<Record<string, string | undefined>> = processEnv()): string | undefined {
-  const value = env['JOURNAL_STREAM'];
-  return value === undefined || value === '' ? undefined : value;
-}

@@ -89,7 +89,7 @@ export function loadConfig(flags: Readonly<Record<string, unknown>>, options?: L
 export async function loadConfig(flags: Readonly<Record<string, unknown>>, options: LoadOptions = {}): Promise<ParseResult<LooseConfig>> {
   const env = options.env ?? processEnv();
   const cwd = options.cwd ?? process.cwd();
-  const home = options.home ?? os.homedir();
+  const home = options.home ?? homeDirectory();
   const isRoot = options.isRoot ?? process.getuid?.() === 0;
   const readFile = options.readFile ?? readFileWithMode;
 
@@ -109,4 +109,17 @@ export async function loadConfig(flags: Readonly<Record<string, unknown>>, optio
     return { ok: false, errors: [...discovery.errors, ...(result.ok ? [] : result.errors)].map(redact), warnings };
   }
   return { ok: true, config: result.config, warnings };
+}
+
+/**
+ * The home directory, or '/' when there is none: os.homedir() throws without HOME and without a
+ * passwd entry (a minimal chroot, a DynamicUser= service), and a missing home only means no
+ * ~/.config/github/token to find.
+ */
+function homeDirectory(): string {
+  try {
+    return os.homedir();
+  } catch {
+    return '/';
+  }
 }

@@ -28,6 +28,12 @@ export interface BenchOptions {
    * @default 1
    */
   readonly unthrottledRuns: number;
+  /**
+   * Also run the large workloads in the unthrottled pass. They are CPU-bound (the two 20,000-file
+   * ones look the same either way) or take minutes (50 MiB); left out, `npm run bench` fits in five
+   * minutes. @default false
+   */
+  readonly unthrottledLarge: boolean;
   /** Where the JSON results go. @default bench-results.json (repository root) */
   readonly output: string;
   /** When set, hostsync runs with `--cpu-prof` into this folder (timings then include the profiler). */
@@ -54,6 +60,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --unthrottled-runs <n>  Runs per tool of the second pass, link unthrottled; 0 skips it
                        (env BENCH_UNTHROTTLED_RUNS; default 1)
   --no-unthrottled     Same as --unthrottled-runs 0
+  --unthrottled-large  Also run ${[...LARGE_WORKLOADS].join(', ')} unthrottled (env BENCH_UNTHROTTLED_LARGE=1)
   --output <file>      JSON results (default bench-results.json)
   --profile <dir>      Run hostsync with --cpu-prof, profiles into <dir> (slows hostsync down)
   --hostsync <bin>     Measure another build's entry point (env BENCH_HOSTSYNC_BIN; default bin/hostsync.js)
@@ -66,6 +73,7 @@ const DEFAULTS: BenchOptions = {
   largeRuns: 1,
   workloads: WORKLOADS,
   unthrottledRuns: 1,
+  unthrottledLarge: false,
   output: 'bench-results.json',
   profileDir: undefined,
   hostsyncBin: undefined,
@@ -98,7 +106,7 @@ function readWorkloads(raw: string, errors: string[]): WorkloadName[] | undefine
 /** Parse `argv` (without node and script) and `env`. Pure. */
 export function parseBenchOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedBenchOptions {
   const errors: string[] = [];
-  let { latencyMs, bandwidth, runs, largeRuns, workloads, unthrottledRuns, output, profileDir, hostsyncBin, help } = DEFAULTS;
+  let { latencyMs, bandwidth, runs, largeRuns, workloads, unthrottledRuns, unthrottledLarge, output, profileDir, hostsyncBin, help } = DEFAULTS;
   let skipLarge = false;
 
   const fromEnv = (name: string): string | undefined => {
@@ -118,6 +126,8 @@ export function parseBenchOptions(argv: readonly string[], env: Readonly<Record<
   const envOnly = fromEnv('BENCH_ONLY');
   if (envOnly !== undefined) workloads = readWorkloads(envOnly, errors) ?? workloads;
   hostsyncBin = fromEnv('BENCH_HOSTSYNC_BIN') ?? hostsyncBin;
+  const envUnthrottledLarge = fromEnv('BENCH_UNTHROTTLED_LARGE');
+  if (envUnthrottledLarge !== undefined) unthrottledLarge = envUnthrottledLarge !== '0' && envUnthrottledLarge.toLowerCase() !== 'false';
   const envSkip = fromEnv('BENCH_SKIP_LARGE');
   if (envSkip !== undefined) skipLarge = envSkip !== '0' && envSkip.toLowerCase() !== 'false';
 
@@ -161,6 +171,9 @@ export function parseBenchOptions(argv: readonly string[], env: Readonly<Record<
       case '--no-unthrottled':
         unthrottledRuns = 0;
         break;
+      case '--unthrottled-large':
+        unthrottledLarge = true;
+        break;
       case '--output':
         output = value();
         break;
@@ -180,5 +193,5 @@ export function parseBenchOptions(argv: readonly string[], env: Readonly<Record<
   }
   if (skipLarge) workloads = workloads.filter((w) => !LARGE_WORKLOADS.has(w));
   if (workloads.length === 0) errors.push('No workload left to run (--only and --skip-large exclude them all).');
-  return { options: { latencyMs, bandwidth, runs, largeRuns, workloads, unthrottledRuns, output, profileDir, hostsyncBin, help }, errors };
+  return { options: { latencyMs, bandwidth, runs, largeRuns, workloads, unthrottledRuns, unthrottledLarge, output, profileDir, hostsyncBin, help }, errors };
 }

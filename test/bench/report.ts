@@ -188,13 +188,15 @@ function find(mode: ModeResult, workload: string, tool?: string): ToolResult | u
 }
 
 const fmtRatio = (r: number): string => `${r.toFixed(2)}×`;
+/** Verdicts need the third decimal: 0.995× must not read as 1.00×. */
+const fmtVerdictRatio = (r: number): string => `${r.toFixed(3)}×`;
 
 function timeTarget(id: string, title: string, mode: ModeResult, workload: string, peer: string): TargetResult {
   const h = find(mode, workload);
   const p = find(mode, workload, peer);
   if (h === undefined || p === undefined) return { id, title, verdict: 'SKIP', detail: 'workload not run' };
   const r = h.summary.wallMs / p.summary.wallMs;
-  return { id, title, verdict: r <= 1 ? 'PASS' : 'MISS', detail: `hostsync ${ms(h.summary.wallMs)} vs ${peer} ${ms(p.summary.wallMs)} = ${fmtRatio(r)}` };
+  return { id, title, verdict: r <= 1 ? 'PASS' : 'MISS', detail: `hostsync ${ms(h.summary.wallMs)} vs ${peer} ${ms(p.summary.wallMs)} = ${fmtVerdictRatio(r)}` };
 }
 
 /** Evaluate the targets of the issue against the throttled pass. */
@@ -211,7 +213,7 @@ export function evaluateTargets(mode: ModeResult, names: Readonly<Record<'clone'
       id: 'first-install',
       title: `first install ≤ 1.0× ${names.clone} (time and bytes)`,
       verdict: t <= 1 && b <= 1 ? 'PASS' : 'MISS',
-      detail: `time ${ms(hi.summary.wallMs)} vs ${ms(clone.summary.wallMs)} = ${fmtRatio(t)}; bytes ${bytes(hi.summary.wireBytes)} vs ${bytes(clone.summary.wireBytes)} = ${fmtRatio(b)}`,
+      detail: `time ${ms(hi.summary.wallMs)} vs ${ms(clone.summary.wallMs)} = ${fmtVerdictRatio(t)}; bytes ${bytes(hi.summary.wireBytes)} vs ${bytes(clone.summary.wireBytes)} = ${fmtVerdictRatio(b)}`,
     });
   }
 
@@ -232,7 +234,7 @@ export function evaluateTargets(mode: ModeResult, names: Readonly<Record<'clone'
       id: 'poll',
       title: pollTitle,
       verdict: ok ? 'PASS' : 'MISS',
-      detail: `time ${ms(s.wallMs)} vs ${ms(fetchPeer.summary.wallMs)} = ${fmtRatio(t)}; worst run: ${worst.requests} request(s), ${worst.quota} quota, ${worst.hashed} file(s) hashed`,
+      detail: `time ${ms(s.wallMs)} vs ${ms(fetchPeer.summary.wallMs)} = ${fmtVerdictRatio(t)}; worst run: ${worst.requests} request(s), ${worst.quota} quota, ${worst.hashed} file(s) hashed`,
     });
   }
 
@@ -250,7 +252,7 @@ export function evaluateTargets(mode: ModeResult, names: Readonly<Record<'clone'
       id: 'large',
       title: largeTitle,
       verdict: t <= 1 && rss < 150 * MB ? 'PASS' : 'MISS',
-      detail: `time ${ms(lp.summary.wallMs)} vs ${ms(lpPeer.summary.wallMs)} = ${fmtRatio(t)}; hostsync peak RSS ${mb(rss)} (worst run of large-poll${le === undefined ? '' : ' and large-edit'})`,
+      detail: `time ${ms(lp.summary.wallMs)} vs ${ms(lpPeer.summary.wallMs)} = ${fmtVerdictRatio(t)}; hostsync peak RSS ${mb(rss)} (worst run of large-poll${le === undefined ? '' : ' and large-edit'})`,
     });
   }
 

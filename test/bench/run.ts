@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGitHubServer } from '../support/github-server.js';
 import { createLargeTree, createSampleChain, type LargeTree, type SampleChain } from './fixtures.js';
-import { parseBenchOptions, USAGE, type BenchOptions, type WorkloadName } from './options.js';
+import { LARGE_WORKLOADS, parseBenchOptions, USAGE, type BenchOptions, type WorkloadName } from './options.js';
 import { evaluateTargets, renderMarkdown, renderTable, type ModeResult, type TargetResult, type ToolResult, type WorkloadResult } from './report.js';
 import { HOSTSYNC_BIN } from './tools.js';
 import {
@@ -55,19 +55,25 @@ const NOTES: Record<WorkloadName, readonly string[]> = {
   'typical-update': [settleNote, 'one new commit per run; DEST compared with git archive afterwards'],
   'large-poll': [settleNote, 'DEST adopted from git archive by an unmeasured hostsync sync (a per-blob install of 20,000 files would cost 20,000 quota points)'],
   'large-edit': [settleNote, 'one new commit per run (one 600-byte file rewritten)'],
-  'big-file': [settleNote, 'one new commit per run; the previous big file is deleted in the same commit'],
+  'big-file': [settleNote, 'the sample repository again: one new commit per run adds the file (and deletes the previous one)'],
 };
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-function gitVersion(): string {
+function gitOutput(args: readonly string[]): string {
   try {
-    return execFileSync('git', ['--version'], { encoding: 'utf8' }).trim();
+    return execFileSync('git', [...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     return 'unknown';
   }
+}
+
+/** The checkout's commit, with `-dirty` when src/ has uncommitted changes (what the build came from). */
+function checkoutCommit(): string {
+  const head = gitOutput(['rev-parse', '--short=12', 'HEAD']);
+  return gitOutput(['status', '--porcelain', '--', 'src']) === '' ? head : `${head}-dirty`;
 }
 
 /** Lazily built repositories and steady pairs, shared by the workloads that need them. */
@@ -76,8 +82,6 @@ class Families {
   private samplePair: Promise<SteadyPair> | undefined;
   private large: Promise<LargeTree> | undefined;
   private largePair: Promise<SteadyPair> | undefined;
-  private big: Promise<SampleChain> | undefined;
-  private bigPair: Promise<SteadyPair> | undefined;
   readonly cleanups: (() => Promise<void>)[] = [];
 
   constructor(private readonly ctx: BenchContext) {}
@@ -122,22 +126,6 @@ class Families {
     return this.large;
   }
 
-  bigSteady(): Promise<SteadyPair> {
-    this.bigPair ??= (async () => {
-      this.big = createSampleChain();
-      const chain = await this.big;
-      this.cleanups.push(() => chain.repo.cleanup());
-      await this.ctx.server.addRepo('bench/fleet-images', chain.repo.dir);
-      return prepareSteady(this.ctx, 'bench/fleet-images', chain.repo, await chain.repo.head(), false);
-    })();
-    return this.bigPair;
-  }
-
-  async bigChain(): Promise<SampleChain> {
-    await this.bigSteady();
-    if (this.big === undefined) throw new Error('BUG: big-file repository not built');
-    return this.big;
-  }
 }
 
 async function runWorkload(name: WorkloadName, ctx: BenchContext, families: Families, modeRuns: number, options: BenchOptions, mode: string): Promise<ToolResult[]> {
@@ -172,8 +160,9 @@ async function runWorkload(name: WorkloadName, ctx: BenchContext, families: Fami
       return updates(ctx, pair, runs, label, () => tree.editOneFile());
     }
     case 'big-file': {
-      const pair = await families.bigSteady();
-      const chain = await families.bigChain();
+      // The sample repository again (big-file runs last): the 50 MiB file goes beside its ~150 files.
+      const chain = await families.sampleChain();
+      const pair = await families.sampleSteady();
       const tools = await updates(ctx, pair, runs, label, () => chain.addBigFile(BIG_FILE_BYTES));
       await verifyDest(pair);
       return tools;
@@ -217,18 +206,22 @@ async function main(): Promise<void> {
   const links: { mode: ModeResult['mode']; link: Link; runs: number }[] = [{ mode: 'throttled', link: { latencyMs: options.latencyMs, bandwidth: options.bandwidth }, runs: options.runs }];
   if (options.unthrottledRuns > 0) links.push({ mode: 'unthrottled', link: { latencyMs: 0, bandwidth: 0 }, runs: options.unthrottledRuns });
   const results = new Map<ModeResult['mode'], WorkloadResult[]>(links.map((l) => [l.mode, []]));
+  const timeline: { workload: WorkloadName; mode: ModeResult['mode']; startS: number; endS: number }[] = [];
   const loadBefore = loadavg();
   log(
-    `hostsync bench: ${options.workloads.join(', ')}; throttled link ${options.latencyMs} ms + ${options.bandwidth} B/s, ${options.runs} run(s) per tool; unthrottled ${options.unthrottledRuns} run(s); big-file at most ${options.largeRuns}`,
+    `hostsync bench: ${options.workloads.join(', ')}; throttled link ${options.latencyMs} ms + ${options.bandwidth} B/s, ${options.runs} run(s) per tool; unthrottled ${options.unthrottledRuns} run(s)${options.unthrottledLarge ? '' : ' (sample-repository workloads only)'}; big-file at most ${options.largeRuns}`,
   );
   try {
     for (const name of options.workloads) {
       for (const { mode, link, runs } of links) {
+        if (mode === 'unthrottled' && LARGE_WORKLOADS.has(name) && !options.unthrottledLarge) continue;
         server.rateLimit.remaining = server.rateLimit.limit;
         setLink(server, link);
         log(`[${mode}] ${name} (at ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+        const startS = (performance.now() - started) / 1000;
         const tools = await runWorkload(name, ctx, families, runs, options, mode);
         results.get(mode)?.push(workloadResult(name, TITLES[name], NOTES[name], tools));
+        timeline.push({ workload: name, mode, startS, endS: (performance.now() - started) / 1000 });
       }
     }
   } finally {
@@ -254,17 +247,19 @@ async function main(): Promise<void> {
   if (profileDir !== undefined) console.log(`hostsync ran with --cpu-prof (profiles in ${profileDir}): its times include the profiler's overhead.`);
   console.log(`\nTargets (throttled link, ratios within this run):`);
   printTargets(targets);
-  console.log(`\nTotal ${(totalMs / 1000).toFixed(1)} s on ${cpus().length} CPU(s), load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} at start.`);
+  console.log(`\nTotal ${(totalMs / 1000).toFixed(1)} s on ${cpus().length} CPU(s), load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} at start; hostsync built from ${checkoutCommit()}.`);
 
   const output = resolve(ROOT, options.output);
   const json = {
     version: 1,
     startedAt,
     totalMs,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', totalMemBytes: totalmem(), loadAverageBefore: loadBefore, loadAverageAfter: loadavg(), node: process.version, git: gitVersion(), platform: process.platform },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', totalMemBytes: totalmem(), loadAverageBefore: loadBefore, loadAverageAfter: loadavg(), node: process.version, git: gitOutput(['--version']), platform: process.platform },
     hostsync: bin,
+    checkout: checkoutCommit(),
     options: { ...options, profileDir: profileDir ?? null, hostsyncBin: options.hostsyncBin ?? null },
     settleMs: SETTLE_MS,
+    timeline,
     method: {
       wallMs: 'spawn to exit of every process of the tool, in sequence (start-up included)',
       wireBytes: "sum of bytesSent of the server's request log for the run (response headers and bodies)",

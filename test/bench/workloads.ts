@@ -141,7 +141,8 @@ async function rounds(
       said.push(`${c.tool} ${Math.round(record.wallMs)} ms`);
     }
     ctx.log(`  ${label} run ${run + 1}/${runs}: ${said.join(', ')}`);
-    await hooks.between?.();
+    // After the last run the next workload settles the pair itself, if it uses it again.
+    if (run < runs - 1) await hooks.between?.();
   }
   return contenders.map((c, i) => {
     const runsOf = records[i] ?? [];
@@ -211,6 +212,8 @@ export interface SteadyPair {
   readonly clone: string;
   /** performance.now() of the last apply to either. */
   lastApply: number;
+  /** Settled since the last apply: racy window over, warm-up poll and git status done. */
+  settled: boolean;
 }
 
 /**
@@ -241,15 +244,18 @@ export async function prepareSteady(ctx: BenchContext, repoName: string, repo: T
       await measureCommands(cloneAndFetch, ctx.scratch);
     }
   });
-  return { repoName, repo, dest, stateDir, clone, lastApply };
+  return { repoName, repo, dest, stateDir, clone, lastApply, settled: false };
 }
 
 /** Wait out the racy window since the last apply, then one unmeasured poll and `git status`. */
 export async function settle(ctx: BenchContext, pair: SteadyPair): Promise<void> {
+  // Measured polls and git status leave a settled pair settled: nothing to wait for again.
+  if (pair.settled) return;
   const wait = pair.lastApply + SETTLE_MS - performance.now();
   if (wait > 0) await sleep(wait);
   await measureCommands([hostsyncSync(ctx.tools, pair.repoName, pair.dest, pair.stateDir)], ctx.scratch);
   await measureCommands([gitStatus(ctx.tools, pair.clone)], ctx.scratch);
+  pair.settled = true;
 }
 
 /** Unchanged polls (after {@link settle}): hostsync against `git fetch` (and `git status`). */
@@ -288,6 +294,7 @@ export async function updates(ctx: BenchContext, pair: SteadyPair, runs: number,
         // The racy window starts at hostsync's apply; git's index is refreshed by the warm-up git status.
         after: () => {
           pair.lastApply = performance.now();
+          pair.settled = false;
           return Promise.resolve();
         },
       },

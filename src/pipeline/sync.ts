@@ -1,15 +1,18 @@
 /**
  * `runSync`: one sync of one destination, start to end —
  * recover → resolve ref (conditional) → tree → scan → plan → transfer → apply → record.
- * DEST is not touched until every needed blob is in the store, verified.
+ * DEST is not touched until every needed blob is in the store, verified. With the API quota spent,
+ * ref, tree and content come over git instead (transfer/git-source.ts), at no quota.
  */
 import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { errorMessage, HostsyncError } from '../errors.js';
 import { recoverInterrupted } from '../apply/apply.js';
 import { collectGarbage, recordGeneration } from '../apply/history.js';
 import { clearHold, readHold } from '../apply/hold.js';
+import { describeReset, RateLimitError } from '../github/errors.js';
 import { readCommitTree } from '../github/tree.js';
 import type { GitHubClient, RateLimitInfo } from '../github/types.js';
 import { saveStatCache } from '../local/stat-cache.js';
@@ -21,6 +24,7 @@ import { ensurePrivateDir } from '../state/files.js';
 import { destPaths, type DestPaths } from '../state/layout.js';
 import { loadManifest } from '../state/manifest.js';
 import { createObjectStore } from '../state/objects.js';
+import type { GitSource } from '../transfer/git-source.js';
 import type { TransferProgress, TransferStrategy } from '../transfer/types.js';
 import { fetchContent } from './fetch.js';
 import { applyToDestination, lockDestination, requireDirectory, resolveDestination, scanRootOf } from '../apply/destination.js';
@@ -89,9 +93,13 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
   if (recovered) deps.log('warn', `Recovered an interrupted apply: ${recovered.action} (${recovered.commit.slice(0, 12)}).`);
   const previous = await loadManifest(paths.manifest);
   const client = deps.createClient(config);
+  const quota: { git?: GitPath } = {};
   try {
     const phase = createPhaseTimer(now, deps.log);
-    const resolved = await resolveCommit(config, client, paths, previous, deps.log);
+    const resolved = await resolveCommit(config, client, paths, previous, deps.log).catch(async (error: unknown) => {
+      quota.git = await openGitPath(error, config, client, paths, deps.log, now());
+      return { sha: await quota.git.source.resolveRef(config.ref), etag: undefined };
+    });
     phase('resolve ref');
     const hold = await readHold(paths);
     const held = hold !== undefined && previous !== undefined && hold.rolledBackFrom === resolved.sha;
@@ -99,7 +107,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
     const commit = held ? { sha: previous.commit, etag: resolved.etag } : resolved;
     const { remote, repoBytes } = manifestMatches(previous, config.repo, config.path, commit.sha)
       ? { remote: previous.entries, repoBytes: undefined }
-      : await fetchRemoteEntries(config, client, commit.sha);
+      : await fetchRemoteEntries(config, client, commit.sha, quota.git?.source);
     phase(`tree (${remote.length} entries)`);
     const scanRoot = await scanRootOf(config, dest);
     const { plan, scan } = await scanAndPlan({
@@ -117,7 +125,10 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${commit.sha.slice(0, 12)} needs a file. Move it, or change 'preserve', then run again.`);
     }
     for (const skip of plan.skipped) deps.log('warn', `Skipping ${skip.path}: ${skip.reason}.`);
-    if (!held && !config.checkOnly) await checkTrust(client, config, previous, commit.sha);
+    if (!held && !config.checkOnly) {
+      if (quota.git === undefined) await checkTrust(client, config, previous, commit.sha);
+      else warnUncheckedDowngrade(config, previous, commit.sha, deps.log);
+    }
     if (!config.checkOnly) {
       await ensurePrivateDir(config.stateDir);
       await mkdir(paths.root, { recursive: true, mode: 0o700 });
@@ -133,12 +144,13 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       scanRoot,
       log: deps.log,
       onProgress: deps.onProgress,
-      createStrategy: (name) => createFallbackStrategy(name, config, client, commit.sha, paths),
-      gitAvailable: async () => (await import('../transfer/clone.js')).isGitAvailable(),
+      createStrategy: (name) => createFallbackStrategy(name, config, client, commit.sha, paths, quota.git?.source),
+      gitAvailable: async () => quota.git !== undefined || (await import('../transfer/clone.js')).isGitAvailable(),
       dryRun: config.checkOnly,
     });
     phase(`transfer via ${fetched.strategy} (${fetched.blobs} blobs, ${fetched.bytes} bytes)`);
-    deps.log(fetched.strategy === 'none' ? 'debug' : 'info', `strategy ${fetched.strategy}: ${fetched.reason}`);
+    const strategyReason = quota.git === undefined ? fetched.reason : `${quota.git.reason}${fetched.strategy === 'clone' ? '' : `; ${fetched.reason}`}`;
+    deps.log(fetched.strategy === 'none' ? 'debug' : 'info', `strategy ${fetched.strategy}: ${strategyReason}`);
     const changes = summarizeChanges(plan);
     const pending = !isEmptyPlan(plan);
     const result = (extra: Pick<SyncResult, 'checkOnly' | 'bytesDownloaded' | 'blobsDownloaded'>): SyncResult => ({
@@ -150,7 +162,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       commit: commit.sha,
       previousCommit: previous?.commit,
       strategy: fetched.strategy,
-      strategyReason: fetched.reason,
+      strategyReason,
       pending,
       changes,
       unmanaged: plan.unmanaged,
@@ -189,7 +201,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
     }
     return result({ checkOnly: false, bytesDownloaded: fetched.bytes, blobsDownloaded: fetched.blobs });
   } finally {
-    await client.close();
+    await Promise.all([client.close(), quota.git?.source.close()]);
   }
 }
 
@@ -222,15 +234,16 @@ async function resolveCommit(
   return { sha: resolved.sha, etag: resolved.etag };
 }
 
-/** Read the commit's tree and select `--path`; also the whole repository's blob bytes when known. */
-async function fetchRemoteEntries(config: Config, client: GitHubClient, commit: string): Promise<{ remote: RemoteEntry[]; repoBytes: number | undefined }> {
-  const tree = await readCommitTree(client, commit, config.path, config.concurrency);
+/** Read the commit's tree (from the API, or from git on the git-only path) and select `--path`; also the whole repository's blob bytes when known. */
+async function fetchRemoteEntries(config: Config, client: GitHubClient, commit: string, git?: GitSource): Promise<{ remote: RemoteEntry[]; repoBytes: number | undefined }> {
+  const tree = git === undefined ? await readCommitTree(client, commit, config.path, config.concurrency) : { entries: await git.readTree(commit), walked: false };
   const repoBytes = tree.walked ? undefined : tree.entries.reduce((sum, entry) => sum + (entry.type === 'blob' ? (entry.size ?? 0) : 0), 0);
   return { remote: remoteEntriesFromTree(tree.entries, config.path, commit), repoBytes };
 }
 
-/** The tarball and clone strategies, imported only when a run needs them. */
-async function createFallbackStrategy(name: 'tarball' | 'clone', config: Config, client: GitHubClient, commit: string, paths: DestPaths): Promise<TransferStrategy | undefined> {
+/** The tarball and clone strategies, imported only when a run needs them; on the git-only path, clone alone, from the git source's fetch. */
+async function createFallbackStrategy(name: 'tarball' | 'clone', config: Config, client: GitHubClient, commit: string, paths: DestPaths, git?: GitSource): Promise<TransferStrategy | undefined> {
+  if (git !== undefined) return name === 'clone' ? git.strategy(commit) : undefined;
   if (name === 'tarball') {
     const { createTarballStrategy } = await import('../transfer/tarball.js');
     return createTarballStrategy({ client, commit, root: config.path });
@@ -246,4 +259,50 @@ async function createFallbackStrategy(name: 'tarball' | 'clone', config: Config,
     tmpDir: join(paths.stateDir, 'tmp'),
     stallSec: config.stallSec,
   });
+}
+
+/** A run on the git-only path: the source that replaces the API, and why it was taken. */
+interface GitPath {
+  readonly source: GitSource;
+  readonly reason: string;
+}
+
+/**
+ * On a spent API quota, take the git-only path for this run: ref, tree and content over git smart
+ * HTTP, which GitHub does not rate-limit. Any RateLimitError that reaches here is one retry.ts did
+ * not wait out (a far reset, or still spent after waiting). Anything else, or no usable git, is
+ * rethrown as it was (the rate-limit message names the reset time).
+ */
+async function openGitPath(error: unknown, config: Config, client: GitHubClient, paths: DestPaths, log: Logger, nowMs: number): Promise<GitPath> {
+  if (!(error instanceof RateLimitError) || !(await (await import('../transfer/clone.js')).isGitAvailable())) throw error;
+  const resets = describeReset(error.reset, nowMs);
+  if (config.requireSigned && !config.checkOnly) {
+    throw new HostsyncError(
+      `GitHub API rate limit exhausted; it resets at ${resets}. --require-signed needs the API to read the commit's signature verification, so the git-only path cannot be used. Wait for the reset, or drop requireSigned.`,
+      1,
+      { cause: error },
+    );
+  }
+  // What the next steps see (the strategy choice, --json): no quota left until the reset.
+  const last = client.stats.rateLimit;
+  if (last?.remaining !== 0) client.stats.rateLimit = { limit: last?.limit ?? 0, remaining: 0, reset: error.reset, resource: last?.resource ?? 'core' };
+  log('warn', `GitHub API rate limit exhausted until ${resets}: reading ${config.ref} of ${config.repo} with git from ${config.serverUrl} instead (no API requests).`);
+  const { createGitSource } = await import('../transfer/git-source.js');
+  const source = createGitSource({
+    serverUrl: config.serverUrl,
+    owner: config.repoOwner,
+    repo: config.repoName,
+    token: config.token?.value,
+    tokenSource: config.token?.source,
+    // --check-only writes no state, not even a throwaway repository (mkdtemp makes it 0700).
+    tmpDir: config.checkOnly ? tmpdir() : join(paths.stateDir, 'tmp'),
+    stallSec: config.stallSec,
+  });
+  return { source, reason: `GitHub API rate limit exhausted until ${resets}; ref, tree and content read with git (no API requests)` };
+}
+
+/** The downgrade guard compares commits through the API; on the git-only path, say when it would have run. */
+function warnUncheckedDowngrade(config: Config, previous: Manifest | undefined, commit: string, log: Logger): void {
+  if (config.allowDowngrade || previous === undefined || previous.commit === commit || previous.repo !== config.repo || previous.ref !== config.ref) return;
+  log('warn', `Not checked: that ${commit.slice(0, 12)} descends from the last applied commit ${previous.commit.slice(0, 12)} (the downgrade guard needs the GitHub API, whose quota is spent). Applying it anyway.`);
 }

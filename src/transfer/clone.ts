@@ -8,6 +8,9 @@
  * environment, which is otherwise rebuilt from an allow-list (no inherited GIT_DIR, no user or
  * system config, no credential helpers, no prompts, no hooks, no redirects).
  * https://git-scm.com/docs/git-config#Documentation/git-config.txt-GITCONFIGCOUNT
+ *
+ * `openGitSession` holds that machinery (throwaway repository, safe runner, fetch, cat-file into the
+ * store); the git-only source of a quota-less run (git-source.ts) uses it too.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +18,7 @@ import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { errorMessage, HostsyncError } from '../errors.js';
 import type { WantedBlob } from '../model.js';
+import type { ObjectStore } from '../state/objects.js';
 import type { TransferContext, TransferResult, TransferStrategy } from './types.js';
 
 /** A spawned git with piped stdio. */
@@ -96,59 +100,142 @@ export async function isGitAvailable(git = 'git', exec: SpawnGit = spawnGit, env
 
 /** Create the clone strategy for one commit of one repository. */
 export function createCloneStrategy(options: CloneStrategyOptions): TransferStrategy {
-  const { commit, token } = options;
-  if (!/^[0-9a-f]{40}$/.test(commit)) throw new Error(`Expected \`commit\` to be a full SHA, got '${commit}'.`);
-  const git = options.git ?? 'git';
-  const exec = options.exec ?? spawnGit;
-  const remote = `${options.serverUrl.replace(/\/+$/, '')}/${encodeURIComponent(options.owner)}/${encodeURIComponent(options.repo)}.git`;
-  const redact = createRedactor(token === undefined || token === '' ? [] : [token, basicAuth(token), encodeURIComponent(token)]);
-  const what = `commit ${commit} of ${options.owner}/${options.repo} from ${remote}`;
+  const { commit } = options;
+  if (!FULL_SHA.test(commit)) throw new Error(`Expected \`commit\` to be a full SHA, got '${commit}'.`);
+  const what = `commit ${commit} of ${options.owner}/${options.repo} from ${remoteUrl(options)}`;
 
   return {
     name: 'clone',
     async fetch(wanted: readonly WantedBlob[], context: TransferContext): Promise<TransferResult> {
-      const sizes = new Map<string, number | undefined>();
-      const pathOf = new Map<string, string>();
-      for (const blob of wanted) {
-        if (!pathOf.has(blob.sha)) pathOf.set(blob.sha, blob.path);
-        if (sizes.get(blob.sha) === undefined) sizes.set(blob.sha, blob.size);
-      }
-      const missing: string[] = [];
-      for (const sha of sizes.keys()) if (!(await context.store.has(sha))) missing.push(sha);
-      if (missing.length === 0) return { bytes: 0, blobs: 0 };
-      const progress = { doneBlobs: 0, totalBlobs: missing.length, doneBytes: 0, totalBytes: missing.reduce((sum, sha) => sum + (sizes.get(sha) ?? 0), 0) };
-
-      await mkdir(options.tmpDir, { recursive: true, mode: 0o700 });
-      const dir = await mkdtemp(join(options.tmpDir, 'clone-'));
-      const env = baseEnv(options.env ?? process.env, dir);
-      const gitArgs = (...args: string[]): string[] => [...SAFE_CONFIG.flatMap((setting) => ['-c', setting]), `--git-dir=${dir}`, ...args];
-      const step = async (name: string, args: string[], extraEnv: Readonly<Record<string, string>> = {}): Promise<void> => {
-        const result = await run(exec, git, args, { cwd: dir, env: { ...env, ...extraEnv } }, context.signal).catch((error: unknown) => {
-          throw new HostsyncError(`Cannot run ${git} for ${what}: ${errorMessage(error)}. Install git 2.31 or newer, or choose another strategy.`, 1, { cause: error });
-        });
-        if (result.code !== 0) throw gitFailure(name, result.code, redact(result.stderr), what, options.tokenSource, token !== undefined);
-      };
+      const batch = await missingBlobs(wanted, context.store);
+      if (batch.shas.length === 0) return { bytes: 0, blobs: 0 };
+      const session = await openGitSession(options, what, context.signal);
       try {
-        await step('init', gitArgs('init', '--bare', '--quiet', '--template='));
-        const auth: Record<string, string> = token === undefined || token === '' ? {} : { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${basicAuth(token)}` };
-        const stall = ['-c', 'http.lowSpeedLimit=1024', '-c', `http.lowSpeedTime=${options.stallSec ?? 60}`];
         context.log?.('info', `Fetching ${what} with git (depth 1).`);
-        await step('fetch', [...stall, ...gitArgs('fetch', '--quiet', '--depth=1', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', remote, commit)], auth);
-        const child = exec(git, gitArgs('cat-file', '--batch'), { cwd: dir, env });
-        await readBatch(child, missing, context, async (sha, size, content) => {
-          const written = await context.store.put(sha, size, content, `git object ${sha} (${pathOf.get(sha) ?? sha}) of ${what}`);
-          progress.doneBlobs++;
-          progress.doneBytes += written;
-          context.onProgress?.({ ...progress });
-        }).catch((error: unknown) => {
-          throw error instanceof HostsyncError ? error : new HostsyncError(`Reading blobs of ${what} with git cat-file failed: ${redact(errorMessage(error))}.`, 1, { cause: error });
-        });
+        await session.fetchCommit(commit, what, context.signal);
+        return await session.storeBlobs(batch, context, what);
       } finally {
-        await rm(dir, { recursive: true, force: true });
+        await session.close();
       }
-      return { bytes: progress.doneBytes, blobs: progress.doneBlobs };
     },
   };
+}
+
+/** A full lowercase commit SHA. */
+export const FULL_SHA = /^[0-9a-f]{40}$/;
+
+/** Options of {@link openGitSession}: those of the clone strategy without the commit. */
+export type GitRemoteOptions = Omit<CloneStrategyOptions, 'commit'>;
+
+/** `{serverUrl}/{owner}/{repo}.git`, the smart HTTP address of the repository. */
+export function remoteUrl(options: Pick<GitRemoteOptions, 'serverUrl' | 'owner' | 'repo'>): string {
+  return `${options.serverUrl.replace(/\/+$/, '')}/${encodeURIComponent(options.owner)}/${encodeURIComponent(options.repo)}.git`;
+}
+
+/** Blobs of a wanted list that the store lacks: each SHA once, with a size and one path for messages. */
+export interface BlobBatch {
+  readonly shas: readonly string[];
+  readonly sizeOf: ReadonlyMap<string, number | undefined>;
+  readonly pathOf: ReadonlyMap<string, string>;
+}
+
+/** Which of `wanted` are missing from the store (checked before any git runs). */
+export async function missingBlobs(wanted: readonly WantedBlob[], store: ObjectStore): Promise<BlobBatch> {
+  const sizeOf = new Map<string, number | undefined>();
+  const pathOf = new Map<string, string>();
+  for (const blob of wanted) {
+    if (!pathOf.has(blob.sha)) pathOf.set(blob.sha, blob.path);
+    if (sizeOf.get(blob.sha) === undefined) sizeOf.set(blob.sha, blob.size);
+  }
+  const shas: string[] = [];
+  for (const sha of sizeOf.keys()) if (!(await store.has(sha))) shas.push(sha);
+  return { shas, sizeOf, pathOf };
+}
+
+/**
+ * A throwaway bare repository under `tmpDir` for one remote, with every git call made the safe
+ * way: allow-listed environment, {@link SAFE_CONFIG}, the token only in the environment of the
+ * calls that reach the network, secrets redacted from messages. `close` deletes it.
+ */
+export interface GitSession {
+  /** The smart HTTP address of the repository. */
+  readonly remote: string;
+  /**
+   * Run `git <args>` in the repository to completion; throws a HostsyncError naming `what` unless
+   * it exits 0. `network` adds the token and the stall limit. Keeps the last 64 KiB of output.
+   */
+  run(step: string, args: readonly string[], what: string, options?: { readonly network?: boolean; readonly signal?: AbortSignal | undefined }): Promise<GitRunResult>;
+  /** Start `git <args>` in the repository (no network, no token) for output read as a stream. */
+  spawn(args: readonly string[]): GitProcess;
+  /** `git fetch --depth 1` of exactly one commit (GitHub serves any reachable SHA). */
+  fetchCommit(commit: string, what: string, signal: AbortSignal | undefined): Promise<void>;
+  /** Stream the batch's blobs out of one `git cat-file --batch` into the verifying store. */
+  storeBlobs(batch: BlobBatch, context: TransferContext, what: string): Promise<TransferResult>;
+  /** Replace the token and its encoded forms with `***`. */
+  redact(text: string): string;
+  /** Delete the repository. */
+  close(): Promise<void>;
+}
+
+/** What a finished git call printed. */
+export interface GitRunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Make the throwaway repository (`git init --bare`); `what` names the work in messages. */
+export async function openGitSession(options: GitRemoteOptions, what: string, signal?: AbortSignal): Promise<GitSession> {
+  const { token } = options;
+  const git = options.git ?? 'git';
+  const exec = options.exec ?? spawnGit;
+  const remote = remoteUrl(options);
+  const redact = createRedactor(token === undefined || token === '' ? [] : [token, basicAuth(token), encodeURIComponent(token)]);
+  await mkdir(options.tmpDir, { recursive: true, mode: 0o700 });
+  const dir = await mkdtemp(join(options.tmpDir, 'clone-'));
+  const env = baseEnv(options.env ?? process.env, dir);
+  const auth: Record<string, string> = token === undefined || token === '' ? {} : { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${basicAuth(token)}` };
+  const stall = ['-c', 'http.lowSpeedLimit=1024', '-c', `http.lowSpeedTime=${options.stallSec ?? 60}`];
+  const gitArgs = (args: readonly string[]): string[] => [...SAFE_CONFIG.flatMap((setting) => ['-c', setting]), `--git-dir=${dir}`, ...args];
+
+  const session: GitSession = {
+    remote,
+    redact,
+    async run(step, args, stepWhat, runOptions = {}) {
+      const network = runOptions.network === true;
+      const result = await run(exec, git, network ? [...stall, ...gitArgs(args)] : gitArgs(args), { cwd: dir, env: network ? { ...env, ...auth } : env }, runOptions.signal).catch((error: unknown) => {
+        throw new HostsyncError(`Cannot run ${git} for ${stepWhat}: ${errorMessage(error)}. Install git 2.31 or newer, or choose another strategy.`, 1, { cause: error });
+      });
+      if (result.code !== 0) throw gitFailure(step, result.code, redact(result.stderr), stepWhat, options.tokenSource, token !== undefined);
+      return result;
+    },
+    spawn: (args) => exec(git, gitArgs(args), { cwd: dir, env }),
+    async fetchCommit(commit, fetchWhat, fetchSignal) {
+      if (!FULL_SHA.test(commit)) throw new Error(`Expected \`commit\` to be a full SHA, got '${commit}'.`);
+      await session.run('fetch', ['fetch', '--quiet', '--depth=1', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', remote, commit], fetchWhat, { network: true, signal: fetchSignal });
+    },
+    async storeBlobs(batch, context, storeWhat) {
+      const progress = { doneBlobs: 0, totalBlobs: batch.shas.length, doneBytes: 0, totalBytes: batch.shas.reduce((sum, sha) => sum + (batch.sizeOf.get(sha) ?? 0), 0) };
+      const child = session.spawn(['cat-file', '--batch']);
+      await readBatch(child, batch.shas, context, async (sha, size, content) => {
+        const written = await context.store.put(sha, size, content, `git object ${sha} (${batch.pathOf.get(sha) ?? sha}) of ${storeWhat}`);
+        progress.doneBlobs++;
+        progress.doneBytes += written;
+        context.onProgress?.({ ...progress });
+      }).catch((error: unknown) => {
+        throw error instanceof HostsyncError ? error : new HostsyncError(`Reading blobs of ${storeWhat} with git cat-file failed: ${redact(errorMessage(error))}.`, 1, { cause: error });
+      });
+      return { bytes: progress.doneBytes, blobs: progress.doneBlobs };
+    },
+    close: () => rm(dir, { recursive: true, force: true }),
+  };
+  try {
+    await session.run('init', ['init', '--bare', '--quiet', '--template='], what, { signal });
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
+  return session;
 }
 
 function basicAuth(token: string): string {
@@ -193,14 +280,8 @@ function gitFailure(step: string, code: number | null, stderr: string, what: str
   return new HostsyncError(`git ${step} of ${what} failed (exit ${String(code)}): ${detail || 'no message'}. ${hint}`);
 }
 
-interface RunResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Run git to completion, keeping the last 64 KiB of stdout and stderr; kills it on abort or timeout. */
-function run(exec: SpawnGit, git: string, args: readonly string[], options: GitSpawnOptions, signal: AbortSignal | undefined, timeoutMs?: number): Promise<RunResult> {
+function run(exec: SpawnGit, git: string, args: readonly string[], options: GitSpawnOptions, signal: AbortSignal | undefined, timeoutMs?: number): Promise<GitRunResult> {
   return new Promise((resolve, reject) => {
     const child = exec(git, args, options);
     let stdout = '';

@@ -39,6 +39,8 @@ export interface SyncDeps {
   readonly createClient: (config: Config) => GitHubClient;
   readonly log: Logger;
   readonly onProgress?: ((progress: TransferProgress) => void) | undefined;
+  /** A phase starts or ends (the CLI's spinners and --verbose lines); without it, phase durations are debug log lines. */
+  readonly onPhase?: ((name: string, state: 'start' | 'end', detail?: string) => void) | undefined;
   readonly now?: () => number;
   /** The caller (dev-update) already holds the destination's lock. */
   readonly lockHeld?: boolean | undefined;
@@ -95,20 +97,23 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
   const client = deps.createClient(config);
   const quota: { git?: GitPath } = {};
   try {
-    const phase = createPhaseTimer(now, deps.log);
+    const phase = createPhases(now, deps.log, deps.onPhase);
+    phase.start('resolve ref');
     const resolved = await resolveCommit(config, client, paths, previous, deps.log).catch(async (error: unknown) => {
       quota.git = await openGitPath(error, config, client, paths, deps.log, now());
       return { sha: await quota.git.source.resolveRef(config.ref), etag: undefined };
     });
-    phase('resolve ref');
+    phase.end(`${config.ref} → ${resolved.sha.slice(0, 12)}`);
     const hold = await readHold(paths);
     const held = hold !== undefined && previous !== undefined && hold.rolledBackFrom === resolved.sha;
     if (held) deps.log('info', `DEST was rolled back from ${resolved.sha.slice(0, 12)}; keeping ${previous.commit.slice(0, 12)} until ${config.ref} moves (or run 'hostsync rollback --to ${resolved.sha.slice(0, 12)}').`);
     const commit = held ? { sha: previous.commit, etag: resolved.etag } : resolved;
+    phase.start('tree');
     const { remote, repoBytes } = manifestMatches(previous, config.repo, config.path, commit.sha)
       ? { remote: previous.entries, repoBytes: undefined }
       : await fetchRemoteEntries(config, client, commit.sha, quota.git?.source);
-    phase(`tree (${remote.length} entries)`);
+    phase.end(`${remote.length} entries`);
+    phase.start('scan');
     const scanRoot = await scanRootOf(config, dest);
     const { plan, scan } = await scanAndPlan({
       paths,
@@ -120,7 +125,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       scanRoot,
       ignoreStatCache: config.forceFull,
     });
-    phase(`scan (${scan.stats.files} files, ${scan.stats.hashed} hashed, ${scan.stats.cacheHits} from the stat cache)`);
+    phase.end(`${scan.stats.files} files, ${scan.stats.hashed} hashed, ${scan.stats.cacheHits} from the stat cache`);
     if (plan.conflicts.length > 0) {
       throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${commit.sha.slice(0, 12)} needs a file. Move it, or change 'preserve', then run again.`);
     }
@@ -133,6 +138,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       await ensurePrivateDir(config.stateDir);
       await mkdir(paths.root, { recursive: true, mode: 0o700 });
     }
+    phase.start('transfer');
     const fetched = await fetchContent({
       config,
       plan,
@@ -148,7 +154,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       gitAvailable: async () => quota.git !== undefined || (await import('../transfer/clone.js')).isGitAvailable(),
       dryRun: config.checkOnly,
     });
-    phase(`transfer via ${fetched.strategy} (${fetched.blobs} blobs, ${fetched.bytes} bytes)`);
+    phase.end(`via ${fetched.strategy}, ${fetched.blobs} blobs, ${fetched.bytes} bytes`);
     const strategyReason = quota.git === undefined ? fetched.reason : `${quota.git.reason}${fetched.strategy === 'clone' ? '' : `; ${fetched.reason}`}`;
     deps.log(fetched.strategy === 'none' ? 'debug' : 'info', `strategy ${fetched.strategy}: ${strategyReason}`);
     const changes = summarizeChanges(plan);
@@ -187,8 +193,9 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
         strategy: fetched.strategy,
         entries: plan.entries,
       };
+      phase.start('apply');
       await applyToDestination(config, plan, manifest, previous, { paths, store, now });
-      phase(`apply (${plan.changes.length} changes)`);
+      phase.end(`${plan.changes.length} changes`);
       await recordGeneration(paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(changes) }, config.historyLimit);
       if (!held) await clearHold(paths);
       await collectGarbage(config.stateDir, store).catch((error: unknown) => deps.log('warn', `Skipped cleaning the object store: ${errorMessage(error)}`));
@@ -205,13 +212,23 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
   }
 }
 
-/** Log how long each phase took (with --verbose). */
-function createPhaseTimer(now: () => number, log: Logger): (name: string) => void {
-  let last = now();
-  return (name) => {
-    const at = now();
-    log('debug', `${name}: ${at - last} ms`);
-    last = at;
+/**
+ * Phases as they start and end: to `onPhase` (the CLI's spinners and --verbose lines), else their
+ * durations as debug lines in the same format (`scan (…): 43 ms`, which test/bench parses).
+ */
+function createPhases(now: () => number, log: Logger, onPhase: SyncDeps['onPhase']): { start(name: string): void; end(detail: string): void } {
+  let current: { name: string; at: number } | undefined;
+  return {
+    start(name) {
+      current = { name, at: now() };
+      onPhase?.(name, 'start');
+    },
+    end(detail) {
+      if (current === undefined) return;
+      if (onPhase !== undefined) onPhase(current.name, 'end', detail);
+      else log('debug', `${current.name} (${detail}): ${now() - current.at} ms`);
+      current = undefined;
+    },
   };
 }
 

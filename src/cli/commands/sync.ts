@@ -16,6 +16,7 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
     result = await runSync(config, {
     log: output.log,
     onProgress: output.progress.transfer,
+    onPhase: output.progress.phase,
     createClient: (c) =>
       createGitHubClient({
         apiUrl: c.apiUrl,

@@ -3,7 +3,8 @@
  * deletions, additions, mode changes, dir → file, file → symlink, symlink → dir). The real CLI
  * applying B is killed with SIGKILL at many points — during the download (before the journal
  * exists), and 0…1280 ms after the journal appears — and once more in the middle of a recovery.
- * Then hostsync runs with the API unreachable: recovery runs before any network, so DEST must be
+ * Then hostsync runs with the API out of reach (a refused port, or a server that refuses every
+ * request and shows no tree or blob was asked for): recovery runs before any network, so DEST must be
  * exactly A or exactly B (compared with `git archive` of both), with the manifest naming the same
  * commit, no journal and no temp file left; a sync with the server back must converge to B.
  *
@@ -18,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixture, type Fixture } from '../support/fixture.js';
 import { extractGitArchive } from '../support/repo.js';
+import type { CliResult } from '../support/cli.js';
 import { copyTree, diffViews, exists, gitView, mountTmpfs, pollFor, runCliWith, spawnCli, stagingLeftovers, type ScratchMount } from '../support/safety-helpers.js';
 import { writeBigA, writeBigB } from '../support/safety-repo.js';
 import { blobsOf, seedStore } from '../support/safety-store.js';
@@ -32,13 +34,21 @@ interface KillPoint {
   readonly delayMs: number;
   /** Also run a sync with the server back and check it converges to B (the costliest step; a subset suffices). */
   readonly converge: boolean;
+  /**
+   * How the API is out of reach for the run after the kill: `refused` — `--api-url` of a port
+   * nobody listens on (hostsync retries for ~9 s before giving up, so one point uses it); `wall` —
+   * the test server answers every request 401 at once, and no tree or blob is asked for.
+   */
+  readonly offline: 'refused' | 'wall';
 }
 
 const POINTS: readonly KillPoint[] = [
-  { name: 'download, first blob in', after: 'download', delayMs: 0, converge: true },
-  { name: 'download, +150 ms', after: 'download', delayMs: 150, converge: false },
-  ...[0, 10, 20, 40, 80, 160, 320, 640, 1280].map((delayMs) => ({ name: `journal +${delayMs} ms`, after: 'journal' as const, delayMs, converge: delayMs === 0 })),
-  { name: 'recovery killed two thirds through, then recovered again', after: 'recovery', delayMs: 0, converge: true },
+  { name: 'download, first blob in', after: 'download', delayMs: 0, converge: true, offline: 'wall' },
+  { name: 'download, +150 ms', after: 'download', delayMs: 150, converge: false, offline: 'wall' },
+  ...[0, 10, 20, 40, 80, 160, 320, 640, 1280].map(
+    (delayMs): KillPoint => ({ name: `journal +${delayMs} ms`, after: 'journal', delayMs, converge: delayMs === 0, offline: delayMs === 0 ? 'refused' : 'wall' }),
+  ),
+  { name: 'recovery killed two thirds through, then recovered again', after: 'recovery', delayMs: 0, converge: true, offline: 'wall' },
 ];
 
 interface Outcome {
@@ -138,6 +148,24 @@ afterAll(async () => {
 
 const storeHas = (sha: string): Promise<boolean> => exists(join(fx.stateDir, 'objects', sha.slice(0, 2), sha.slice(2)));
 
+/** Run hostsync once more with the API out of reach (see {@link KillPoint.offline}). */
+async function offlineRun(how: KillPoint['offline'], args: (...extra: string[]) => string[]): Promise<CliResult> {
+  if (how === 'refused') return runCliWith(args('--api-url', OFFLINE_API), { env: fx.env });
+  // Requests are counted as they arrive, by a token of their own: the killed run's last requests
+  // may still be on their way.
+  const token = 'ghp_offlineRunToken0123456789abcdefABCDEF';
+  const arrived: string[] = [];
+  fx.server.faults = [{ match: (req) => String(req.headers.authorization).includes(token) && arrived.push(req.path) > 0, action: { status: 401 } }];
+  try {
+    const result = await runCliWith(args(), { env: { ...fx.env, GITHUB_TOKEN: token } });
+    expect(arrived.length, 'the run did reach for the API').toBeGreaterThan(0);
+    expect(arrived.filter((path) => /\/git\/(trees|blobs)\//.test(path)), 'no tree or blob was requested').toEqual([]);
+    return result;
+  } finally {
+    fx.server.faults = [];
+  }
+}
+
 /** Start a run of `args`, kill it once `trigger` holds plus `delayMs`; report whether it was still running. */
 async function killRun(args: readonly string[], trigger: () => Promise<boolean>, delayMs: number): Promise<{ killedMidRun: boolean; journalAtKill: boolean }> {
   const run = spawnCli(args, { env: fx.env });
@@ -174,9 +202,9 @@ describe('SIGKILL during an update of ~1,500 of 3,000 files', () => {
       expect(killed.journalAtKill, 'the recovery was killed before it finished').toBe(true);
     }
 
-    // Recovery runs before any network: with the API unreachable the run fails (exit 1), after recovering.
+    // Recovery runs before any network: with the API out of reach the run fails (exit 1), after recovering.
     phase('restore+kill');
-    const offline = await runCliWith(syncArgs('--api-url', OFFLINE_API), { env: fx.env });
+    const offline = await offlineRun(point.offline, syncArgs);
     phase('offline');
     expect(offline.code, offline.stderr).toBe(1);
     if (killed.journalAtKill) expect(offline.stderr).toMatch(/Recovered an interrupted apply: completed/);
@@ -264,7 +292,7 @@ describe('SIGKILL while a layout "symlink" generation is being built', () => {
       return fromA.length === 0 ? 'A' : 'B';
     };
     const atKill = await check();
-    const offline = await runCliWith(slArgs('--ref', commitB, '--api-url', OFFLINE_API), { env: fx.env });
+    const offline = await offlineRun('wall', (...extra) => slArgs('--ref', commitB, ...extra));
     expect(offline.code).toBe(1);
     expect(await check()).toBe(atKill);
     const partial = (await generationDirs()).length - 1;

@@ -210,7 +210,7 @@ export interface SteadyPair {
   readonly dest: string;
   readonly stateDir: string;
   readonly clone: string;
-  /** performance.now() of the last apply to either. */
+  /** performance.now() after hostsync's last apply (git's racy index is refreshed by `git status`). */
   lastApply: number;
   /** Settled since the last apply: racy window over, warm-up poll and git status done. */
   settled: boolean;

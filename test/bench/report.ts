@@ -29,6 +29,8 @@ export interface RunRecord {
   readonly scan: { readonly files: number; readonly hashed: number; readonly cacheHits: number } | null;
   /** hostsync's stderr lines other than `debug:` ones (retries, warnings). */
   readonly warnings: readonly string[];
+  /** Each request of the run: ms since the run started, when the server began and finished it. */
+  readonly timeline: readonly { readonly startMs: number; readonly endMs: number; readonly status: number; readonly bytes: number; readonly path: string }[];
 }
 
 /** Medians over the runs, metric by metric. */

@@ -68,6 +68,7 @@ async function unthrottled<T>(ctx: BenchContext, fn: () => Promise<T>): Promise<
 /** Measure one run of `commands`, with the wire statistics of exactly this run. */
 async function measureRun(ctx: BenchContext, commands: readonly Command[], hostsync: boolean, expectCommit?: string): Promise<RunRecord> {
   ctx.server.resetLog();
+  const t0 = performance.now();
   const m = await measureCommands(commands, ctx.scratch);
   await sleep(10); // let the last 'finish' events reach the log
   const requests = [...ctx.server.requests];
@@ -107,6 +108,13 @@ async function measureRun(ctx: BenchContext, commands: readonly Command[], hosts
     phases,
     scan,
     warnings,
+    timeline: requests.map((r, i) => ({
+      startMs: Math.round((intervals[i]?.start ?? 0) - t0),
+      endMs: Math.round((intervals[i]?.end ?? 0) - t0),
+      status: r.status,
+      bytes: r.bytesSent,
+      path: r.path,
+    })),
   };
 }
 

@@ -1,16 +1,18 @@
 /**
  * Two (or more) runs on the same DEST. The lock is an abstract Unix socket (`@hostsync-<key>` in
- * /proc/net/unix), so a test can see exactly when the first run holds it. Without a timeout the
- * second run exits 4 naming the holder's PID; with `--lock-timeout 30` it waits and then succeeds;
- * any number of runs racing to different commits leave DEST exactly the commit the manifest names,
- * with a history whose generations chain one after the other.
+ * /proc/net/unix) that answers its holder's PID, so a test can see when a run holds it, or hold
+ * it itself and release it at a moment of its choosing. Without a timeout a second run exits 4
+ * naming the holder's PID; with `--lock-timeout 30` it waits and then succeeds; a SIGKILLed holder
+ * leaves no stale lock; any number of real runs racing to different commits leave DEST exactly the
+ * commit the manifest names, with a history whose generations chain one after the other.
  */
 import { readdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { destKey } from '../../src/state/layout.js';
 import { createFixture, type Fixture } from '../support/fixture.js';
-import { exists, pollFor, runCliWith, spawnCli, stagingLeftovers, type SpawnedCli } from '../support/safety-helpers.js';
+import { exists, fingerprint, pollFor, runCliWith, spawnCli, stagingLeftovers, type SpawnedCli } from '../support/safety-helpers.js';
 
 let fx: Fixture;
 beforeEach(async () => {
@@ -43,40 +45,71 @@ async function commits(): Promise<{ b: string; c: string }> {
   return { b, c };
 }
 
-/** Start a run that holds the lock for a while: its first blob download answers after `holdMs`. */
-async function startHolder(ref: string, holdMs: number): Promise<SpawnedCli> {
-  fx.server.faults = [{ match: isBlobRequest, times: 1, action: { delayMs: holdMs } }];
-  const holder = spawnCli(args('--ref', ref, '--json'), { env: fx.env });
-  expect(await lockHeld(fx.dest)).toBe(true);
-  return holder;
+/**
+ * Hold DEST's lock the way a hostsync run does (a listening abstract socket that answers its
+ * PID), from the test process, so the test decides exactly when it is released.
+ */
+async function holdLock(dest: string): Promise<{ release(): Promise<void> }> {
+  const server = createServer((socket) => socket.end(`${process.pid}\n`));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ path: `\0hostsync-${destKey(dest)}`, exclusive: true }, resolve);
+  });
+  return { release: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 describe('two runs on one DEST', () => {
-  it('without --lock-timeout the second exits 4 at once, naming the holder PID; DEST ends as the holder left it', async () => {
+  it('a real run holding the lock: a second run exits 4 at once naming its PID; SIGKILL of the holder frees the lock, nothing is stale', async () => {
     const { b } = await commits();
-    const holder = await startHolder(b, 3000);
+    fx.server.faults = [{ match: isBlobRequest, action: { hang: true } }]; // the holder stays in its download
+    const holder = spawnCli(args('--ref', b), { env: fx.env });
+    expect(await lockHeld(fx.dest)).toBe(true);
     const second = await runCliWith(args('--ref', b), { env: fx.env });
-    expect(second.code).toBe(4);
+    expect(second.code, second.stderr).toBe(4);
     expect(second.stderr).toContain(`PID ${holder.child.pid}`);
     expect(second.stderr).toMatch(/--lock-timeout/);
-    const rollback = await runCliWith(['rollback', '--dest', fx.dest, '--state-dir', fx.stateDir], { env: fx.env });
-    expect(rollback.code, 'a rollback takes the same lock').toBe(4);
-    expect((await holder.done).code).toBe(0);
+    holder.child.kill('SIGKILL');
+    await holder.done;
+    fx.server.faults = [];
+    await fx.sync('--ref', b);
     await fx.expectSameAsCommit(b);
   });
 
-  it('with --lock-timeout 30 the second waits for the first, then applies its own commit; the history shows both, in order', async () => {
-    const { b, c } = await commits();
-    const holder = await startHolder(b, 2000);
-    const second = spawnCli(args('--ref', c, '--lock-timeout', '30', '--json'), { env: fx.env });
-    const [first, waited] = await Promise.all([holder.done, second.done]);
-    expect(first.code, first.stderr).toBe(0);
-    expect(waited.code, waited.stderr).toBe(0);
-    expect(waited.stderr).toContain(`Waiting up to 30 s for another hostsync run (PID ${holder.child.pid})`);
+  it('without --lock-timeout, sync and rollback exit 4 naming the holder PID, and change nothing', async () => {
+    const { b } = await commits();
+    const before = await fingerprint(fx.dest, { identity: true });
+    const lock = await holdLock(fx.dest);
+    try {
+      const sync = await runCliWith(args('--ref', b), { env: fx.env });
+      expect(sync.code, sync.stderr).toBe(4);
+      expect(sync.stderr).toContain(`Another hostsync run (PID ${process.pid}) is updating ${fx.dest}`);
+      const rollback = await runCliWith(['rollback', '--dest', fx.dest, '--state-dir', fx.stateDir], { env: fx.env });
+      expect(rollback.code, rollback.stderr).toBe(4);
+      expect(rollback.stderr).toContain(`PID ${process.pid}`);
+    } finally {
+      await lock.release();
+    }
+    expect(await fingerprint(fx.dest, { identity: true })).toEqual(before);
+  });
+
+  it('with --lock-timeout 30 the second run says it waits for the holder, then applies its commit once the lock is free', async () => {
+    const { c } = await commits();
+    const before = await fingerprint(fx.dest, { identity: true });
+    const lock = await holdLock(fx.dest);
+    let waiting: SpawnedCli | undefined;
+    try {
+      waiting = spawnCli(args('--ref', c, '--lock-timeout', '30', '--json'), { env: fx.env });
+      const run = waiting;
+      const said = await pollFor(async () => (run.stderrSoFar().includes(`Waiting up to 30 s for another hostsync run (PID ${process.pid})`) ? true : undefined), { intervalMs: 20, timeoutMs: 30_000 });
+      expect(said, run.stderrSoFar()).toBe(true);
+      expect(run.child.exitCode, 'still waiting').toBeNull();
+      expect(await fingerprint(fx.dest, { identity: true }), 'nothing written while waiting').toEqual(before);
+    } finally {
+      await lock.release();
+    }
+    const result = await waiting.done;
+    expect(result.code, result.stderr).toBe(0);
     await fx.expectSameAsCommit(c);
-    const history = JSON.parse((await runCliWith(['history', '--json', '--dest', fx.dest, '--state-dir', fx.stateDir], { env: fx.env })).stdout) as { generations: { commit: string; previousCommit: string | null }[] };
-    expect(history.generations.map((g) => g.commit).slice(-2)).toEqual([b, c]);
-    expect(history.generations.at(-1)?.previousCommit).toBe(b);
   });
 
   it('six runs racing between two commits: every one succeeds, DEST is exactly the commit the manifest names, generations chain', async () => {

@@ -16,6 +16,8 @@ export interface SpawnedCli {
   readonly child: ChildProcess;
   /** Resolves when the process has exited (never rejects on a non-zero exit or a signal). */
   readonly done: Promise<CliResult>;
+  /** What the process has written to stderr so far. */
+  stderrSoFar(): string;
 }
 
 export interface SpawnOptions {
@@ -46,7 +48,7 @@ export function spawnCli(args: readonly string[], options: SpawnOptions = {}): S
       resolve({ code, signal, stdout, stderr });
     });
   });
-  return { child, done };
+  return { child, done, stderrSoFar: () => stderr };
 }
 
 /** Run the CLI to completion (see {@link spawnCli}). */

@@ -5,13 +5,13 @@
  * `application/vnd.github.sha` media type), https://docs.github.com/rest/git/trees#get-a-tree,
  * https://docs.github.com/rest/git/blobs#get-a-blob, https://docs.github.com/rest/repos/contents#download-a-repository-archive-tar.
  */
-import { Octokit } from '@octokit/rest';
 import { errorMessage, HostsyncError } from '../errors.js';
 import type { GitMode } from '../model.js';
 import { httpError, isRetryable, networkError, type ErrorContext, HttpStatusError } from './errors.js';
-import { createHttp, type Http } from './http.js';
+import type { Http } from './http.js';
+import { requestRef } from './ref-request.js';
 import { withRetry } from './retry.js';
-import type { BodyStream, CommitInfo, CompareStatus, GitHubClient, GitTree, GitTreeEntry, ResolvedRef } from './types.js';
+import type { BodyStream, CommitInfo, CompareStatus, GitHubClient, GitTree, GitTreeEntry, RequestStats, ResolvedRef } from './types.js';
 
 export interface GitHubClientOptions {
   readonly apiUrl: string;
@@ -35,16 +35,24 @@ const GIT_MODES = new Set<string>(['100644', '100755', '120000', '160000', '0400
 
 /** Create a client for one repository. Call `close()` to release connections. */
 export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
-  const http: Http = createHttp(options);
+  const stats: RequestStats = { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
   const now = options.now ?? Date.now;
   const context: ErrorContext = { repo: `${options.owner}/${options.repo}`, apiUrl: options.apiUrl, tokenSource: options.tokenSource };
-  const octokit = new Octokit({
-    baseUrl: options.apiUrl,
-    userAgent: options.userAgent,
-    ...(options.token !== undefined ? { auth: options.token } : {}),
-    request: { fetch: http.fetch, retries: 0 },
-    log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
-  });
+  // undici and Octokit are loaded on first use: an unchanged poll needs neither (see ref-request.ts).
+  let heavy: Promise<{ http: Http; octokit: import('@octokit/rest').Octokit }> | undefined;
+  const load = (): Promise<{ http: Http; octokit: import('@octokit/rest').Octokit }> =>
+    (heavy ??= (async () => {
+      const [{ createHttp }, { Octokit }] = await Promise.all([import('./http.js'), import('@octokit/rest')]);
+      const http = createHttp({ ...options, stats });
+      const octokit = new Octokit({
+        baseUrl: options.apiUrl,
+        userAgent: options.userAgent,
+        ...(options.token !== undefined ? { auth: options.token } : {}),
+        request: { fetch: http.fetch, retries: 0 },
+        log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+      });
+      return { http, octokit };
+    })());
   const repoParams = { owner: options.owner, repo: options.repo };
   const headers = { 'x-github-api-version': API_VERSION };
 
@@ -75,37 +83,61 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   };
 
   const resolveRef = async (ref: string, etag?: string): Promise<ResolvedRef> => {
-    try {
-      const response = await call(`ref '${ref}'`, () =>
-        octokit.request('GET /repos/{owner}/{repo}/commits/{ref}', {
-          ...repoParams,
-          ref,
-          headers: { ...headers, accept: 'application/vnd.github.sha', ...(etag !== undefined ? { 'if-none-match': etag } : {}) },
-        }),
-      );
-      const sha = String(response.data).trim();
-      if (!/^[0-9a-f]{40}$/.test(sha)) throw new HostsyncError(`GitHub answered ref '${ref}' with '${sha.slice(0, 60)}', not a commit SHA. Check --api-url.`);
-      return { changed: true, sha, etag: response.headers.etag };
-    } catch (error) {
-      if (error instanceof NotModified) return { changed: false };
-      throw error;
-    }
+    const what = `ref '${ref}'`;
+    const response = await withRetry(
+      async () => {
+        let url = `${options.apiUrl}/repos/${enc(options.owner)}/${enc(options.repo)}/commits/${enc(ref)}`;
+        for (let hop = 0; hop <= 5; hop++) {
+          const sameOrigin = new URL(url).origin === new URL(options.apiUrl).origin;
+          const answer = await requestRef({
+            url,
+            timeoutMs: options.timeoutMs,
+            stats,
+            headers: {
+              accept: 'application/vnd.github.sha',
+              'user-agent': options.userAgent,
+              ...headers,
+              ...(etag !== undefined ? { 'if-none-match': etag } : {}),
+              ...(sameOrigin && options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
+            },
+          });
+          const location = answer.headers['location'];
+          // A renamed repository answers 301 to its new location (https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api#follow-redirects).
+          if ([301, 302, 307, 308].includes(answer.status) && location !== undefined) {
+            url = new URL(location, url).href;
+            continue;
+          }
+          if (answer.status === 200 || answer.status === 304) return answer;
+          throw httpError(answer.status, answer.headers, parseJsonBody(answer.body), what, context, now());
+        }
+        throw new HostsyncError(`Too many redirects resolving ${what} of ${context.repo}. Check --repo and --api-url.`);
+      },
+      { retries: options.retries, onRetry: options.onRetry },
+    ).catch((error: unknown) => {
+      throw error instanceof HostsyncError ? error : networkError(error, options.apiUrl);
+    });
+    if (response.status === 304) return { changed: false };
+    const sha = response.body.trim();
+    if (!/^[0-9a-f]{40}$/.test(sha)) throw new HostsyncError(`GitHub answered ${what} with '${sha.slice(0, 60)}', not a commit SHA. Check --api-url.`);
+    return { changed: true, sha, etag: response.headers['etag'] };
   };
 
   const getTree = async (sha: string, recursive: boolean): Promise<GitTree> => {
     const response = await call(`tree ${sha}`, () =>
-      octokit.request('GET /repos/{owner}/{repo}/git/trees/{tree_sha}', {
+      load().then(({ octokit }) => octokit.request('GET /repos/{owner}/{repo}/git/trees/{tree_sha}', {
         ...repoParams,
         tree_sha: sha,
         headers,
         ...(recursive ? { recursive: '1' } : {}),
-      }),
+      })),
     );
     return { sha: response.data.sha, truncated: response.data.truncated, entries: response.data.tree.map((entry) => toTreeEntry(entry, sha)) };
   };
 
   const getCommit = async (sha: string): Promise<CommitInfo> => {
-    const response = await call(`commit ${sha}`, () => octokit.request('GET /repos/{owner}/{repo}/commits/{ref}', { ...repoParams, ref: sha, headers }));
+    const response = await call(`commit ${sha}`, () =>
+      load().then(({ octokit }) => octokit.request('GET /repos/{owner}/{repo}/commits/{ref}', { ...repoParams, ref: sha, headers })),
+    );
     const data = response.data;
     return {
       sha: data.sha,
@@ -118,13 +150,14 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
 
   const compare = async (base: string, head: string): Promise<CompareStatus> => {
     const response = await call(`comparison ${base.slice(0, 12)}...${head.slice(0, 12)}`, () =>
-      octokit.request('GET /repos/{owner}/{repo}/compare/{basehead}', { ...repoParams, basehead: `${base}...${head}`, per_page: 1, headers }),
+      load().then(({ octokit }) => octokit.request('GET /repos/{owner}/{repo}/compare/{basehead}', { ...repoParams, basehead: `${base}...${head}`, per_page: 1, headers })),
     );
     return response.data.status;
   };
 
   const openStream = async (path: string, accept: string, what: string, signal?: AbortSignal): Promise<BodyStream> => {
     const url = `${options.apiUrl}${path}`;
+    const { http } = await load();
     const response = await http.get(url, { accept, ...headers }, signal).catch((error: unknown) => {
       throw isRetryable(error) ? error : networkError(error, url);
     });
@@ -136,18 +169,29 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   };
 
   return {
-    stats: http.stats,
+    stats,
     resolveRef,
     getTree,
     getCommit,
     compare,
     openBlob: (sha, signal) => openStream(`/repos/${enc(options.owner)}/${enc(options.repo)}/git/blobs/${sha}`, 'application/vnd.github.raw', `blob ${sha}`, signal),
     openTarball: (sha, signal) => openStream(`/repos/${enc(options.owner)}/${enc(options.repo)}/tarball/${sha}`, 'application/vnd.github+json', `tarball of ${sha}`, signal),
-    close: () => http.close(),
+    close: async () => {
+      if (heavy !== undefined) await (await heavy).http.close();
+    },
   };
 }
 
 const enc = encodeURIComponent;
+
+/** Parse an error body; a non-JSON one becomes its text as the message. */
+function parseJsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { message: text.slice(0, 200) };
+  }
+}
 
 /** A 304 answer to a conditional request: not a failure, just "nothing new". */
 class NotModified extends Error {

@@ -19,6 +19,8 @@ export interface HttpOptions {
   readonly stallMs: number;
   /** Connections per origin. */
   readonly connections: number;
+  /** Counters to add to (shared with the light ref request); a fresh set when absent. */
+  readonly stats?: RequestStats | undefined;
 }
 
 export interface StreamResponse {
@@ -49,7 +51,7 @@ export function createHttp(options: HttpOptions): Http {
     connect: { timeout: options.timeoutMs },
   });
   const apiOrigin = new URL(options.apiUrl).origin;
-  const stats: RequestStats = { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
+  const stats: RequestStats = options.stats ?? { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
 
   const note = (url: string, status: number, headers: Record<string, string | undefined>, api = url.startsWith(options.apiUrl)): void => {
     stats.httpRequests++;

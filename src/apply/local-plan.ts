@@ -29,7 +29,7 @@ export function preserveMatcher(preserve: readonly string[]): (path: string) => 
 }
 
 /** Scan DEST, then plan; the plan knows which needed blobs the store already holds. */
-export async function scanAndPlan(input: LocalPlanInput): Promise<{ plan: Plan; scan: ScanResult }> {
+export async function scanAndPlan(input: LocalPlanInput): Promise<{ plan: Plan; scan: ScanResult; statCacheChanged: boolean }> {
   const isPreserved = preserveMatcher(input.preserve);
   const interest = new Set<string>();
   for (const entry of input.remote) interest.add(entry.path);
@@ -40,7 +40,9 @@ export async function scanAndPlan(input: LocalPlanInput): Promise<{ plan: Plan; 
     { remote: input.remote, local: scan.entries, previous: input.previous, isPreserved, prune: input.prune },
     input.store,
   );
-  return { plan, scan };
+  // Nothing hashed and every cached entry still there: the cache file already says all this.
+  const statCacheChanged = statCache === undefined || scan.stats.hashed > 0 || scan.statCache.entries.size !== statCache.entries.size;
+  return { plan, scan, statCacheChanged };
 }
 
 /** Plan, then re-plan knowing which needed blobs the store already holds (one stat per candidate). */

@@ -115,7 +115,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
     phase.end(`${remote.length} entries`);
     phase.start('scan');
     const scanRoot = await scanRootOf(config, dest);
-    const { plan, scan } = await scanAndPlan({
+    const { plan, scan, statCacheChanged } = await scanAndPlan({
       paths,
       store,
       remote,
@@ -200,7 +200,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       if (!held) await clearHold(paths);
       await collectGarbage(config.stateDir, store).catch((error: unknown) => deps.log('warn', `Skipped cleaning the object store: ${errorMessage(error)}`));
     }
-    await saveStatCache(paths.statCache, scan.statCache);
+    if (statCacheChanged) await saveStatCache(paths.statCache, scan.statCache);
     if (commit.etag !== undefined) {
       const cache = await loadRefCache(paths.etags);
       cache[refKey(config.apiUrl, config.repo, config.ref)] = { etag: commit.etag, sha: resolved.sha };

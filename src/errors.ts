@@ -49,6 +49,14 @@ export class IntegrityError extends HostsyncError {
   }
 }
 
+/** The local disk refused a write (full, read-only, denied): no other download strategy can help. */
+export class LocalStorageError extends HostsyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.Failure, options);
+    this.name = 'LocalStorageError';
+  }
+}
+
 /** Narrow an unknown thrown value to a Node system error code such as 'ENOENT'. */
 export function errorCode(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {

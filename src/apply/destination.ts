@@ -3,7 +3,7 @@
  * it, and how to apply a plan to it (in place with the journal, or as a new generation behind a
  * symlink).
  */
-import { lstat, mkdir, realpath } from 'node:fs/promises';
+import { chmod, lstat, mkdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { errorCode, UsageError } from '../errors.js';
@@ -80,6 +80,7 @@ export async function applyToDestination(
     await applyAsGeneration(plan, manifest, { paths: context.paths, store: context.store, ...owner, keep: config.historyLimit, now: context.now });
     return;
   }
-  await mkdir(context.paths.dest, { recursive: true, mode: 0o755 });
+  const created = await mkdir(context.paths.dest, { recursive: true, mode: 0o755 });
+  if (created !== undefined) await chmod(context.paths.dest, 0o755); // the umask must not decide DEST's mode
   await applyPlan(plan, manifest, previous, { paths: context.paths, store: context.store, ...owner });
 }

@@ -6,7 +6,7 @@
  * that writes in place — which replaces files by rename, so the links to the previous generation
  * are never written through — and one atomic rename of a symlink switches DEST.
  */
-import { link, lstat, mkdir, readdir, readlink, realpath, rename, rm, symlink } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readdir, readlink, realpath, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errorCode, HostsyncError } from '../errors.js';
@@ -34,17 +34,24 @@ export async function currentGeneration(destLink: string): Promise<string | unde
   if (!info.isSymbolicLink()) {
     throw new HostsyncError(`With layout "symlink", ${destLink} must be a symlink (or absent), but it is a ${info.isDirectory() ? 'directory' : 'file'}. Move it away once; hostsync then builds generations beside it.`, 2);
   }
-  return realpath(destLink);
+  const target = await realpath(destLink);
+  // Only ever a generation hostsync built: a DEST repointed elsewhere would be hard-linked wholesale.
+  const root = await realpath(generationsRoot(destLink)).catch(() => undefined);
+  if (root === undefined || dirname(target) !== root) {
+    throw new HostsyncError(`${destLink} points to ${target}, which is not a generation in ${generationsRoot(destLink)}. Point it back (or remove it) and run again.`, 2);
+  }
+  return target;
 }
 
 /** Copy a tree with hard links for files (like `cp -al`), recreating symlinks and folders. */
 async function linkTree(from: string, to: string): Promise<void> {
   await mkdir(to, { mode: 0o755 });
+  await chmod(to, 0o755); // the umask must not decide folder modes
   for (const entry of await readdir(from, { withFileTypes: true })) {
     const source = join(from, entry.name);
     const target = join(to, entry.name);
     if (entry.isDirectory()) await linkTree(source, target);
-    else if (entry.isSymbolicLink()) await symlink(await readlink(source), target);
+    else if (entry.isSymbolicLink()) await symlink(await readlink(source, { encoding: 'buffer' }), target);
     else if (entry.isFile()) await link(source, target);
   }
 }
@@ -65,10 +72,14 @@ export async function applyAsGeneration(plan: Plan, manifest: Manifest, options:
   const root = generationsRoot(destLink);
   const current = await currentGeneration(destLink);
   await mkdir(root, { recursive: true, mode: 0o755 });
+  await chmod(root, 0o755);
   const dir = join(root, `${options.now()}-${manifest.commit.slice(0, 12)}`);
   try {
     if (current !== undefined) await linkTree(current, dir);
-    else await mkdir(dir, { mode: 0o755 });
+    else {
+      await mkdir(dir, { mode: 0o755 });
+      await chmod(dir, 0o755);
+    }
     // chmod on a hard link would change the previous generation too: rewrite instead.
     const steps: ReconcileStep[] = plan.changes.map((change) => ({
       path: change.path,

@@ -8,7 +8,8 @@
  * directory; a symlink where a file goes is replaced by rename (which does not follow it).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, readFile, readdir, rename, rmdir, symlink, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, open, readFile, readdir, readlink, rename, rmdir, stat, symlink, unlink } from 'node:fs/promises';
+import { hashBlobFile } from '../local/hash.js';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -40,6 +41,9 @@ export interface ReconcileOptions {
 
 /** Prefix of temp files placed beside their targets during an apply; recovery removes leftovers. */
 export const TEMP_PREFIX = '.hostsync-tmp-';
+
+/** Exactly the names hostsync generates (a commit may not use the prefix: see plan/remote.ts). */
+const TEMP_NAME = /^\.hostsync-tmp-[0-9a-f]{12}$/;
 
 const depth = (path: string): number => path.split('/').length;
 
@@ -137,10 +141,17 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
       return;
     }
   }
+  if (await alreadyThere(full, state, options.store)) {
+    // An undo (or a recovery) passes over paths the interrupted pass never reached: leave them be,
+    // so an immutable or read-only file that never needed a change cannot fail the undo.
+    if (state.kind === 'file') await setOwner(full, options);
+    return;
+  }
   const tmp = join(options.dest, parent, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
   try {
     if (state.kind === 'symlink') {
-      const target = await readFile(options.store.pathOf(state.sha), 'utf8');
+      // Bytes, not text: a target need not be UTF-8.
+      const target = await readFile(options.store.pathOf(state.sha));
       await symlink(target, tmp);
     } else {
       const mode = state.mode === '100755' ? 0o755 : 0o644;
@@ -164,6 +175,21 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
   }
 }
 
+/** Whether the path already holds exactly this file (content and mode) or symlink. */
+async function alreadyThere(full: string, state: Extract<PathState, { kind: 'file' | 'symlink' }>, store: ObjectStore): Promise<boolean> {
+  const info = await lstatOrUndefined(full);
+  if (info === undefined) return false;
+  if (state.kind === 'symlink') {
+    if (!info.isSymbolicLink()) return false;
+    const [current, wanted] = await Promise.all([readlink(full, { encoding: 'buffer' }), readFile(store.pathOf(state.sha))]);
+    return Buffer.compare(current, wanted) === 0;
+  }
+  if (!info.isFile() || (info.mode & 0o777) !== (state.mode === '100755' ? 0o755 : 0o644)) return false;
+  const object = await stat(store.pathOf(state.sha)).catch(() => undefined);
+  if (object === undefined || object.size !== info.size) return false;
+  return (await hashBlobFile(full).catch(() => undefined)) === state.sha;
+}
+
 async function setOwner(path: string, options: ReconcileOptions): Promise<void> {
   if (options.uid === undefined && options.gid === undefined) return;
   await chown(path, options.uid ?? -1, options.gid ?? -1);
@@ -178,6 +204,6 @@ export async function removeTempFiles(dest: string, dirs: Iterable<string>): Pro
     } catch {
       continue;
     }
-    for (const name of names) if (name.startsWith(TEMP_PREFIX)) await unlink(join(dest, dir, name)).catch(() => undefined);
+    for (const name of names) if (TEMP_NAME.test(name)) await unlink(join(dest, dir, name)).catch(() => undefined);
   }
 }

@@ -5,6 +5,11 @@
  * recursively on its own, and only a folder that is itself truncated is split one level further.
  */
 import pLimit from 'p-limit';
+import { HostsyncError } from '../errors.js';
+
+/** Bounds of a walk: git trees are not deeper than this in practice, and GitHub's limit is 100,000 entries. */
+const MAX_DEPTH = 256;
+const MAX_REQUESTS = 20_000;
 import type { GitHubClient, GitTreeEntry } from './types.js';
 
 export interface TreeReadResult {
@@ -26,8 +31,13 @@ export async function readCommitTree(client: GitHubClient, commit: string, subPa
   const prefixOf = (path: string): string => (path === '' ? '' : `${path}/`);
   const inScope = (path: string): boolean => subPath === '' || path === subPath || path.startsWith(`${subPath}/`) || subPath.startsWith(`${path}/`);
 
+  let requests = 0;
   /** Read one folder: recursively if GitHub can serve it whole, else level by level. */
   const readFolder = async (sha: string, path: string, tryRecursive: boolean): Promise<void> => {
+    // A hostile server could answer "truncated" forever: bound the walk.
+    if (path.split('/').length > MAX_DEPTH || ++requests > MAX_REQUESTS) {
+      throw new HostsyncError(`Walking the truncated tree of ${commit.slice(0, 12)} went past ${MAX_DEPTH} levels or ${MAX_REQUESTS} requests at ${path || '/'}; refusing it. Use --path for a smaller folder.`);
+    }
     if (tryRecursive) {
       const tree = await limit(() => client.getTree(sha, true));
       if (!tree.truncated) {
@@ -36,6 +46,7 @@ export async function readCommitTree(client: GitHubClient, commit: string, subPa
       }
     }
     const level = await limit(() => client.getTree(sha, false));
+    if (level.truncated) throw new HostsyncError(`GitHub truncated even the single level of folder ${path || '/'} in ${commit.slice(0, 12)}; it cannot be walked. Use --path for a smaller folder.`);
     const children: Promise<void>[] = [];
     for (const entry of level.entries) {
       const full = prefixOf(path) + entry.path;

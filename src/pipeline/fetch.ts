@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
-import { errorMessage, HostsyncError, UsageError } from '../errors.js';
+import { errorMessage, HostsyncError, LocalStorageError, UsageError } from '../errors.js';
 import { HttpStatusError } from '../github/errors.js';
 import type { GitHubClient } from '../github/types.js';
 import type { RemoteEntry, StrategyName, WantedBlob } from '../model.js';
@@ -46,7 +46,7 @@ export interface FetchResult {
 
 /** Failures no other strategy can get around: a wrong token, an unknown repository or ref. */
 function isFinal(error: unknown): boolean {
-  if (error instanceof UsageError) return true;
+  if (error instanceof UsageError || error instanceof LocalStorageError) return true;
   return error instanceof HttpStatusError && [401, 404, 409, 422].includes(error.status);
 }
 

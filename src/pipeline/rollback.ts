@@ -5,6 +5,7 @@
  */
 import { HostsyncError } from '../errors.js';
 import { recoverInterrupted } from '../apply/apply.js';
+import { resolveOwner } from '../apply/owner.js';
 import { collectGarbage, listHistory, loadGeneration, recordGeneration, type Generation } from '../apply/history.js';
 import { clearHold, readHold, writeHold } from '../apply/hold.js';
 import type { Manifest } from '../model.js';
@@ -59,7 +60,7 @@ export async function runRollback(
   const lock = options.lockHeld === true ? undefined : await lockDestination({ lockTimeout: config.lockTimeout, stateDir: config.stateDir }, paths, log);
   try {
     const store = createObjectStore(paths.objects);
-    if (!config.checkOnly) await recoverInterrupted({ paths, store });
+    if (!config.checkOnly) await recoverInterrupted({ paths, store, ...(await resolveOwner(config)) });
     const current = await loadManifest(paths.manifest);
     if (current === undefined) throw new HostsyncError(`Nothing was ever applied to ${dest} with state dir ${config.stateDir}: there is nothing to roll back to.`);
     const history = await listHistory(paths);

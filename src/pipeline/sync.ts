@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { errorMessage, HostsyncError } from '../errors.js';
 import { recoverInterrupted } from '../apply/apply.js';
+import { resolveOwner } from '../apply/owner.js';
 import { collectGarbage, recordGeneration } from '../apply/history.js';
 import { clearHold, readHold } from '../apply/hold.js';
 import { describeReset, RateLimitError } from '../github/errors.js';
@@ -91,7 +92,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
   const now = deps.now ?? Date.now;
   const dest = paths.dest;
   const store = createObjectStore(paths.objects);
-  const recovered = config.checkOnly ? undefined : await recoverInterrupted({ paths, store });
+  const recovered = config.checkOnly ? undefined : await recoverInterrupted({ paths, store, ...(await resolveOwner(config)) });
   if (recovered) deps.log('warn', `Recovered an interrupted apply: ${recovered.action} (${recovered.commit.slice(0, 12)}).`);
   const previous = await loadManifest(paths.manifest);
   const client = deps.createClient(config);

@@ -17,6 +17,7 @@ export function unsafePathReason(path: string): string | undefined {
     if (part === '') return 'has an empty component';
     if (part === '.' || part === '..') return `has a '${part}' component`;
     if (part.toLowerCase() === '.git') return "has a '.git' component";
+    if (part.startsWith('.hostsync-tmp-')) return "uses the '.hostsync-tmp-' prefix hostsync reserves for its temp files";
   }
   return undefined;
 }

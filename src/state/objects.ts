@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { errorCode, IntegrityError } from '../errors.js';
+import { errorCode, IntegrityError, LocalStorageError } from '../errors.js';
 import { createBlobHasher, hashBlobFile } from '../local/hash.js';
 
 export interface ObjectStore {
@@ -88,7 +88,7 @@ export function createObjectStore(dir: string): ObjectStore {
       return written;
     } catch (error) {
       await unlink(tmp).catch(() => undefined);
-      throw error;
+      throw localStorageError(error, dir) ?? error;
     }
   };
 
@@ -134,6 +134,22 @@ export function createObjectStore(dir: string): ObjectStore {
 async function openTemp(tmp: string): Promise<NodeJS.WritableStream> {
   const handle = await open(tmp, 'wx', 0o600);
   return handle.createWriteStream();
+}
+
+const DISK_CODES: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'an I/O error',
+};
+
+/** A disk failure of the store as a final, named error (not a download failure to fall back from). */
+function localStorageError(error: unknown, dir: string): LocalStorageError | undefined {
+  const code = errorCode(error);
+  if (code === undefined || !(code in DISK_CODES)) return undefined;
+  return new LocalStorageError(`Cannot write the object store ${dir}: ${DISK_CODES[code]} (${code}). Free space or fix the state dir (--state-dir), then run again; DEST was not touched.`, { cause: error });
 }
 
 async function fsyncFile(file: string): Promise<void> {

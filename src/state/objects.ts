@@ -149,7 +149,8 @@ const DISK_CODES: Record<string, string> = {
 function localStorageError(error: unknown, dir: string): LocalStorageError | undefined {
   const code = errorCode(error);
   if (code === undefined || !(code in DISK_CODES)) return undefined;
-  return new LocalStorageError(`Cannot write the object store ${dir}: ${DISK_CODES[code]} (${code}). Free space or fix the state dir (--state-dir), then run again; DEST was not touched.`, { cause: error });
+  const fix = code === 'ENOSPC' || code === 'EDQUOT' ? 'free some space' : 'make the state dir writable (or choose another with --state-dir)';
+  return new LocalStorageError(`Cannot write the object store ${dir}: ${DISK_CODES[code]}: ${fix}, then run again (${code}). DEST was not touched.`, { cause: error });
 }
 
 async function fsyncFile(file: string): Promise<void> {

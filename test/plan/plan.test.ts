@@ -82,6 +82,7 @@ describe('remoteEntriesFromTree', () => {
     ['a\\b', /backslash/],
     ['a\0b', /NUL/],
     ['a//b', /empty component/],
+    ['dir/.hostsync-tmp-0123456789ab', /reserves for its temp files/],
   ])('refuses %j', (path, reason) => {
     expect(unsafePathReason(path)).toMatch(reason);
     expect(() => remoteEntriesFromTree([tree(path)], '', sha(9))).toThrow(/Refusing commit/);

@@ -10,16 +10,16 @@ import type { Output } from '../output.js';
 import type { DevUpdateResult, StepResult } from '../../pipeline/dev-update.js';
 import { toJson as syncJson } from './sync.js';
 import { clientFactory, countStatuses, renderValidation, validateJson } from './validate.js';
+import { githubClient } from '../github.js';
 
 export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
   const { config, output } = await loadCommandConfig(flags, argv, { defaultConfigFile: true });
-  const [{ runDevUpdate }, { createExec }, { processEnv }, { resolveOwner }, { validateDestination }, { createGitHubClient }] = await Promise.all([
+  const [{ runDevUpdate }, { createExec }, { processEnv }, { resolveOwner }, { validateDestination }] = await Promise.all([
     import('../../pipeline/dev-update.js'),
     import('../../pipeline/exec.js'),
     import('../../config/load.js'),
     import('../../apply/owner.js'),
     import('../../checks/validate.js'),
-    import('../../github/client.js'),
   ]);
   const exec = createExec();
   const env = processEnv();
@@ -31,19 +31,7 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
     {
       sync: {
         log: output.log,
-        createClient: (c: Config) =>
-          createGitHubClient({
-            apiUrl: c.apiUrl,
-            owner: c.repoOwner,
-            repo: c.repoName,
-            token: c.token?.value,
-            tokenSource: c.token?.source,
-            userAgent: 'hostsync',
-            timeoutMs: c.timeoutSec * 1000,
-            stallMs: c.stallSec * 1000,
-            connections: c.concurrency,
-            onRetry: (error, attempt) => output.log('warn', `retry ${attempt}: ${error instanceof Error ? error.message : String(error)}`),
-          }),
+        createClient: (c: Config) => githubClient(c, c.repo, output),
       },
       exec,
       env,

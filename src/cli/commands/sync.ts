@@ -5,11 +5,11 @@ import { countChanges } from '../../pipeline/summary.js';
 import { formatBytes, type Output } from '../output.js';
 import { loadCommandConfig } from '../load.js';
 import { recordSyncMetrics } from '../metrics.js';
+import { githubClient } from '../github.js';
 
 export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
   const { config, output } = await loadCommandConfig(flags, argv);
   const { runSync } = await import('../../pipeline/sync.js');
-  const { createGitHubClient } = await import('../../github/client.js');
   const startedAt = Date.now();
   let result: SyncResult;
   try {
@@ -18,18 +18,7 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
     onProgress: output.progress.transfer,
     onPhase: output.progress.phase,
     createClient: (c) =>
-      createGitHubClient({
-        apiUrl: c.apiUrl,
-        owner: c.repoOwner,
-        repo: c.repoName,
-        token: c.token?.value,
-        tokenSource: c.token?.source,
-        userAgent: 'hostsync',
-        timeoutMs: c.timeoutSec * 1000,
-        stallMs: c.stallSec * 1000,
-        connections: c.concurrency,
-        onRetry: (error, attempt) => output.log('warn', `retry ${attempt}: ${error instanceof Error ? error.message : String(error)}`),
-      }),
+      githubClient(c, c.repo, output),
     });
   } catch (error) {
     output.close();

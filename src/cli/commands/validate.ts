@@ -6,6 +6,7 @@ import { ExitCode, UsageError } from '../../errors.js';
 import type { GitHubClient } from '../../github/types.js';
 import { loadLooseCommandConfig } from '../load.js';
 import type { Output } from '../output.js';
+import { githubClient } from '../github.js';
 
 export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
   const { config, output } = await loadLooseCommandConfig(flags, argv, { repo: false, dest: true });
@@ -29,22 +30,7 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
 
 /** A GitHub client factory for downloads a fix needs (repository from the config or the manifest); loads Octokit only when called. */
 export function clientFactory(config: Pick<LooseConfig, 'apiUrl' | 'token' | 'timeoutSec' | 'stallSec' | 'concurrency'>, output: Output): (repo: string) => Promise<GitHubClient> {
-  return async (repo) => {
-    const { createGitHubClient } = await import('../../github/client.js');
-    const [owner = '', name = ''] = repo.split('/');
-    return createGitHubClient({
-      apiUrl: config.apiUrl,
-      owner,
-      repo: name,
-      token: config.token?.value,
-      tokenSource: config.token?.source,
-      userAgent: 'hostsync',
-      timeoutMs: config.timeoutSec * 1000,
-      stallMs: config.stallSec * 1000,
-      connections: config.concurrency,
-      onRetry: (error, attempt) => output.log('warn', `retry ${attempt}: ${error instanceof Error ? error.message : String(error)}`),
-    });
-  };
+  return async (repo) => githubClient(config, repo, output);
 }
 
 /** The `--json` shape: `{ok, checks: [{id, status, message, paths, fixable, fixed}]}`. */

@@ -1,0 +1,25 @@
+/** The one way commands build a GitHub client from their configuration. */
+import type { LooseConfig } from '../config/types.js';
+import { createGitHubClient } from '../github/client.js';
+import type { GitHubClient } from '../github/types.js';
+import type { Output } from './output.js';
+import { VERSION } from './version.js';
+
+type ClientSettings = Pick<LooseConfig, 'apiUrl' | 'token' | 'timeoutSec' | 'stallSec' | 'concurrency'>;
+
+/** A client for `repo` (OWNER/NAME); retries are logged as warnings. Octokit and undici load on first use. */
+export function githubClient(config: ClientSettings, repo: string, output: Pick<Output, 'log'>): GitHubClient {
+  const [owner = '', name = ''] = repo.split('/');
+  return createGitHubClient({
+    apiUrl: config.apiUrl,
+    owner,
+    repo: name,
+    token: config.token?.value,
+    tokenSource: config.token?.source,
+    userAgent: `hostsync/${VERSION}`,
+    timeoutMs: config.timeoutSec * 1000,
+    stallMs: config.stallSec * 1000,
+    connections: config.concurrency,
+    onRetry: (error, attempt) => output.log('warn', `retry ${attempt}: ${error instanceof Error ? error.message : String(error)}`),
+  });
+}

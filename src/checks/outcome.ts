@@ -17,17 +17,7 @@ export function listPaths(items: readonly string[], max = 10): string {
   return `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
 }
 
-/** Bytes for messages: 1536 → "1.5 KiB". */
-export function formatSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
+export { formatBytes as formatSize } from '../format.js';
 
 /** A permission mode as octal text: 0o755 → "0755". */
 export function formatMode(mode: number): string {

@@ -13,6 +13,7 @@
 import { fstatSync } from 'node:fs';
 import type { LogLevel } from '../pipeline/sync.js';
 import type { TransferProgress } from '../transfer/types.js';
+import { formatBytes } from '../format.js';
 
 /** Where rendered text goes: process.stderr, or a fake in tests. */
 export interface TextStream {
@@ -95,17 +96,7 @@ export function isJournalStream(journalStream: string | undefined, stderr: { rea
   return BigInt(match[1]!) === BigInt(stderr.dev) && BigInt(match[2]!) === BigInt(stderr.ino);
 }
 
-/** Bytes for humans: 1536 → "1.5 KiB". */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
+export { formatBytes };
 
 /** A duration for humans, coarse: "0.4 s", "12 s", "3 min 5 s", "2 h 10 min". */
 export function formatDuration(ms: number): string {

@@ -69,7 +69,8 @@ function parentOf(path: string): string {
   return slash === -1 ? '' : path.slice(0, slash);
 }
 
-async function lstatOrUndefined(path: string): Promise<import('node:fs').Stats | undefined> {
+/** lstat, or undefined when nothing is there (or a parent is not a folder). */
+export async function lstatOrUndefined(path: string): Promise<import('node:fs').Stats | undefined> {
   try {
     return await lstat(path);
   } catch (error) {

@@ -7,7 +7,7 @@
  * Content comes from the object store; blobs it lacks are fetched (verified) through `fetchBlobs`.
  */
 import { constants } from 'node:fs';
-import { chmod, lstat, open } from 'node:fs/promises';
+import { chmod, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCode, HostsyncError } from '../errors.js';
 import { saveStatCache } from '../local/stat-cache.js';
@@ -17,7 +17,7 @@ import type { ObjectStore } from '../state/objects.js';
 import { describeIoError } from './apply.js';
 import { applyToDestination, scanRootOf } from './destination.js';
 import { scanAndPlan } from './local-plan.js';
-import { reconcile } from './reconcile.js';
+import { lstatOrUndefined, reconcile } from './reconcile.js';
 
 export interface RestoreOptions {
   readonly paths: DestPaths;
@@ -171,14 +171,5 @@ async function assertRealParents(dest: string, relPath: string): Promise<void> {
     if (info !== undefined && !info.isDirectory()) {
       throw new HostsyncError(`Refusing to change ${join(dest, relPath)}: ${dir} is ${info.isSymbolicLink() ? 'a symlink' : 'not a directory'}. Run 'hostsync validate --fix' again after the integrity repair.`);
     }
-  }
-}
-
-async function lstatOrUndefined(path: string): Promise<import('node:fs').Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return undefined;
-    throw error;
   }
 }

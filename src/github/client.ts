@@ -68,12 +68,11 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       },
       { retries: options.retries, onRetry: options.onRetry },
     ).catch((error: unknown) => {
-      throw error instanceof HostsyncError || error instanceof NotModified ? error : networkError(error, options.apiUrl);
+      throw error instanceof HostsyncError ? error : networkError(error, options.apiUrl);
     });
 
   const classify = (error: unknown, what: string): unknown => {
     if (isRequestError(error)) {
-      if (error.status === 304) return new NotModified();
       // Octokit reports a fetch that never got an answer (DNS, TLS, refused) as a 500 without a response.
       if (error.response === undefined && error.cause !== undefined) return isRetryable(error.cause) ? error.cause : networkError(error.cause, options.apiUrl);
       const responseHeaders = (error.response?.headers ?? {}) as Record<string, string | undefined>;
@@ -190,14 +189,6 @@ function parseJsonBody(text: string): unknown {
     return JSON.parse(text) as unknown;
   } catch {
     return { message: text.slice(0, 200) };
-  }
-}
-
-/** A 304 answer to a conditional request: not a failure, just "nothing new". */
-class NotModified extends Error {
-  constructor() {
-    super('Not Modified');
-    this.name = 'NotModified';
   }
 }
 

@@ -7,7 +7,7 @@ import { lstat, readdir, readlink, realpath, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFixture, type Fixture } from '../support/fixture.js';
-import { exists, mountTmpfs, pollFor, runCliWith, sh, spawnCli, stagingLeftovers, type ScratchMount } from '../support/safety-helpers.js';
+import { exists, mountTmpfs, runCliWith, sh } from '../support/safety-helpers.js';
 import { pseudoRandomBytes } from '../support/sample-content.js';
 
 let fx: Fixture;

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,38 +8,15 @@ import type { WantedBlob } from '../../src/model.js';
 import { createCloneStrategy, isGitAvailable, spawnGit, type CloneStrategyOptions, type SpawnGit } from '../../src/transfer/clone.js';
 import { startGitHubServer, type FakeGitHub } from '../support/github-server.js';
 import { createRepo, sampleRepo, type TestRepo } from '../support/repo.js';
-import { catFile, commitBlobs, listFiles, tempStore } from './helpers.js';
+import { catFile, commitBlobs, listFiles, recordingExec as recordingExecOf, tempStore, type RecordedCall } from './helpers.js';
+
+const recordingExec = (calls: Call[], dir: string): SpawnGit => recordingExecOf(calls, dir, secrets);
 
 const TOKEN = 'ghs_CloneTestToken0123456789abcdefXYZ';
 const BASIC = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
 const secrets = [TOKEN, BASIC];
 
-interface Call {
-  readonly args: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
-  /** Files under the throwaway repository that held a secret when this call started. */
-  readonly leaks: readonly string[];
-}
-
-/** Every file below `dir` whose bytes contain one of the secrets (synchronous: runs inside exec). */
-function filesWithSecrets(dir: string): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
-    const path = join(dir, name);
-    if (!statSync(path).isFile()) continue;
-    const bytes = readFileSync(path);
-    if (secrets.some((secret) => bytes.includes(secret))) found.push(name);
-  }
-  return found;
-}
-
-/** An exec that records argv, environment and on-disk secrets of every git started. */
-function recordingExec(calls: Call[], tmpDir: string): SpawnGit {
-  return (git, args, options) => {
-    calls.push({ args, env: options.env, leaks: filesWithSecrets(tmpDir) });
-    return spawnGit(git, args, options);
-  };
-}
+type Call = RecordedCall;
 
 let server: FakeGitHub;
 let sample: { repo: TestRepo; commit: string };

@@ -3,49 +3,26 @@
  * listed with ls-tree exactly as git lists it, blobs read from the same fetch, and the token kept
  * out of argv, files and messages.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostsyncError, UsageError } from '../../src/errors.js';
 import type { GitTreeEntry } from '../../src/github/types.js';
-import { spawnGit, type SpawnGit } from '../../src/transfer/clone.js';
+import type { SpawnGit } from '../../src/transfer/clone.js';
 import { createGitSource, parseLsRemote, parseTreeRecord, refCandidates, type GitSourceOptions } from '../../src/transfer/git-source.js';
 import { gitBuffer } from '../support/git-cli.js';
 import { startGitHubServer, type FakeGitHub } from '../support/github-server.js';
 import { createRepo, type TestRepo } from '../support/repo.js';
-import { catFile, commitBlobs, listFiles, tempStore } from './helpers.js';
+import { catFile, commitBlobs, listFiles, recordingExec as recordingExecOf, tempStore, type RecordedCall } from './helpers.js';
+
+const recordingExec = (calls: Call[], dir: string): SpawnGit => recordingExecOf(calls, dir, secrets);
 
 const TOKEN = 'ghs_GitSourceTestToken0123456789abcdefXYZ';
 const BASIC = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
 const secrets = [TOKEN, BASIC];
 
-interface Call {
-  readonly args: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
-  /** Files under the state dir that held a secret when this call started. */
-  readonly leaks: readonly string[];
-}
-
-/** Every file below `dir` whose bytes contain a secret (synchronous: runs inside exec). */
-function filesWithSecrets(dir: string): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
-    const path = join(dir, name);
-    if (!statSync(path).isFile()) continue;
-    const bytes = readFileSync(path);
-    if (secrets.some((secret) => bytes.includes(secret))) found.push(name);
-  }
-  return found;
-}
-
-function recordingExec(calls: Call[], tmpDir: string): SpawnGit {
-  return (git, args, options) => {
-    calls.push({ args, env: options.env, leaks: filesWithSecrets(tmpDir) });
-    return spawnGit(git, args, options);
-  };
-}
+type Call = RecordedCall;
 
 /** The git subcommand of a recorded call (first argument that is neither an option nor a setting). */
 const subcommand = (call: Call): string | undefined => call.args.find((arg) => !arg.startsWith('-') && !arg.includes('='));

@@ -2,6 +2,7 @@
  * Shared fixtures of the transfer tests: a temp object store, a client for the fake GitHub, the
  * blobs of a commit as git lists them, and a hand-built tar writer for hostile archives.
  */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { createGitHubClient } from '../../src/github/client.js';
 import type { GitHubClient } from '../../src/github/types.js';
 import type { WantedBlob } from '../../src/model.js';
 import { createObjectStore, type ObjectStore } from '../../src/state/objects.js';
+import { spawnGit, type SpawnGit } from '../../src/transfer/clone.js';
 import { gitBuffer } from '../support/git-cli.js';
 
 /** A store in a fresh temp dir; `root` is the dir holding it, to check nothing lands beside it. */
@@ -102,4 +104,32 @@ export function buildTarball(entries: readonly TarEntry[]): Buffer {
   }
   blocks.push(Buffer.alloc(1024));
   return gzipSync(Buffer.concat(blocks));
+}
+
+/** One git process a recording exec started: its argv, environment, and files that held a secret then. */
+export interface RecordedCall {
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Files under the watched folder that held a secret when this call started. */
+  readonly leaks: readonly string[];
+}
+
+/** Every file below `dir` whose bytes contain one of `secrets` (synchronous: runs inside exec). */
+export function filesWithSecrets(dir: string, secrets: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    const path = join(dir, name);
+    if (!statSync(path).isFile()) continue;
+    const bytes = readFileSync(path);
+    if (secrets.some((secret) => bytes.includes(secret))) found.push(name);
+  }
+  return found;
+}
+
+/** An exec that records argv, environment and on-disk secrets of every git it starts. */
+export function recordingExec(calls: RecordedCall[], dir: string, secrets: readonly string[]): SpawnGit {
+  return (git, args, options) => {
+    calls.push({ args, env: options.env, leaks: filesWithSecrets(dir, secrets) });
+    return spawnGit(git, args, options);
+  };
 }

@@ -15,6 +15,10 @@ export const ExitCode = {
   Pending: 3,
   /** Another hostsync run holds the lock for this destination. */
   Locked: 4,
+  /** Stopped by SIGINT (128 + 2): children stopped, the apply step finished or undone, the lock released. */
+  Interrupted: 130,
+  /** Stopped by SIGTERM (128 + 15), as `Interrupted`. */
+  Terminated: 143,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -55,6 +59,40 @@ export class LocalStorageError extends HostsyncError {
     super(message, ExitCode.Failure, options);
     this.name = 'LocalStorageError';
   }
+}
+
+/** The run was asked to stop by a signal; the abort reason of the run's signal. */
+export class InterruptedError extends HostsyncError {
+  readonly signal: 'SIGINT' | 'SIGTERM';
+  constructor(signal: 'SIGINT' | 'SIGTERM') {
+    super(
+      `Stopped by ${signal}. DEST holds exactly the commit it held before, or the new one if the apply had finished; the next run carries on.`,
+      signal === 'SIGINT' ? ExitCode.Interrupted : ExitCode.Terminated,
+    );
+    this.name = 'InterruptedError';
+    this.signal = signal;
+  }
+}
+
+/** Throw the run's abort reason when its signal fired (a step boundary's check). */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new InterruptedError('SIGTERM');
+}
+
+/** Longest word (a path, a URL) kept whole in a message; longer ones keep their head and tail. */
+const MAX_WORD = 240;
+/** Longest message printed whole. */
+const MAX_MESSAGE = 4000;
+
+/**
+ * A message short enough to read at 3 a.m.: over-long words (a 5,000-character path) are cut to
+ * their head and tail, and the whole to {@link MAX_MESSAGE} characters, saying how much was left out.
+ */
+export function summarize(message: string): string {
+  const long = new RegExp(`\\S{${MAX_WORD + 1},}`, 'g');
+  const words = message.replace(long, (word) => `${word.slice(0, 120)}…(${word.length - 200} characters)…${word.slice(-80)}`);
+  if (words.length <= MAX_MESSAGE) return words;
+  return `${words.slice(0, MAX_MESSAGE)}… (${words.length - MAX_MESSAGE} more characters)`;
 }
 
 /** Narrow an unknown thrown value to a Node system error code such as 'ENOENT'. */

@@ -3,9 +3,9 @@ import type { Config, ConfigRequirements, LooseConfig, ParseResult } from '../co
 import { loadConfig, colorWanted } from '../config/load.js';
 import { isDumbTerminal, journalStream } from '../config/terminal.js';
 import { UsageError } from '../errors.js';
+import type { CliIO } from './io.js';
 import { restoreStrings } from './options.js';
 import { createOutput, stderrIsJournal, type Output } from './output.js';
-import { registerSecret } from './redact.js';
 
 export interface LoadOptions {
   /** Read /etc/hostsync/config.json when --config is absent (dev-update, the systemd units). */
@@ -13,36 +13,46 @@ export interface LoadOptions {
 }
 
 /** Parse flags + config file + env into a full Config (repo and dest required). */
-export async function loadCommandConfig(flags: Record<string, unknown>, argv: readonly string[], options: LoadOptions = {}): Promise<{ config: Config; output: Output }> {
-  return finish(await loadConfig(restoreStrings(flags, argv), { defaultConfigFile: options.defaultConfigFile === true }));
+export async function loadCommandConfig(flags: Record<string, unknown>, argv: readonly string[], io: CliIO, options: LoadOptions = {}): Promise<{ config: Config; output: Output }> {
+  return finish(await loadConfig(restoreStrings(flags, argv), { defaultConfigFile: options.defaultConfigFile === true, env: io.env, cwd: io.cwd, isRoot: io.isRoot }), io);
 }
 
 /** The same for commands that can do without some settings (history, rollback, validate). */
 export async function loadLooseCommandConfig(
   flags: Record<string, unknown>,
   argv: readonly string[],
+  io: CliIO,
   require: ConfigRequirements,
   options: LoadOptions = {},
 ): Promise<{ config: LooseConfig; output: Output }> {
-  return finish(await loadConfig(restoreStrings(flags, argv), { require, defaultConfigFile: options.defaultConfigFile === true }));
+  return finish(await loadConfig(restoreStrings(flags, argv), { require, defaultConfigFile: options.defaultConfigFile === true, env: io.env, cwd: io.cwd, isRoot: io.isRoot }), io);
 }
 
-function finish<C extends LooseConfig>(result: ParseResult<C>): { config: C; output: Output } {
+/** The output of a command that reads no config (install-units). */
+export function plainOutput(io: CliIO, json: boolean): Output {
+  return createOutput({ json, verbose: false, quiet: false, color: colorWanted(io.stdout.isTTY === true, io.env), stdout: io.stdout, stderr: io.stderr, redact: io.redact });
+}
+
+function finish<C extends LooseConfig>(result: ParseResult<C>, io: CliIO): { config: C; output: Output } {
+  const journal = stderrIsJournal(journalStream(io.env));
   if (!result.ok) {
-    const early = createOutput({ json: false, verbose: false, quiet: false, color: colorWanted(process.stderr.isTTY === true), journal: stderrIsJournal(journalStream()) });
+    const early = createOutput({ json: false, verbose: false, quiet: false, color: colorWanted(io.stderr.isTTY === true, io.env), journal, stdout: io.stdout, stderr: io.stderr, redact: io.redact });
     for (const warning of result.warnings) early.log('warn', warning);
     throw new UsageError(result.errors.length === 1 ? result.errors[0]! : `${result.errors.length} configuration problems:\n  ${result.errors.join('\n  ')}`);
   }
   const { config } = result;
-  registerSecret(config.token?.value);
+  io.redact.add(config.token?.value);
   const output = createOutput({
     json: config.json,
     verbose: config.verbose,
     quiet: config.quiet,
-    color: colorWanted(process.stdout.isTTY === true),
-    stderrColor: colorWanted(process.stderr.isTTY === true),
-    interactive: process.stderr.isTTY === true && !isDumbTerminal(),
-    journal: stderrIsJournal(journalStream()),
+    color: colorWanted(io.stdout.isTTY === true, io.env),
+    stderrColor: colorWanted(io.stderr.isTTY === true, io.env),
+    interactive: io.stderr.isTTY === true && !isDumbTerminal(io.env),
+    journal,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    redact: io.redact,
   });
   for (const warning of result.warnings) output.log('warn', warning);
   return { config, output };

@@ -3,15 +3,15 @@
  * that command runs. Only this file sets the exit code.
  */
 import { cac, type CAC, type Command } from 'cac';
-import { ExitCode, HostsyncError, errorCode, errorMessage } from '../errors.js';
+import { ExitCode, HostsyncError, InterruptedError, errorCode, errorMessage, summarize } from '../errors.js';
 import { COMMON_OPTIONS, REBUILD_OPTIONS, SYNC_OPTIONS, type OptionSpec } from './options.js';
-import { redact } from './redact.js';
+import { processIO, type CliIO } from './io.js';
 import { formatFailure, stderrIsJournal } from './progress.js';
 import { journalStream } from '../config/terminal.js';
 import { VERSION } from './version.js';
 
 type Flags = Record<string, unknown>;
-type CommandModule = { runCommand: (flags: Flags, argv: readonly string[]) => Promise<number> };
+type CommandModule = { runCommand: (flags: Flags, argv: readonly string[], io: CliIO) => Promise<number> };
 
 /** Each command's module, imported only when it runs (static thunks, so a bundler can see them). */
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
@@ -113,22 +113,34 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
   return program;
 }
 
-/** Run the CLI with `argv` (as process.argv). Sets process.exitCode; never calls process.exit. */
-export async function main(argv: readonly string[]): Promise<void> {
-  // `hostsync history | head`: a closed pipe is the reader's choice, not a failure.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (error: unknown) => {
-      if (errorCode(error) !== 'EPIPE') throw error;
-    });
+/**
+ * Run the CLI with `argv` (as process.argv). Resolves with the exit code and sets process.exitCode
+ * when run on the real process; never calls process.exit. SIGINT/SIGTERM abort the run: child
+ * processes are stopped, the apply step in progress is finished or undone, the lock is released,
+ * and the run ends with 130 (SIGINT) or 143 (SIGTERM). A second signal ends the process at once
+ * (the next run's recovery completes or undoes what the journal recorded).
+ */
+export async function main(argv: readonly string[], given?: CliIO): Promise<number> {
+  const controller = new AbortController();
+  const io = given ?? processIO(controller.signal);
+  const stopSignals = given === undefined ? trapSignals(controller) : undefined;
+  if (given === undefined) {
+    // `hostsync history | head`: a closed pipe is the reader's choice, not a failure.
+    for (const stream of [process.stdout, process.stderr]) {
+      stream.on('error', (error: unknown) => {
+        if (errorCode(error) !== 'EPIPE') throw error;
+      });
+    }
   }
+  let code: number;
   try {
     const program = buildProgram(async (name, flags) => {
       const load = COMMANDS[name];
       if (load === undefined) throw new Error(`BUG: no module for command ${name}`);
-      return (await load()).runCommand(flags, argv);
+      return (await load()).runCommand(flags, argv, io);
     });
     const parsed = program.parse([...argv], { run: false });
-    if (parsed.options['help'] === true || parsed.options['version'] === true) return;
+    if (parsed.options['help'] === true || parsed.options['version'] === true) return finish(ExitCode.Ok);
     if (program.matchedCommand === undefined) {
       const word = program.args[0];
       throw new HostsyncError(
@@ -137,15 +149,45 @@ export async function main(argv: readonly string[]): Promise<void> {
       );
     }
     await program.runMatchedCommand();
-    process.exitCode = program.pending === undefined ? ExitCode.Ok : await program.pending;
+    code = program.pending === undefined ? ExitCode.Ok : await program.pending;
   } catch (error) {
-    process.exitCode = handleError(error);
+    code = handleError(error, io);
+  }
+  return finish(code);
+
+  function finish(exitCode: number): number {
+    const final = io.signal.aborted ? interruptedCode(io.signal) ?? exitCode : exitCode;
+    stopSignals?.();
+    if (given === undefined) process.exitCode = final;
+    return final;
   }
 }
 
+/** SIGINT/SIGTERM abort the run once; a second one ends the process at once. Returns the untrap. */
+function trapSignals(controller: AbortController): () => void {
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    if (controller.signal.aborted) {
+      process.exit(signal === 'SIGINT' ? ExitCode.Interrupted : ExitCode.Terminated);
+    }
+    controller.abort(new InterruptedError(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+/** 130 or 143 for a run stopped by a signal. */
+function interruptedCode(signal: AbortSignal): number | undefined {
+  const reason: unknown = signal.reason;
+  return reason instanceof InterruptedError ? reason.exitCode : undefined;
+}
+
 /** The final failure line(s), with journald's err priority when stderr is the journal. */
-function fail(text: string): void {
-  process.stderr.write(formatFailure(text, stderrIsJournal(journalStream())));
+function fail(text: string, io: CliIO): void {
+  io.stderr.write(formatFailure(text, stderrIsJournal(journalStream(io.env))));
 }
 
 /** Operating-system failures that are the host's state, not a bug: one line with the fix. */
@@ -158,22 +200,23 @@ const SYSTEM_ERRORS: Record<string, string> = {
 };
 
 /** Print an expected failure as one line, anything else with its stack. Returns the exit code. */
-export function handleError(error: unknown): number {
+export function handleError(error: unknown, io: CliIO): number {
+  const redact = io.redact;
   if (error instanceof HostsyncError) {
-    fail(`hostsync: ${redact(error.message)}`);
+    fail(`hostsync: ${summarize(redact(error.message))}`, io);
     return error.exitCode;
   }
   const code = errorCode(error);
   if (code !== undefined && code in SYSTEM_ERRORS) {
     const path = typeof (error as { path?: unknown }).path === 'string' ? ` ${(error as { path: string }).path}` : '';
-    fail(`hostsync: ${redact(`${SYSTEM_ERRORS[code]}${path ? ` (${path.trim()})` : ''}`)}. Nothing was applied.`);
+    fail(`hostsync: ${redact(`${SYSTEM_ERRORS[code]}${path ? ` (${path.trim()})` : ''}`)}. Nothing was applied.`, io);
     return ExitCode.Failure;
   }
   if (error instanceof Error && error.name === 'CACError') {
-    fail(`hostsync: ${redact(error.message)}. Run \`hostsync --help\` for the options.`);
+    fail(`hostsync: ${redact(error.message)}. Run \`hostsync --help\` for the options.`, io);
     return ExitCode.Usage;
   }
   const text = error instanceof Error ? (error.stack ?? error.message) : errorMessage(error);
-  fail(`hostsync: internal error (a bug; please report it with this output):\n${redact(text)}`);
+  fail(`hostsync: internal error (a bug; please report it with this output):\n${redact(text)}`, io);
   return ExitCode.Failure;
 }

@@ -6,7 +6,7 @@
 import kleur from 'kleur';
 import type { Logger } from '../pipeline/sync.js';
 import { ANSI_PAINT, createReporter, NO_PAINT, sanitizeForTerminal, type Reporter, type Scheduler, type TextStream } from './progress.js';
-import { redact } from './redact.js';
+import { createRedactor, type Redactor } from '../redact.js';
 
 export { formatBytes, formatFailure, stderrIsJournal } from './progress.js';
 
@@ -32,6 +32,8 @@ export interface OutputOptions {
   readonly now?: (() => number) | undefined;
   /** Timer for spinner frames. @default an unref'd setInterval */
   readonly schedule?: Scheduler | undefined;
+  /** The run's redactor: every line written passes through it. @default one that knows no secret */
+  readonly redact?: Redactor | undefined;
 }
 
 export interface Output {
@@ -48,6 +50,8 @@ export interface Output {
   /** Stop the spinner and erase the progress line; a phase still running is shown as failed. Idempotent. */
   close(): void;
   readonly paint: typeof kleur;
+  /** The run's redactor, for channels written outside this module (the metrics file). */
+  readonly redact: Redactor;
 }
 
 /** Create the output sink for one run. */
@@ -55,6 +59,7 @@ export function createOutput(options: OutputOptions): Output {
   kleur.enabled = options.color;
   const stderr = options.stderr ?? process.stderr;
   const stdout = options.stdout ?? process.stdout;
+  const redact = options.redact ?? createRedactor();
   const reporter = createReporter({
     stream: stderr,
     interactive: options.interactive ?? stderr.isTTY === true,
@@ -66,6 +71,7 @@ export function createOutput(options: OutputOptions): Output {
   });
   return {
     paint: kleur,
+    redact,
     log: (level, message) => reporter.log(level, redact(message)),
     progress: {
       phase: (name, state, detail) => reporter.phase(name, state, detail === undefined ? undefined : redact(detail)),

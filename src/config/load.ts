@@ -11,7 +11,7 @@ import { wantsColor } from './color.js';
 import { osReason, readFileWithMode } from './files.js';
 import type { ReadFileFn } from './files.js';
 import { parseJson } from './json.js';
-import { createRedactor } from './redact.js';
+import { createRedactor } from '../redact.js';
 import { parseConfig, resolveTokenFile } from './parse.js';
 import { discoverToken } from './token.js';
 import type { ConfigFile, ConfigRequirements, LooseConfig, ParseResult, StrictRequirements, Config } from './types.js';

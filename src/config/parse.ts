@@ -11,7 +11,7 @@ import type { IntegerRange } from './keys.js';
 import { checkFileShape, readChecks, readHooks, readRebuild } from './sections.js';
 import { LAYER_RANK, asBoolean, asEnum, asInteger, asPath, asString, asStringList, createLookup, describe, resolvePath } from './sources.js';
 import type { Found, Lookup, Problems, Setting } from './sources.js';
-import { createRedactor } from './redact.js';
+import { createRedactor } from '../redact.js';
 import { closestMatch } from './suggest.js';
 import type { Config, ConfigInput, LooseConfig, ParseResult, StrictRequirements } from './types.js';
 import { apiUrlHint, checkAccount, checkGlob, checkRef, checkRepo, checkRepoPath, checkUrl, serverUrlFor } from './validate.js';

@@ -10,7 +10,7 @@ import type { GitMode } from '../model.js';
 import { httpError, isRetryable, networkError, type ErrorContext, HttpStatusError } from './errors.js';
 import type { Http } from './http.js';
 import { requestRef } from './ref-request.js';
-import { withRetry } from './retry.js';
+import { withRetry, type RetryPolicy } from './retry.js';
 import type { BodyStream, CommitInfo, CompareStatus, GitHubClient, GitTree, GitTreeEntry, RequestStats, ResolvedRef } from './types.js';
 
 export interface GitHubClientOptions {
@@ -24,8 +24,8 @@ export interface GitHubClientOptions {
   readonly timeoutMs: number;
   readonly stallMs: number;
   readonly connections: number;
-  /** Retries after the first attempt. @default 4 */
-  readonly retries?: number | undefined;
+  /** Retries and back-off of every request (and of the strategies built on this client). */
+  readonly retry?: RetryPolicy | undefined;
   readonly onRetry?: ((error: unknown, attempt: number) => void) | undefined;
   readonly now?: () => number;
 }
@@ -66,7 +66,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
           throw classify(error, what);
         }
       },
-      { retries: options.retries, onRetry: options.onRetry },
+      { ...options.retry, onRetry: options.onRetry },
     ).catch((error: unknown) => {
       throw error instanceof HostsyncError ? error : networkError(error, options.apiUrl);
     });
@@ -111,7 +111,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         }
         throw new HostsyncError(`Too many redirects resolving ${what} of ${context.repo}. Check --repo and --api-url.`);
       },
-      { retries: options.retries, onRetry: options.onRetry },
+      { ...options.retry, onRetry: options.onRetry },
     ).catch((error: unknown) => {
       throw error instanceof HostsyncError ? error : networkError(error, options.apiUrl);
     });
@@ -169,6 +169,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
 
   return {
     stats,
+    retry: options.retry ?? {},
     resolveRef,
     getTree,
     getCommit,

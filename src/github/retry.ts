@@ -13,13 +13,19 @@ export const MAX_RESET_WAIT_MS = 90_000;
 
 const resetSoon = (error: unknown): error is RateLimitError => error instanceof RateLimitError && error.reset * 1000 - Date.now() <= MAX_RESET_WAIT_MS;
 
-export interface RetryOptions {
+/** How a run retries: the counts and back-offs, and how it waits (tests wait for nothing). */
+export interface RetryPolicy {
   /** Attempts after the first. @default 4 */
   readonly retries?: number | undefined;
   /** First backoff in ms. @default 500 */
-  readonly minTimeoutMs?: number;
+  readonly minTimeoutMs?: number | undefined;
   /** Largest backoff in ms. @default 15000 */
-  readonly maxTimeoutMs?: number;
+  readonly maxTimeoutMs?: number | undefined;
+  /** Waits GitHub asks for (`retry-after`, a near reset). @default a timer */
+  readonly sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+}
+
+export interface RetryOptions extends RetryPolicy {
   /** Called before each retry, e.g. to log or to lower concurrency after a secondary limit. */
   readonly onRetry?: ((error: unknown, attempt: number) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -29,6 +35,7 @@ export interface RetryOptions {
 
 /** Run `attempt` until it succeeds, fails for good, or runs out of retries. */
 export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const wait = options.sleep ?? ((ms: number, signal?: AbortSignal) => sleep(ms, undefined, signal ? { signal } : {}));
   const retryable = (error: unknown): boolean => options.signal?.aborted !== true && (isRetryable(error) || resetSoon(error) || options.isRetryable?.(error) === true);
   return pRetry(attempt, {
     retries: options.retries ?? 4,
@@ -42,10 +49,10 @@ export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOpti
       options.onRetry?.(error, attemptNumber);
       if (resetSoon(error)) {
         // The quota is spent but comes back within a minute or so: waiting is cheaper than any fallback.
-        await sleep(Math.max(0, error.reset * 1000 - Date.now()) + 1000, undefined, options.signal ? { signal: options.signal } : {});
+        await wait(Math.max(0, error.reset * 1000 - Date.now()) + 1000, options.signal);
       } else if (error instanceof SecondaryRateLimitError) {
         // GitHub asks for at least `retry-after` seconds; grow it on repeats.
-        await sleep(error.retryAfterSec * 1000 * 2 ** (attemptNumber - 1), undefined, options.signal ? { signal: options.signal } : {});
+        await wait(error.retryAfterSec * 1000 * 2 ** (attemptNumber - 1), options.signal);
       }
     },
   });

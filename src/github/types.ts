@@ -66,6 +66,8 @@ export interface RequestStats {
 
 export interface GitHubClient {
   readonly stats: RequestStats;
+  /** The retry policy of this client's requests; strategies built on it retry alike. */
+  readonly retry: import('./retry.js').RetryPolicy;
   /**
    * Resolve a branch, tag, SHA or `HEAD` to a commit SHA with one request
    * (`GET /repos/{o}/{r}/commits/{ref}`, `Accept: application/vnd.github.sha`).

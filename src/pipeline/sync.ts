@@ -45,6 +45,8 @@ export interface SyncDeps {
   readonly now?: () => number;
   /** The caller (dev-update) already holds the destination's lock. */
   readonly lockHeld?: boolean | undefined;
+  /** The process environment git inherits its allow-listed variables from (PATH, proxies, CAs). */
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 export interface SyncResult {
@@ -101,7 +103,7 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
     const phase = createPhases(now, deps.log, deps.onPhase);
     phase.start('resolve ref');
     const resolved = await resolveCommit(config, client, paths, previous, deps.log).catch(async (error: unknown) => {
-      quota.git = await openGitPath(error, config, client, paths, deps.log, now());
+      quota.git = await openGitPath(error, config, client, paths, deps.log, now(), deps.env);
       return { sha: await quota.git.source.resolveRef(config.ref), etag: undefined };
     });
     phase.end(`${config.ref} → ${resolved.sha.slice(0, 12)}`);
@@ -151,8 +153,8 @@ async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, star
       scanRoot,
       log: deps.log,
       onProgress: deps.onProgress,
-      createStrategy: (name) => createFallbackStrategy(name, config, client, commit.sha, paths, quota.git?.source),
-      gitAvailable: async () => quota.git !== undefined || (await import('../transfer/clone.js')).isGitAvailable(),
+      createStrategy: (name) => createFallbackStrategy(name, config, client, commit.sha, paths, deps.env, quota.git?.source),
+      gitAvailable: async () => quota.git !== undefined || (await import('../transfer/clone.js')).isGitAvailable('git', undefined, deps.env),
       dryRun: config.checkOnly,
     });
     phase.end(`via ${fetched.strategy}, ${fetched.blobs} blobs, ${fetched.bytes} bytes`);
@@ -260,7 +262,7 @@ async function fetchRemoteEntries(config: Config, client: GitHubClient, commit: 
 }
 
 /** The tarball and clone strategies, imported only when a run needs them; on the git-only path, clone alone, from the git source's fetch. */
-async function createFallbackStrategy(name: 'tarball' | 'clone', config: Config, client: GitHubClient, commit: string, paths: DestPaths, git?: GitSource): Promise<TransferStrategy | undefined> {
+async function createFallbackStrategy(name: 'tarball' | 'clone', config: Config, client: GitHubClient, commit: string, paths: DestPaths, env: Readonly<Record<string, string | undefined>>, git?: GitSource): Promise<TransferStrategy | undefined> {
   if (git !== undefined) return name === 'clone' ? git.strategy(commit) : undefined;
   if (name === 'tarball') {
     const { createTarballStrategy } = await import('../transfer/tarball.js');
@@ -276,6 +278,7 @@ async function createFallbackStrategy(name: 'tarball' | 'clone', config: Config,
     commit,
     tmpDir: join(paths.stateDir, 'tmp'),
     stallSec: config.stallSec,
+    env,
   });
 }
 
@@ -291,8 +294,8 @@ interface GitPath {
  * not wait out (a far reset, or still spent after waiting). Anything else, or no usable git, is
  * rethrown as it was (the rate-limit message names the reset time).
  */
-async function openGitPath(error: unknown, config: Config, client: GitHubClient, paths: DestPaths, log: Logger, nowMs: number): Promise<GitPath> {
-  if (!(error instanceof RateLimitError) || !(await (await import('../transfer/clone.js')).isGitAvailable())) throw error;
+async function openGitPath(error: unknown, config: Config, client: GitHubClient, paths: DestPaths, log: Logger, nowMs: number, env: Readonly<Record<string, string | undefined>>): Promise<GitPath> {
+  if (!(error instanceof RateLimitError) || !(await (await import('../transfer/clone.js')).isGitAvailable('git', undefined, env))) throw error;
   const resets = describeReset(error.reset, nowMs);
   if (config.requireSigned && !config.checkOnly) {
     throw new HostsyncError(
@@ -315,6 +318,7 @@ async function openGitPath(error: unknown, config: Config, client: GitHubClient,
     // --check-only writes no state, not even a throwaway repository (mkdtemp makes it 0700).
     tmpDir: config.checkOnly ? tmpdir() : join(paths.stateDir, 'tmp'),
     stallSec: config.stallSec,
+    env,
   });
   return { source, reason: `GitHub API rate limit exhausted until ${resets}; ref, tree and content read with git (no API requests)` };
 }

@@ -38,7 +38,8 @@ export function createBlobStrategy(options: BlobStrategyOptions): TransferStrate
             return context.store.put(blob.sha, blob.size, stream.body, `blob ${blob.sha} (${blob.path}) from ${stream.url}`);
           },
           {
-            retries: options.retries,
+            ...options.client.retry,
+            ...(options.retries !== undefined ? { retries: options.retries } : {}),
             signal,
             isRetryable: (error) => error instanceof IntegrityError,
             onRetry: (error) => {

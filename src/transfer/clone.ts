@@ -17,6 +17,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { errorMessage, HostsyncError } from '../errors.js';
+import { createRedactor } from '../redact.js';
 import type { WantedBlob } from '../model.js';
 import type { ObjectStore } from '../state/objects.js';
 import type { TransferContext, TransferResult, TransferStrategy } from './types.js';
@@ -56,8 +57,8 @@ export interface CloneStrategyOptions {
   readonly git?: string | undefined;
   /** Starts git. @default {@link spawnGit} */
   readonly exec?: SpawnGit | undefined;
-  /** Where git's allow-listed variables (PATH, proxies, CA bundles) come from. @default process.env */
-  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
+  /** Where git's allow-listed variables (PATH, proxies, CA bundles) come from: the process environment, read by src/config. */
+  readonly env: Readonly<Record<string, string | undefined>>;
   /** Seconds a fetch may move under 1 KiB/s before git gives up. @default 60 */
   readonly stallSec?: number | undefined;
 }
@@ -86,7 +87,7 @@ const SAFE_CONFIG = [
 const MIN_GIT = [2, 31] as const;
 
 /** Whether `git` runs and is new enough (≥ 2.31) for this strategy. Never throws. */
-export async function isGitAvailable(git = 'git', exec: SpawnGit = spawnGit, env: Readonly<Record<string, string | undefined>> = process.env): Promise<boolean> {
+export async function isGitAvailable(git: string, exec: SpawnGit = spawnGit, env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
   try {
     const { code, stdout } = await run(exec, git, ['--version'], { cwd: '/', env: baseEnv(env, '/') }, undefined, 10_000);
     const match = /^git version (\d+)\.(\d+)/.exec(stdout);
@@ -190,10 +191,10 @@ export async function openGitSession(options: GitRemoteOptions, what: string, si
   const git = options.git ?? 'git';
   const exec = options.exec ?? spawnGit;
   const remote = remoteUrl(options);
-  const redact = createRedactor(token === undefined || token === '' ? [] : [token, basicAuth(token), encodeURIComponent(token)]);
+  const redact = createRedactor([token]);
   await mkdir(options.tmpDir, { recursive: true, mode: 0o700 });
   const dir = await mkdtemp(join(options.tmpDir, 'clone-'));
-  const env = baseEnv(options.env ?? process.env, dir);
+  const env = baseEnv(options.env, dir);
   const auth: Record<string, string> = token === undefined || token === '' ? {} : { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${basicAuth(token)}` };
   const stall = ['-c', 'http.lowSpeedLimit=1024', '-c', `http.lowSpeedTime=${options.stallSec ?? 60}`];
   const gitArgs = (args: readonly string[]): string[] => [...SAFE_CONFIG.flatMap((setting) => ['-c', setting]), `--git-dir=${dir}`, ...args];
@@ -240,12 +241,6 @@ export async function openGitSession(options: GitRemoteOptions, what: string, si
 
 function basicAuth(token: string): string {
   return Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
-}
-
-/** A function that replaces every secret in a text (longest first) with `***`. */
-function createRedactor(secrets: readonly string[]): (text: string) => string {
-  const sorted = [...new Set(secrets)].filter((secret) => secret.length > 0).sort((a, b) => b.length - a.length);
-  return (text) => sorted.reduce((out, secret) => out.split(secret).join('***'), text);
 }
 
 /** The child's whole environment: allow-listed variables plus settings that make git hermetic. */

@@ -92,7 +92,8 @@ export function createTarballStrategy(options: TarballStrategyOptions): Transfer
             await readArchive(response.body, { commit, targets, need, url, store: context.store, stored });
           },
           {
-            retries: options.retries,
+            ...client.retry,
+            ...(options.retries !== undefined ? { retries: options.retries } : {}),
             signal: context.signal,
             isRetryable: isDamagedArchive,
             onRetry: (error, attempt) => context.log?.('warn', `Retrying the tarball of ${commit.slice(0, 12)} (attempt ${attempt + 1}): ${errorMessage(error)}`),

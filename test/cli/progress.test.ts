@@ -342,10 +342,10 @@ describe('createOutput', () => {
   });
 
   it('redacts registered secrets from log lines and phase details', async () => {
-    const { registerSecret } = await import('../../src/cli/redact.js');
-    registerSecret('ghp_secretsecretsecretsecret0000');
+    const { createRedactor } = await import('../../src/redact.js');
+    const redact = createRedactor(['ghp_secretsecretsecretsecret0000']);
     const stderr = createFakeTerminal(80, false);
-    const out = createOutput({ json: false, verbose: true, quiet: false, color: false, stderr, stdout: stderr });
+    const out = createOutput({ json: false, verbose: true, quiet: false, color: false, stderr, stdout: stderr, redact });
     out.log('info', 'token ghp_secretsecretsecretsecret0000 leaked?');
     out.progress.phase('x', 'start');
     out.progress.phase('x', 'end', 'ghp_secretsecretsecretsecret0000');

@@ -45,7 +45,12 @@ async function writeTree(fixture: Fixture): Promise<string> {
 
 /** `validate --json` with only --dest and --state-dir: no --repo, the manifest knows it. */
 async function validate(fixture: Fixture, ...args: string[]): Promise<{ code: number | null; ok: boolean; checks: CheckJson[]; stderr: string }> {
-  const result = await fixture.run(['validate', '--json', '--dest', fixture.dest, '--state-dir', fixture.stateDir, ...args], { bare: true });
+  return validateWith(fixture, {}, ...args);
+}
+
+/** validate as another process would see it (`spawn`: the lock is held by this test's process). */
+async function validateWith(fixture: Fixture, options: { spawn?: boolean }, ...args: string[]): Promise<{ code: number | null; ok: boolean; checks: CheckJson[]; stderr: string }> {
+  const result = await fixture.run(['validate', '--json', '--dest', fixture.dest, '--state-dir', fixture.stateDir, ...args], { bare: true, ...options });
   const json = parseJson(result) as { ok: boolean; checks: CheckJson[] };
   return { code: result.code, ok: json.ok, checks: json.checks, stderr: result.stderr };
 }
@@ -236,10 +241,10 @@ describe('hostsync validate', () => {
     await writeFile(join(fx.dest, 'README.md'), 'tampered\n');
     const lock = await acquireLock(destKey(fx.dest), { timeoutSec: 0, fallbackDir: fx.stateDir, what: fx.dest });
     try {
-      const held = await validate(fx);
+      const held = await validateWith(fx, { spawn: true });
       expect(byId(held.checks, 'state')).toMatchObject({ status: 'warn' });
       expect(byId(held.checks, 'state').message).toContain(`PID ${process.pid}`);
-      const fix = await fx.run(['validate', '--fix', '--dest', fx.dest, '--state-dir', fx.stateDir], { bare: true });
+      const fix = await fx.run(['validate', '--fix', '--dest', fx.dest, '--state-dir', fx.stateDir], { bare: true, spawn: true });
       expect(fix.code).toBe(4);
       expect(await readFile(join(fx.dest, 'README.md'), 'utf8')).toBe('tampered\n');
     } finally {

@@ -10,8 +10,22 @@ import { expect } from 'vitest';
 import { startGitHubServer, type FakeGitHub, type GitHubServerOptions } from './github-server.js';
 import { compareTrees, createRepo, extractGitArchive, type TestRepo } from './repo.js';
 import { parseJson, runCli, type CliResult } from './cli.js';
+import { runInProcess } from './io.js';
+import type { Timing } from '../../src/cli/io.js';
 
 export const TOKEN = 'ghp_testTokenValue0123456789abcdefABCDEF';
+
+/** Every fixture run spawns the CLI (to check that in-process and spawned runs agree). */
+const SPAWN_ALL = process.env['HOSTSYNC_TEST_SPAWN'] === '1';
+
+export interface RunOptions {
+  readonly bare?: boolean;
+  readonly env?: Record<string, string>;
+  /** Spawn the CLI: for tests whose subject is the process (exit status, signals, stdio). */
+  readonly spawn?: boolean;
+  /** Retry timing of an in-process run. @default FAST_TIMING (no waiting) */
+  readonly timing?: Timing;
+}
 
 export interface Fixture {
   readonly server: FakeGitHub;
@@ -20,8 +34,11 @@ export interface Fixture {
   readonly dest: string;
   readonly stateDir: string;
   readonly env: Record<string, string>;
-  /** Run `hostsync <args>` with --repo/--dest/--state-dir filled in (unless `bare`). */
-  run(args: readonly string[], options?: { bare?: boolean; env?: Record<string, string> }): Promise<CliResult>;
+  /**
+   * Run `hostsync <args>` with --repo/--dest/--state-dir filled in (unless `bare`): in-process, or
+   * as a spawned `bin/hostsync.js` with `spawn` (or for every run when HOSTSYNC_TEST_SPAWN=1).
+   */
+  run(args: readonly string[], options?: RunOptions): Promise<CliResult>;
   /** `sync --json` that must succeed; returns the parsed JSON. */
   sync(...args: string[]): Promise<Record<string, unknown>>;
   expectSameAsCommit(commit: string, subPath?: string, dest?: string, ignore?: string[]): Promise<void>;
@@ -37,13 +54,14 @@ export async function createFixture(options: GitHubServerOptions & { repoName?: 
   const stateDir = join(tmp, 'state');
   const env = { GITHUB_API_URL: server.apiUrl, GITHUB_SERVER_URL: server.serverUrl, GITHUB_TOKEN: TOKEN };
   let served = false;
-  const run = async (args: readonly string[], runOptions: { bare?: boolean; env?: Record<string, string> } = {}): Promise<CliResult> => {
+  const run = async (args: readonly string[], runOptions: RunOptions = {}): Promise<CliResult> => {
     if (!served) {
       await server.addRepo(repoName, repo.dir);
       served = true;
     }
     const full = runOptions.bare === true ? [...args] : [...args, '--repo', repoName, '--dest', dest, '--state-dir', stateDir];
-    return runCli(full, { env: { ...env, ...runOptions.env }, cwd: tmp });
+    const runEnv = { ...env, ...runOptions.env };
+    return runOptions.spawn === true || SPAWN_ALL ? runCli(full, { env: runEnv, cwd: tmp }) : runInProcess(full, { env: runEnv, cwd: tmp, ...(runOptions.timing ? { timing: runOptions.timing } : {}) });
   };
   return {
     server,

@@ -18,6 +18,7 @@ import {
 } from '../../src/cli/commands/install-units.js';
 import { EMBEDDED_UNITS, UNIT_EXEC_PLACEHOLDER, UNIT_FILE_NAMES } from '../../src/cli/units.js';
 import { ExitCode, UsageError } from '../../src/errors.js';
+import { testIO } from '../support/io.js';
 import { BIN, SYSTEMD_DIR, systemdAnalyzeVersion, verify } from './analyze.js';
 
 let tmp: string;
@@ -37,6 +38,12 @@ afterEach(() => {
   vi.restoreAllMocks();
   rmSync(tmp, { recursive: true, force: true });
 });
+
+/** An in-process IO whose stdout is the test's `stdout`. */
+function unitsIO(): ReturnType<typeof testIO> {
+  const io = testIO({ cwd: tmp });
+  return { ...io, stdout: { ...io.stdout, write: (text: string) => ((stdout += text), true) } };
+}
 
 /** An executable file standing in for an installed hostsync. */
 function fakeBinary(name = 'hostsync'): string {
@@ -58,7 +65,7 @@ const reported = (verb: string, file: string): string[] => stdout.split('\n').fi
 describe('runCommand', () => {
   it('writes the four units into <prefix>/etc/systemd/system with ExecStart at --bin', async () => {
     const bin = fakeBinary();
-    const code = await runCommand({ prefix: path.join(tmp, 'root'), bin }, []);
+    const code = await runCommand({ prefix: path.join(tmp, 'root'), bin }, [], unitsIO());
     expect(code).toBe(ExitCode.Ok);
     expect(execLine(readUnit('hostsync.service'))).toBe(`ExecStart=${bin} dev-update --config /etc/hostsync/config.json`);
     expect(execLine(readUnit('hostsync@.service'))).toBe(`ExecStart=${bin} dev-update --config /etc/hostsync/%i.json`);
@@ -72,22 +79,22 @@ describe('runCommand', () => {
   it('leaves identical files alone, and refuses to replace a changed one without --force (exit 2, nothing written)', async () => {
     const bin = fakeBinary();
     const prefix = path.join(tmp, 'root');
-    await runCommand({ prefix, bin }, []);
+    await runCommand({ prefix, bin }, [], unitsIO());
     stdout = '';
-    await runCommand({ prefix, bin }, []);
+    await runCommand({ prefix, bin }, [], unitsIO());
     for (const unit of UNIT_FILE_NAMES) expect(reported('unchanged', path.join(unitDir(), unit))).toHaveLength(1);
 
     const edited = `${readUnit('hostsync.service')}\n# a local edit\n`;
     writeFileSync(path.join(unitDir(), 'hostsync.service'), edited);
     rmSync(path.join(unitDir(), 'hostsync.timer'));
-    const failure = runCommand({ prefix, bin }, []);
+    const failure = runCommand({ prefix, bin }, [], unitsIO());
     await expect(failure).rejects.toBeInstanceOf(UsageError);
     await expect(failure).rejects.toMatchObject({ exitCode: ExitCode.Usage, message: expect.stringContaining(path.join(unitDir(), 'hostsync.service')) as unknown });
     expect(readUnit('hostsync.service')).toBe(edited);
     expect(existsSync(path.join(unitDir(), 'hostsync.timer'))).toBe(false);
 
     stdout = '';
-    await runCommand({ prefix, bin, force: true }, []);
+    await runCommand({ prefix, bin, force: true }, [], unitsIO());
     expect(reported('replaced', path.join(unitDir(), 'hostsync.service'))).toHaveLength(1);
     expect(reported('created', path.join(unitDir(), 'hostsync.timer'))).toHaveLength(1);
     expect(readUnit('hostsync.service')).not.toContain('a local edit');
@@ -96,7 +103,7 @@ describe('runCommand', () => {
 
   it('--dry-run --json reports the plan and writes nothing', async () => {
     const bin = fakeBinary();
-    await runCommand({ prefix: path.join(tmp, 'root'), bin, dryRun: true, json: true }, []);
+    await runCommand({ prefix: path.join(tmp, 'root'), bin, dryRun: true, json: true }, [], unitsIO());
     const report = JSON.parse(stdout) as { dryRun: boolean; execStart: string; source: string; units: { unit: string; action: string }[]; nextSteps: string[] };
     expect(report.dryRun).toBe(true);
     expect(report.execStart).toBe(bin);
@@ -107,9 +114,9 @@ describe('runCommand', () => {
 
   it('keeps number-looking values as typed and rejects a missing --bin', async () => {
     const bin = fakeBinary('2');
-    await runCommand({ prefix: path.join(tmp, 'root'), bin: 2 }, ['install-units', '--bin', bin]);
+    await runCommand({ prefix: path.join(tmp, 'root'), bin: 2 }, ['install-units', '--bin', bin], unitsIO());
     expect(execLine(readUnit('hostsync.service'))).toBe(`ExecStart=${bin} dev-update --config /etc/hostsync/config.json`);
-    await expect(runCommand({ prefix: path.join(tmp, 'root'), bin: path.join(tmp, 'nope') }, [])).rejects.toThrow(/--bin .*nope`: no such file/);
+    await expect(runCommand({ prefix: path.join(tmp, 'root'), bin: path.join(tmp, 'nope') }, [], unitsIO())).rejects.toThrow(/--bin .*nope`: no such file/);
   });
 
   it('reports a file-system problem as a failure (exit 1) naming the path', async () => {
@@ -118,14 +125,14 @@ describe('runCommand', () => {
     // A file where the unit directory should be: the write fails even for root.
     mkdirSync(path.dirname(unitDir()), { recursive: true });
     writeFileSync(unitDir(), '');
-    await expect(runCommand({ prefix, bin }, [])).rejects.toMatchObject({ exitCode: ExitCode.Failure, message: expect.stringContaining(unitDir()) as unknown });
+    await expect(runCommand({ prefix, bin }, [], unitsIO())).rejects.toMatchObject({ exitCode: ExitCode.Failure, message: expect.stringContaining(unitDir()) as unknown });
   });
 });
 
 describe('runCommand on an uncreatable prefix', () => {
   // Node 20's recursive mkdir loops forever when mkdir answers ENOENT under an existing parent.
   it.skipIf(!existsSync('/proc/self'))('fails with exit 1 instead of hanging (a prefix inside /proc)', async () => {
-    await expect(runCommand({ prefix: '/proc/hostsync-no-such-dir', bin: fakeBinary() }, [])).rejects.toMatchObject({
+    await expect(runCommand({ prefix: '/proc/hostsync-no-such-dir', bin: fakeBinary() }, [], unitsIO())).rejects.toMatchObject({
       exitCode: ExitCode.Failure,
       message: expect.stringContaining('Cannot create /proc/hostsync-no-such-dir') as unknown,
     });
@@ -139,7 +146,7 @@ describe.skipIf(systemdAnalyzeVersion() === undefined)('written units (systemd-a
     const bin = path.join(dir, 'host sync');
     writeFileSync(bin, '#!/bin/sh\nexit 0\n');
     chmodSync(bin, 0o755);
-    await runCommand({ prefix: path.join(tmp, 'root'), bin }, []);
+    await runCommand({ prefix: path.join(tmp, 'root'), bin }, [], unitsIO());
     expect(execLine(readUnit('hostsync.service'))).toBe(`ExecStart="${path.join(tmp, 'my tools', '100%%', 'host sync')}" dev-update --config /etc/hostsync/config.json`);
     const run = verify([path.join(unitDir(), 'hostsync.service'), path.join(unitDir(), 'hostsync@demo.service')]);
     expect(run.stderr + run.stdout).toBe('');

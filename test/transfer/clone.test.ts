@@ -163,7 +163,7 @@ describe('clone strategy', () => {
     try {
       expect(first.error).toBeUndefined();
       const calls: Call[] = [];
-      const again = await createCloneStrategy({ serverUrl: server.serverUrl, owner: 'acme', repo: 'public', token: undefined, commit: sample.commit, tmpDir: first.tmpDir, exec: recordingExec(calls, first.tmpDir) }).fetch(blobs.slice(0, 5), { store: first.temp.store });
+      const again = await createCloneStrategy({ serverUrl: server.serverUrl, owner: 'acme', repo: 'public', token: undefined, commit: sample.commit, tmpDir: first.tmpDir, exec: recordingExec(calls, first.tmpDir), env: process.env }).fetch(blobs.slice(0, 5), { store: first.temp.store });
       expect(again).toEqual({ blobs: 0, bytes: 0 });
       expect(calls).toEqual([]);
     } finally {
@@ -198,8 +198,8 @@ describe('clone strategy', () => {
   });
 
   it('reports a missing git binary as a clear failure, and isGitAvailable tells', async () => {
-    expect(await isGitAvailable()).toBe(true);
-    expect(await isGitAvailable('/nonexistent/git')).toBe(false);
+    expect(await isGitAvailable('git', undefined, process.env)).toBe(true);
+    expect(await isGitAvailable('/nonexistent/git', undefined, process.env)).toBe(false);
     const { error, temp, tmpDir } = await run({ repo: 'public', git: '/nonexistent/git' }, blobs.slice(0, 1));
     try {
       expect(error).toBeInstanceOf(HostsyncError);

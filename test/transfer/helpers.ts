@@ -53,7 +53,7 @@ export function testClient(apiUrl: string, fullName: string, token?: string): Gi
     timeoutMs: 10_000,
     stallMs: 10_000,
     connections: 4,
-    retries: 1,
+    retry: { retries: 1, minTimeoutMs: 0, maxTimeoutMs: 0 },
   });
 }
 

@@ -209,6 +209,7 @@ function fakeClient(tarball: Buffer): GitHubClient {
   const fail = (): Promise<never> => Promise.reject(new Error('not used'));
   return {
     stats: { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined },
+    retry: { minTimeoutMs: 0, maxTimeoutMs: 0 },
     resolveRef: fail,
     getTree: fail,
     getCommit: fail,

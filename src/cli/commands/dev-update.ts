@@ -6,23 +6,23 @@ import type { Config } from '../../config/types.js';
 import { HostsyncError } from '../../errors.js';
 import { recordSyncMetrics, type SyncRun } from '../metrics.js';
 import { loadCommandConfig } from '../load.js';
+import type { CliIO } from '../io.js';
 import type { Output } from '../output.js';
 import type { DevUpdateResult, StepResult } from '../../pipeline/dev-update.js';
 import { toJson as syncJson } from './sync.js';
 import { clientFactory, countStatuses, renderValidation, validateJson } from './validate.js';
 import { githubClient } from '../github.js';
 
-export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
-  const { config, output } = await loadCommandConfig(flags, argv, { defaultConfigFile: true });
-  const [{ runDevUpdate }, { createExec }, { processEnv }, { resolveOwner }, { validateDestination }] = await Promise.all([
+export async function runCommand(flags: Record<string, unknown>, argv: readonly string[], io: CliIO): Promise<number> {
+  const { config, output } = await loadCommandConfig(flags, argv, io, { defaultConfigFile: true });
+  const [{ runDevUpdate }, { createExec }, { resolveOwner }, { validateDestination }] = await Promise.all([
     import('../../pipeline/dev-update.js'),
     import('../../pipeline/exec.js'),
-    import('../../config/load.js'),
     import('../../apply/owner.js'),
     import('../../checks/validate.js'),
   ]);
   const exec = createExec();
-  const env = processEnv();
+  const env = io.env;
   const owner = await resolveOwner(config);
   const startedAt = Date.now();
   const result = await runDevUpdate(
@@ -31,12 +31,13 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
     {
       sync: {
         log: output.log,
-        createClient: (c: Config) => githubClient(c, c.repo, output),
+        env: io.env,
+        createClient: (c: Config) => githubClient(c, c.repo, output, io.timing),
       },
       exec,
       env,
       log: output.log,
-      validate: (fix) => validateDestination(config, { fix }, { runCommand: exec, env, log: output.log, createClient: clientFactory(config, output), lockHeld: true, owner }),
+      validate: (fix) => validateDestination(config, { fix }, { runCommand: exec, env, log: output.log, createClient: clientFactory(config, output, io.timing), lockHeld: true, owner }),
     },
   ).catch(async (error: unknown) => {
     await recordSyncMetrics(config, { startedAt, finishedAt: Date.now(), error }, output.log);

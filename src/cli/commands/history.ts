@@ -4,9 +4,10 @@ import { ExitCode, HostsyncError } from '../../errors.js';
 import { destPaths } from '../../state/layout.js';
 import { resolveDestination } from '../../apply/destination.js';
 import { loadLooseCommandConfig } from '../load.js';
+import type { CliIO } from '../io.js';
 
-export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
-  const { config, output } = await loadLooseCommandConfig(flags, argv, { repo: false, dest: true });
+export async function runCommand(flags: Record<string, unknown>, argv: readonly string[], io: CliIO): Promise<number> {
+  const { config, output } = await loadLooseCommandConfig(flags, argv, io, { repo: false, dest: true });
   if (config.dest === undefined) throw new HostsyncError('history needs --dest (or `dest` in --config).', ExitCode.Usage);
   const paths = destPaths(config.stateDir, await resolveDestination({ dest: config.dest, layout: config.layout }));
   const history = await listHistory(paths);

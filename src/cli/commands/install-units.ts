@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { colorWanted } from '../../config/load.js';
 import { ExitCode, HostsyncError, UsageError, errorCode, errorMessage } from '../../errors.js';
 import { restoreStrings } from '../options.js';
+import type { CliIO } from '../io.js';
+import { plainOutput } from '../load.js';
 import { createOutput, type Output } from '../output.js';
 import { EMBEDDED_UNITS, UNIT_EXEC_PLACEHOLDER, UNIT_FILE_NAMES, type UnitFileName } from '../units.js';
 
@@ -77,9 +79,9 @@ export interface ExecDeps {
 }
 
 /** The command: resolve the binary, install (or plan) the units, report. Returns the exit code. */
-export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
-  const parsed = parseFlags(restoreStrings(flags, argv), process.cwd());
-  const output = createOutput({ json: parsed.json, verbose: false, quiet: false, color: colorWanted(process.stdout.isTTY === true) });
+export async function runCommand(flags: Record<string, unknown>, argv: readonly string[], io: CliIO): Promise<number> {
+  const parsed = parseFlags(restoreStrings(flags, argv), io.cwd);
+  const output = plainOutput(io, parsed.json);
   const exec = await resolveExecCommand(parsed.bin, processExecDeps());
   const result = await installUnits({ prefix: parsed.prefix, exec, force: parsed.force, dryRun: parsed.dryRun });
   for (const warning of result.warnings) output.log('warn', warning);

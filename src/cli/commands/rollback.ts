@@ -3,10 +3,11 @@ import { ExitCode, HostsyncError } from '../../errors.js';
 import { runRollback } from '../../pipeline/rollback.js';
 import { countChanges } from '../../pipeline/summary.js';
 import { loadLooseCommandConfig } from '../load.js';
+import type { CliIO } from '../io.js';
 import { restoreStrings } from '../options.js';
 
-export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
-  const { config, output } = await loadLooseCommandConfig(flags, argv, { repo: false, dest: true });
+export async function runCommand(flags: Record<string, unknown>, argv: readonly string[], io: CliIO): Promise<number> {
+  const { config, output } = await loadLooseCommandConfig(flags, argv, io, { repo: false, dest: true });
   if (config.dest === undefined) throw new HostsyncError('rollback needs --dest (or `dest` in --config).', ExitCode.Usage);
   const raw = restoreStrings(flags, argv)['to'];
   const to = typeof raw === 'string' ? raw : undefined;

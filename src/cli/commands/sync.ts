@@ -4,21 +4,23 @@ import type { SyncResult } from '../../pipeline/sync.js';
 import { countChanges } from '../../pipeline/summary.js';
 import { formatBytes, type Output } from '../output.js';
 import { loadCommandConfig } from '../load.js';
+import type { CliIO } from '../io.js';
 import { recordSyncMetrics } from '../metrics.js';
 import { githubClient } from '../github.js';
 
-export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
-  const { config, output } = await loadCommandConfig(flags, argv);
+export async function runCommand(flags: Record<string, unknown>, argv: readonly string[], io: CliIO): Promise<number> {
+  const { config, output } = await loadCommandConfig(flags, argv, io);
   const { runSync } = await import('../../pipeline/sync.js');
   const startedAt = Date.now();
   let result: SyncResult;
   try {
     result = await runSync(config, {
     log: output.log,
+    env: io.env,
     onProgress: output.progress.transfer,
     onPhase: output.progress.phase,
     createClient: (c) =>
-      githubClient(c, c.repo, output),
+      githubClient(c, c.repo, output, io.timing),
     });
   } catch (error) {
     output.close();

@@ -5,23 +5,23 @@ import type { LooseConfig } from '../../config/types.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { GitHubClient } from '../../github/types.js';
 import { loadLooseCommandConfig } from '../load.js';
+import type { CliIO, Timing } from '../io.js';
 import type { Output } from '../output.js';
 import { githubClient } from '../github.js';
 
-export async function runCommand(flags: Record<string, unknown>, argv: readonly string[]): Promise<number> {
-  const { config, output } = await loadLooseCommandConfig(flags, argv, { repo: false, dest: true });
+export async function runCommand(flags: Record<string, unknown>, argv: readonly string[], io: CliIO): Promise<number> {
+  const { config, output } = await loadLooseCommandConfig(flags, argv, io, { repo: false, dest: true });
   if (config.dest === undefined) throw new UsageError('validate needs the destination: pass --dest DIR, or --config FILE with "dest".');
   const fix = flags['fix'] === true;
-  const [{ validateDestination }, { createExec }, { processEnv }, { resolveOwner }] = await Promise.all([
+  const [{ validateDestination }, { createExec }, { resolveOwner }] = await Promise.all([
     import('../../checks/validate.js'),
     import('../../pipeline/exec.js'),
-    import('../../config/load.js'),
     import('../../apply/owner.js'),
   ]);
   const result = await validateDestination(
     { ...config, dest: config.dest },
     { fix },
-    { runCommand: createExec(), env: processEnv(), log: output.log, createClient: clientFactory(config, output), owner: fix ? await resolveOwner(config) : {} },
+    { runCommand: createExec(), env: io.env, log: output.log, createClient: clientFactory(config, output, io.timing), owner: fix ? await resolveOwner(config) : {} },
   );
   if (config.json) output.json(validateJson(result));
   else renderValidation(result, output, { verbose: config.verbose, fix });
@@ -29,8 +29,8 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
 }
 
 /** A GitHub client factory for downloads a fix needs (repository from the config or the manifest); loads Octokit only when called. */
-export function clientFactory(config: Pick<LooseConfig, 'apiUrl' | 'token' | 'timeoutSec' | 'stallSec' | 'concurrency'>, output: Output): (repo: string) => Promise<GitHubClient> {
-  return async (repo) => githubClient(config, repo, output);
+export function clientFactory(config: Pick<LooseConfig, 'apiUrl' | 'token' | 'timeoutSec' | 'stallSec' | 'concurrency'>, output: Output, timing?: Timing): (repo: string) => Promise<GitHubClient> {
+  return async (repo) => githubClient(config, repo, output, timing);
 }
 
 /** The `--json` shape: `{ok, checks: [{id, status, message, paths, fixable, fixed}]}`. */

@@ -3,6 +3,15 @@
  * holds now, and what was applied last. Types only — every module may import this file.
  */
 
+/** Levels of a log event. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Where every module reports what it does; the CLI renders it (src/cli/output.ts). */
+export type Logger = (level: LogLevel, message: string) => void;
+
+/** How DEST holds its content: files renamed in place, or a symlink to complete generations. */
+export type Layout = 'inplace' | 'symlink';
+
 /** Git tree entry modes as GitHub reports them (`040000` is a directory). */
 export type GitMode = '100644' | '100755' | '120000' | '160000' | '040000';
 
@@ -64,8 +73,8 @@ export interface WantedBlob {
   readonly path: string;
 }
 
-/** Names of the ways content can reach the host. */
-export type StrategyName = 'none' | 'blobs' | 'tarball' | 'clone' | 'local';
+/** Names of the ways content can reach the host (`pack`: git's wire protocol, one pack). */
+export type StrategyName = 'none' | 'blobs' | 'tarball' | 'clone' | 'local' | 'pack';
 
 /** Map a git mode to the kind of entry it describes. */
 export function kindOfMode(mode: GitMode): EntryKind {

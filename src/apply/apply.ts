@@ -6,7 +6,8 @@
 import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { errorCode, errorMessage, HostsyncError } from '../errors.js';
+import { errorCode, errorMessage, HostsyncError, IntegrityError, LocalStorageError } from '../errors.js';
+import { formatBytes } from '../format.js';
 import { hashBlob, hashBlobFile } from '../local/hash.js';
 import type { LocalEntry, Manifest } from '../model.js';
 import { kindOfMode } from '../model.js';
@@ -20,6 +21,9 @@ import { reconcile, removeTempFiles, type PathState } from './reconcile.js';
 export interface ApplyOptions {
   readonly paths: DestPaths;
   readonly store: ObjectStore;
+  /** Drifted content larger than this is not kept for an undo (0: never). @default 256 MiB */
+  readonly backupLimitBytes?: number | undefined;
+  readonly log?: ((level: 'warn', message: string) => void) | undefined;
   readonly uid?: number | undefined;
   readonly gid?: number | undefined;
   readonly now?: () => Date;
@@ -33,10 +37,12 @@ const parentOf = (path: string): string => (path.includes('/') ? path.slice(0, p
 export async function applyPlan(plan: Plan, manifest: Manifest, previous: Manifest | undefined, options: ApplyOptions): Promise<void> {
   const { paths, store } = options;
   const ops: JournalOp[] = [];
-  for (const change of plan.changes) ops.push(await journalOp(change, paths.dest, store));
+  const placed = new Map((previous?.entries ?? []).map((entry) => [entry.path, entry]));
+  const backups = { limit: options.backupLimitBytes ?? DEFAULT_BACKUP_LIMIT, placed, log: options.log };
+  for (const change of plan.changes) ops.push(await journalOp(change, paths.dest, store, backups));
   for (const op of ops) {
-    if ((op.after.kind === 'file' || op.after.kind === 'symlink') && !op.chmodOnly && !(await store.has(op.after.sha))) {
-      throw new HostsyncError(`Internal error: blob ${op.after.sha} for ${op.path} is not in the store; nothing was applied.`);
+    if ((op.after.kind === 'file' || op.after.kind === 'symlink') && !op.chmodOnly && !(await store.holds(op.after.sha))) {
+      throw new HostsyncError(`Blob ${op.after.sha} for ${op.path} is missing from the object store or failed its check there (it was removed); nothing was applied. Run hostsync again to fetch it anew.`);
     }
   }
   const journal: Journal = { version: 1, dest: paths.dest, startedAt: (options.now?.() ?? new Date()).toISOString(), manifest, previous, ops };
@@ -92,9 +98,19 @@ export async function recoverInterrupted(options: ApplyOptions): Promise<{ actio
   }
 }
 
+/** Drifted files up to this size are kept in the store so an undo can put them back. */
+export const DEFAULT_BACKUP_LIMIT = 256 * 1024 * 1024;
+
+interface BackupPolicy {
+  readonly limit: number;
+  /** What hostsync placed at each path last time: the undo's content when drift is too big to keep. */
+  readonly placed: ReadonlyMap<string, Manifest['entries'][number]>;
+  readonly log?: ((level: 'warn', message: string) => void) | undefined;
+}
+
 /** One change as a journal op, saving the current content to the store first so it can be restored. */
-async function journalOp(change: Change, dest: string, store: ObjectStore): Promise<JournalOp> {
-  const before = await backup(change.before, dest, store);
+async function journalOp(change: Change, dest: string, store: ObjectStore, policy: BackupPolicy): Promise<JournalOp> {
+  const before = await backup(change.before, dest, store, policy);
   const after: PathState = change.target === undefined ? { kind: 'absent' } : targetState(change.target.mode, change.target.sha);
   return change.kind === 'modeChanged' ? { path: change.path, before, after, chmodOnly: true } : { path: change.path, before, after };
 }
@@ -112,25 +128,48 @@ export function targetState(mode: Manifest['entries'][number]['mode'], sha: stri
   }
 }
 
-async function backup(local: LocalEntry | undefined, dest: string, store: ObjectStore): Promise<PathState> {
+async function backup(local: LocalEntry | undefined, dest: string, store: ObjectStore, policy: BackupPolicy): Promise<PathState> {
   if (local === undefined || local.kind === 'other') return { kind: 'absent' };
   if (local.kind === 'dir') return { kind: 'dir' };
   const full = join(dest, local.path);
   if (local.kind === 'symlink') {
     const target = Buffer.from(await readlink(full, { encoding: 'buffer' }));
     const sha = local.sha ?? hashBlob(target);
-    if (!(await store.has(sha))) await store.put(sha, target.length, Readable.from([target]), full);
+    if (!(await store.holds(sha))) await store.put(sha, target.length, Readable.from([target]), full);
     return { kind: 'symlink', sha };
   }
+  const mode = local.mode === '100755' ? '100755' : '100644';
+  if (local.sha !== undefined && (await store.holds(local.sha))) return { kind: 'file', sha: local.sha, mode };
+  if (local.size > policy.limit) return tooBigToKeep(local, full, policy, store);
   const sha = local.sha ?? (await hashBlobFile(full));
-  if (!(await store.has(sha))) {
+  if (!(await store.holds(sha))) {
     try {
       await store.importFile(sha, full);
     } catch (error) {
-      throw new HostsyncError(`${full} changed while hostsync was reading it (${errorMessage(error)}). Nothing was applied; run again.`, 1, { cause: error });
+      if (error instanceof LocalStorageError) {
+        throw new LocalStorageError(`Cannot keep a copy of ${full} (${formatBytes(local.size)}, changed since hostsync placed it) for an undo: ${error.message}`, { cause: error });
+      }
+      if (error instanceof IntegrityError) {
+        throw new HostsyncError(`${full} changed while hostsync was reading it; nothing was applied. Run again once nothing else writes to it.`, 1, { cause: error });
+      }
+      throw error;
     }
   }
-  return { kind: 'file', sha, mode: local.mode === '100755' ? '100755' : '100644' };
+  return { kind: 'file', sha, mode };
+}
+
+/**
+ * Drift too big to copy into the store (a disk image where a config file was placed): it is not
+ * kept. An undo then puts back what hostsync placed there last (or leaves the path empty).
+ */
+async function tooBigToKeep(local: LocalEntry, full: string, policy: BackupPolicy, store: ObjectStore): Promise<PathState> {
+  const placed = policy.placed.get(local.path);
+  const fallback: PathState = placed !== undefined && (await store.holds(placed.sha)) ? targetState(placed.mode, placed.sha) : { kind: 'absent' };
+  policy.log?.(
+    'warn',
+    `${full} is ${formatBytes(local.size)}, over backupLimitMb (${formatBytes(policy.limit)}), and differs from what hostsync placed: it is replaced without a copy; ${fallback.kind === 'absent' ? 'an undo would leave the path empty' : 'an undo would restore the version hostsync placed'}.`,
+  );
+  return fallback;
 }
 
 /** Name the I/O failure in words an operator can act on. */

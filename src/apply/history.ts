@@ -11,6 +11,7 @@ import type { Manifest } from '../model.js';
 import { readJson, writeJsonAtomic } from '../state/files.js';
 import type { DestPaths } from '../state/layout.js';
 import type { ObjectStore } from '../state/objects.js';
+import { GC_GRACE_MS, livePins, withGcLock } from '../state/pins.js';
 
 export type GenerationKind = 'sync' | 'rollback' | 'fix' | 'recovered';
 
@@ -116,16 +117,24 @@ async function referencedShas(stateDir: string): Promise<Set<string>> {
 }
 
 /**
- * Delete objects nothing references any more. Conservative: a state file that exists but cannot
- * be parsed makes this throw before anything is deleted (the caller warns and carries on).
+ * Delete objects nothing references any more: no manifest, generation or journal of any
+ * destination, no live run's pin (state/pins.ts), and not written within the grace period.
+ * Conservative: a state file that exists but cannot be parsed makes this throw before anything is
+ * deleted (the caller warns and carries on). Holds the state dir's GC lock throughout.
  */
-export async function collectGarbage(stateDir: string, store: ObjectStore): Promise<{ removed: number }> {
-  const refs = await referencedShas(stateDir);
-  let removed = 0;
-  for (const sha of await store.list()) {
-    if (refs.has(sha)) continue;
-    await store.remove(sha);
-    removed++;
-  }
-  return { removed };
+export async function collectGarbage(stateDir: string, store: ObjectStore, now: () => number = Date.now): Promise<{ removed: number }> {
+  return withGcLock(stateDir, async () => {
+    const refs = await referencedShas(stateDir);
+    for (const sha of await livePins(stateDir)) refs.add(sha);
+    const youngest = now() - GC_GRACE_MS;
+    let removed = 0;
+    for (const sha of await store.list()) {
+      if (refs.has(sha)) continue;
+      const modified = await store.modifiedAt(sha);
+      if (modified === undefined || modified > youngest) continue;
+      await store.remove(sha);
+      removed++;
+    }
+    return { removed };
+  });
 }

@@ -21,6 +21,8 @@ export interface LocalPlanInput {
   readonly scanRoot?: string | undefined;
   /** Hash every file (`--force-full`: trust nothing incremental). */
   readonly ignoreStatCache?: boolean | undefined;
+  /** Called with every SHA the plan may rely on, before the store is asked about any (GC pins). */
+  readonly beforeStoreQuery?: ((shas: readonly string[]) => Promise<void>) | undefined;
 }
 
 /** A matcher for the config's `preserve` globs (dotfiles included). */
@@ -36,6 +38,13 @@ export async function scanAndPlan(input: LocalPlanInput): Promise<{ plan: Plan; 
   for (const entry of input.previous) interest.add(entry.path);
   const statCache = input.ignoreStatCache === true ? undefined : await loadStatCache(input.paths.statCache);
   const scan = await scanDestination(input.scanRoot ?? input.paths.dest, { interest, isPreserved, ...(statCache ? { statCache } : {}), concurrency: 8 });
+  if (input.beforeStoreQuery !== undefined) {
+    const shas = new Set<string>();
+    for (const entry of input.remote) if (entry.mode !== '040000' && entry.mode !== '160000') shas.add(entry.sha);
+    for (const entry of input.previous) if (entry.mode !== '040000' && entry.mode !== '160000') shas.add(entry.sha);
+    for (const entry of scan.entries.values()) if (entry.sha !== undefined) shas.add(entry.sha);
+    await input.beforeStoreQuery([...shas]);
+  }
   const plan = await planWithStore(
     { remote: input.remote, local: scan.entries, previous: input.previous, isPreserved, prune: input.prune },
     input.store,
@@ -45,11 +54,11 @@ export async function scanAndPlan(input: LocalPlanInput): Promise<{ plan: Plan; 
   return { plan, scan, statCacheChanged };
 }
 
-/** Plan, then re-plan knowing which needed blobs the store already holds (one stat per candidate). */
+/** Plan, then re-plan knowing which needed blobs the store holds (checked: a rotted object counts as missing). */
 async function planWithStore(input: Omit<PlanInput, 'stored'>, store: ObjectStore): Promise<Plan> {
   const first = planUpdate({ ...input, stored: new Set() });
   const candidates = [...first.fetch.map((blob) => blob.sha), ...first.localCopies.map((copy) => copy.sha)];
   const stored = new Set<string>();
-  for (const sha of candidates) if (await store.has(sha)) stored.add(sha);
+  for (const sha of candidates) if (await store.holds(sha)) stored.add(sha);
   return stored.size === 0 ? first : planUpdate({ ...input, stored });
 }

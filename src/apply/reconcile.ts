@@ -9,11 +9,12 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readFile, readdir, readlink, rename, rmdir, stat, symlink, unlink } from 'node:fs/promises';
-import { hashBlobFile } from '../local/hash.js';
+import { createBlobHasher, hashBlobFile } from '../local/hash.js';
+import { Transform } from 'node:stream';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { errorCode, HostsyncError } from '../errors.js';
+import { errorCode, HostsyncError, IntegrityError } from '../errors.js';
 import type { ObjectStore } from '../state/objects.js';
 import { syncDir } from '../state/files.js';
 
@@ -74,7 +75,10 @@ export async function lstatOrUndefined(path: string): Promise<import('node:fs').
   try {
     return await lstat(path);
   } catch (error) {
-    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return undefined;
+    // ENAMETOOLONG: a path longer than the system allows cannot exist, so nothing is there (and an
+    // undo has nothing to put back: a commit naming such a path must not block the host forever).
+    const code = errorCode(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') return undefined;
     throw error;
   }
 }
@@ -157,7 +161,7 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
     } else {
       const mode = state.mode === '100755' ? 0o755 : 0o644;
       const out = createWriteStream(tmp, { flags: 'wx', mode });
-      await pipeline(createReadStream(options.store.pathOf(state.sha), { highWaterMark: 1 << 20 }), out);
+      await copyVerified(options.store, state.sha, out, full);
       await chmod(tmp, mode); // the umask must not decide git's modes
       await setOwner(tmp, options);
       const handle = await open(tmp, 'r');
@@ -173,6 +177,33 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
   } catch (error) {
     await unlink(tmp).catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * Copy an object out of the store, hashing the bytes on their way to DEST: content that rotted in
+ * the store since it was checked never lands (the caller's undo puts the path back).
+ */
+async function copyVerified(store: ObjectStore, sha: string, out: NodeJS.WritableStream, full: string): Promise<void> {
+  const source = store.pathOf(sha);
+  const size = (await stat(source)).size;
+  const hasher = createBlobHasher(size);
+  const verify = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hasher.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  await pipeline(createReadStream(source, { highWaterMark: 1 << 20 }), verify, out);
+  let actual: string;
+  try {
+    actual = hasher.digest();
+  } catch {
+    actual = 'content of another size';
+  }
+  if (actual !== sha) {
+    await unlink(source).catch(() => undefined); // never again: the next run fetches it anew
+    throw new IntegrityError(sha, actual, `the object store (for ${full}); the object was removed, run hostsync again to fetch it anew`);
   }
 }
 

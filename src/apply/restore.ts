@@ -12,26 +12,17 @@ import { join } from 'node:path';
 import { errorCode, HostsyncError } from '../errors.js';
 import { saveStatCache } from '../local/stat-cache.js';
 import type { Manifest, WantedBlob } from '../model.js';
-import type { DestPaths } from '../state/layout.js';
 import type { ObjectStore } from '../state/objects.js';
 import { describeIoError } from './apply.js';
-import { applyToDestination, scanRootOf } from './destination.js';
+import { scanRootOf, type Destination } from './destination.js';
 import { scanAndPlan } from './local-plan.js';
 import { lstatOrUndefined, reconcile } from './reconcile.js';
 
 export interface RestoreOptions {
-  readonly paths: DestPaths;
-  readonly store: ObjectStore;
   /** Globs relative to DEST never touched (the config's `preserve`). */
   readonly preserve: readonly string[];
   /** Also delete what hostsync did not place (`--prune`). */
   readonly prune: boolean;
-  readonly uid?: number | undefined;
-  readonly gid?: number | undefined;
-  /** @default 'inplace' */
-  readonly layout?: 'inplace' | 'symlink' | undefined;
-  /** Generation directories kept with layout "symlink". @default 5 */
-  readonly keep?: number | undefined;
   /** Bring missing blobs into the store, verified. Without it a missing blob is an error. */
   readonly fetchBlobs?: ((blobs: readonly WantedBlob[]) => Promise<void>) | undefined;
 }
@@ -50,11 +41,19 @@ export interface RestoreResult {
  * the manifest DEST was last synced to: paths it has and `target` lacks are deleted (a rollback);
  * for a repair both are the same manifest.
  */
-export async function restoreManifest(target: Manifest, current: Manifest | undefined, options: RestoreOptions): Promise<RestoreResult> {
-  const { paths, store } = options;
-  const layout = options.layout ?? 'inplace';
-  const root = await scanRootOf({ layout }, paths.dest);
-  const { plan, scan } = await scanAndPlan({ paths, store, remote: target.entries, previous: current?.entries ?? [], preserve: options.preserve, prune: options.prune, scanRoot: root });
+export async function restoreManifest(target: Manifest, current: Manifest | undefined, destination: Destination, options: RestoreOptions): Promise<RestoreResult> {
+  const { paths, store } = destination;
+  const root = await destination.scanRoot();
+  const { plan, scan } = await scanAndPlan({
+    paths,
+    store,
+    remote: target.entries,
+    previous: current?.entries ?? [],
+    preserve: options.preserve,
+    prune: options.prune,
+    scanRoot: root,
+    beforeStoreQuery: (shas) => destination.pins.add(shas),
+  });
   if (plan.conflicts.length > 0) {
     throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${target.commit.slice(0, 12)} needs a file; nothing was restored. Move it, or change 'preserve', then run again.`);
   }
@@ -71,10 +70,7 @@ export async function restoreManifest(target: Manifest, current: Manifest | unde
   for (const copy of plan.localCopies) await store.importFile(copy.sha, join(root, copy.path));
   const placed = new Set((current?.entries ?? []).map((entry) => entry.path));
   const pruned = plan.changes.filter((change) => change.kind === 'deleted' && !placed.has(change.path)).map((change) => change.path);
-  if (plan.changes.length > 0) {
-    const config = { layout, owner: undefined, group: undefined, historyLimit: options.keep ?? 5 };
-    await applyToDestination(config, plan, target, current, { paths, store, now: Date.now, owner: { uid: options.uid, gid: options.gid } });
-  }
+  if (plan.changes.length > 0) await destination.apply(plan, target, current, Date.now);
   await saveStatCache(paths.statCache, scan.statCache).catch(() => undefined); // an optimisation only
   return { changed: plan.changes.map((change) => change.path), pruned, fetched };
 }

@@ -9,29 +9,22 @@ import { recordGeneration } from '../apply/history.js';
 import { contentRoot, ensureDirectories, restoreManifest, setAttributes } from '../apply/restore.js';
 import { HostsyncError } from '../errors.js';
 import type { WantedBlob } from '../model.js';
-import type { DestPaths } from '../state/layout.js';
-import { loadManifest } from '../state/manifest.js';
-import type { ObjectStore } from '../state/objects.js';
+import type { Destination } from '../apply/destination.js';
 import { short } from './outcome.js';
 import type { Repairer } from './types.js';
 
 export interface RepairOptions {
-  readonly paths: DestPaths;
-  readonly store: ObjectStore;
+  readonly destination: Destination;
   readonly preserve: readonly string[];
   readonly historyLimit: number;
-  readonly layout: 'inplace' | 'symlink';
-  /** Numeric owner for written entries (root only), as a sync would set them. */
-  readonly uid?: number | undefined;
-  readonly gid?: number | undefined;
   /** Download blobs the store lacks; undefined without repository access. */
   readonly fetchBlobs: ((blobs: readonly WantedBlob[]) => Promise<void>) | undefined;
 }
 
 /** Create the repairer for one validate run. */
 export function createRepairer(options: RepairOptions): Repairer {
-  const { paths, store } = options;
-  const owner = { uid: options.uid, gid: options.gid };
+  const { destination } = options;
+  const { paths, store, owner, layout } = destination;
   return {
     async recoverJournal() {
       const recovered = await recoverInterrupted({ paths, store, ...owner });
@@ -43,24 +36,15 @@ export function createRepairer(options: RepairOptions): Repairer {
       return `Removed the stale lock file ${file}.`;
     },
     async createDest() {
-      if (options.layout === 'symlink') return `${paths.dest} is created by the restore (layout "symlink").`;
+      if (layout === 'symlink') return `${paths.dest} is created by the restore (layout "symlink").`;
       await mkdir(paths.dest, { recursive: true, mode: 0o755 });
       return `Created ${paths.dest}.`;
     },
     async restore(prune) {
-      const manifest = await loadManifest(paths.manifest);
+      const manifest = await destination.reloadManifest();
       if (manifest === undefined) throw new HostsyncError(`Nothing was applied to ${paths.dest} yet, so there is nothing to restore; run 'hostsync sync'.`);
-      if (options.layout === 'inplace') await mkdir(paths.dest, { recursive: true, mode: 0o755 });
-      const result = await restoreManifest(manifest, manifest, {
-        paths,
-        store,
-        preserve: options.preserve,
-        prune,
-        ...owner,
-        layout: options.layout,
-        keep: options.historyLimit,
-        fetchBlobs: options.fetchBlobs,
-      });
+      if (layout === 'inplace') await mkdir(paths.dest, { recursive: true, mode: 0o755 });
+      const result = await restoreManifest(manifest, manifest, destination, { preserve: options.preserve, prune, fetchBlobs: options.fetchBlobs });
       if (result.changed.length === 0) return `DEST already matched ${short(manifest.commit)}.`;
       const restored = result.changed.length - result.pruned.length;
       await recordGeneration(
@@ -74,11 +58,11 @@ export function createRepairer(options: RepairOptions): Repairer {
       return `Restored ${restored} path(s) from ${short(manifest.commit)}${fetched}${pruned}.`;
     },
     async ensureDirectories(dirs) {
-      const created = await ensureDirectories(await contentRoot(paths.dest, options.layout), dirs, { store, ...owner });
+      const created = await ensureDirectories(await contentRoot(paths.dest, layout), dirs, { store, ...owner });
       return created.length === 0 ? 'The folders already existed.' : `Created ${created.join(', ')}.`;
     },
     async setAttributes(changes) {
-      const done = await setAttributes(await contentRoot(paths.dest, options.layout), changes);
+      const done = await setAttributes(await contentRoot(paths.dest, layout), changes);
       return `Set the mode or owner of ${done.length} path(s).`;
     },
   };

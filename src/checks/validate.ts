@@ -4,18 +4,16 @@
  * fixing (a read-only validate never blocks a sync), run, fix, run again.
  */
 import { join } from 'node:path';
-import picomatch from 'picomatch';
 import type { CheckConfig } from '../config/types.js';
 import { errorMessage, HostsyncError, UsageError } from '../errors.js';
 import type { GitHubClient } from '../github/types.js';
 import type { Manifest, WantedBlob } from '../model.js';
-import { destKey, destPaths } from '../state/layout.js';
-import { acquireLock, type Lock } from '../state/lock.js';
 import { loadManifest } from '../state/manifest.js';
-import { createObjectStore } from '../state/objects.js';
+import type { Logger } from '../model.js';
+import { preserveMatcher } from '../apply/local-plan.js';
 import { createBlobStrategy } from '../transfer/blobs.js';
 import { contentRoot } from '../apply/restore.js';
-import { resolveDestination } from '../apply/destination.js';
+import { resolveDestination, withDestination, type Destination } from '../apply/destination.js';
 import { createHostProbe } from './probe.js';
 import { buildChecks } from './registry.js';
 import { createRepairer } from './repair.js';
@@ -37,18 +35,18 @@ export interface ValidateSettings {
   readonly lockTimeout: number;
   readonly historyLimit: number;
   readonly concurrency: number;
+  readonly allowSystemDest: boolean;
+  readonly backupLimitMb: number;
 }
 
 export interface ValidateDeps {
   readonly runCommand: RunCommand;
   readonly env: Readonly<Record<string, string | undefined>>;
-  readonly log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  readonly log: Logger;
   /** A GitHub client for `repo`, created only when a fix needs to download. */
   readonly createClient?: ((repo: string) => Promise<GitHubClient>) | undefined;
-  /** The caller (dev-update) holds the destination's lock. */
-  readonly lockHeld?: boolean | undefined;
-  /** `{uid, gid}` for written entries (the config's owner/group, when root). */
-  readonly owner?: { readonly uid?: number | undefined; readonly gid?: number | undefined } | undefined;
+  /** An opened destination (dev-update's); without it validate opens its own, locked only to fix. */
+  readonly destination?: Destination | undefined;
 }
 
 export interface ValidateResult extends ValidationReport {
@@ -72,60 +70,53 @@ export function checksOrThrow(settings: Pick<ValidateSettings, 'checks' | 'prese
 /** Validate (and with `fix`, repair) one destination. */
 export async function validateDestination(settings: ValidateSettings, options: { readonly fix: boolean }, deps: ValidateDeps): Promise<ValidateResult> {
   const checks = checksOrThrow(settings);
-  const dest = await destinationKey(settings.dest, settings.layout);
-  const paths = destPaths(settings.stateDir, dest);
-  const store = createObjectStore(paths.objects);
-  const isPreserved = settings.preserve.length === 0 ? () => false : picomatch([...settings.preserve], { dot: true });
-  let lock: Lock | undefined;
-  if (options.fix && deps.lockHeld !== true) {
-    lock = await acquireLock(destKey(dest), {
-      timeoutSec: settings.lockTimeout,
-      fallbackDir: settings.stateDir,
-      what: dest,
-      onWait: (pid) => deps.log('info', `Waiting up to ${settings.lockTimeout} s for another hostsync run${pid !== undefined ? ` (PID ${pid})` : ''} on ${dest}.`),
+  if (deps.destination !== undefined) return validateOpened(deps.destination, checks, settings, options, deps);
+  // A read-only validate never blocks a sync; fixing takes the lock (exit 4 while a sync runs).
+  return withDestination(settings, { log: deps.log, lock: options.fix, write: options.fix, inspect: true }, (destination) => validateOpened(destination, checks, settings, options, deps));
+}
+
+async function validateOpened(destination: Destination, checks: Check[], settings: ValidateSettings, options: { readonly fix: boolean }, deps: ValidateDeps): Promise<ValidateResult> {
+  const { paths, store } = destination;
+  const dest = paths.dest;
+  const isPreserved = preserveMatcher(settings.preserve);
+  let manifestRepo: string | undefined;
+  const fetchBlobs = async (blobs: readonly WantedBlob[]): Promise<void> => {
+    const repo = settings.repo ?? manifestRepo;
+    if (deps.createClient === undefined || repo === undefined) {
+      throw new HostsyncError(`${blobs.length} blob(s) to restore (e.g. ${blobs[0]?.path}) are not in the object store and no repository is known to download them from; pass --repo OWNER/NAME.`);
+    }
+    deps.log('info', `Downloading ${blobs.length} blob(s) from ${repo} to restore DEST.`);
+    const client = await deps.createClient(repo);
+    try {
+      await createBlobStrategy({ client, concurrency: settings.concurrency }).fetch(blobs, { store, log: deps.log });
+    } finally {
+      await client.close();
+    }
+  };
+  const repair = createRepairer({ destination, preserve: settings.preserve, historyLimit: settings.historyLimit, fetchBlobs });
+  let lastCommit: string | undefined;
+  const makeContext = async (): Promise<CheckContext> => {
+    let manifest: Manifest | undefined;
+    let manifestError: string | undefined;
+    try {
+      manifest = await loadManifest(paths.manifest);
+    } catch (error) {
+      if (!(error instanceof HostsyncError)) throw error;
+      manifestError = errorMessage(error);
+      manifest = destination.manifest;
+    }
+    manifestRepo = manifest?.repo;
+    lastCommit = manifest?.commit;
+    const root = await contentRoot(dest, settings.layout).catch((error: unknown) => {
+      if (error instanceof HostsyncError) return join(dest, '.none'); // the dest check reports what DEST is instead
+      throw error;
     });
-  }
-  try {
-    let manifestRepo: string | undefined;
-    const fetchBlobs = async (blobs: readonly WantedBlob[]): Promise<void> => {
-      const repo = settings.repo ?? manifestRepo;
-      if (deps.createClient === undefined || repo === undefined) {
-        throw new HostsyncError(`${blobs.length} blob(s) to restore (e.g. ${blobs[0]?.path}) are not in the object store and no repository is known to download them from; pass --repo OWNER/NAME.`);
-      }
-      deps.log('info', `Downloading ${blobs.length} blob(s) from ${repo} to restore DEST.`);
-      const client = await deps.createClient(repo);
-      try {
-        await createBlobStrategy({ client, concurrency: settings.concurrency }).fetch(blobs, { store, log: deps.log });
-      } finally {
-        await client.close();
-      }
-    };
-    const repair = createRepairer({ paths, store, preserve: settings.preserve, historyLimit: settings.historyLimit, layout: settings.layout, ...deps.owner, fetchBlobs });
-    let lastCommit: string | undefined;
-    const makeContext = async (): Promise<CheckContext> => {
-      let manifest: Manifest | undefined;
-      let manifestError: string | undefined;
-      try {
-        manifest = await loadManifest(paths.manifest);
-      } catch (error) {
-        if (!(error instanceof HostsyncError)) throw error;
-        manifestError = errorMessage(error);
-      }
-      manifestRepo = manifest?.repo;
-      lastCommit = manifest?.commit;
-      const root = await contentRoot(dest, settings.layout).catch((error: unknown) => {
-        if (error instanceof HostsyncError) return join(dest, '.none'); // the dest check reports what DEST is instead
-        throw error;
-      });
-      const host = createHostProbe({ paths, root, store, manifest, isPreserved, runCommand: deps.runCommand, env: deps.env });
-      return { dest, root, paths, manifest, manifestError, isPreserved, prune: settings.prune, owner: settings.owner, group: settings.group, host, repair };
-    };
-    const report = await runValidation(checks, makeContext, {
-      fix: options.fix,
-      onFix: (id, ok, message) => deps.log(ok ? 'info' : 'warn', `fix ${id}: ${message}`),
-    });
-    return { ...report, dest, commit: lastCommit };
-  } finally {
-    await lock?.release();
-  }
+    const host = createHostProbe({ paths, root, store, manifest, isPreserved, runCommand: deps.runCommand, env: deps.env });
+    return { dest, root, paths, manifest, manifestError, isPreserved, prune: settings.prune, owner: settings.owner, group: settings.group, host, repair };
+  };
+  const report = await runValidation(checks, makeContext, {
+    fix: options.fix,
+    onFix: (id, ok, message) => deps.log(ok ? 'info' : 'warn', `fix ${id}: ${message}`),
+  });
+  return { ...report, dest, commit: lastCommit };
 }

@@ -4,7 +4,7 @@
  */
 import { cac, type CAC, type Command } from 'cac';
 import { ExitCode, HostsyncError, InterruptedError, errorCode, errorMessage, summarize } from '../errors.js';
-import { COMMON_OPTIONS, REBUILD_OPTIONS, SYNC_OPTIONS, type OptionSpec } from './options.js';
+import { settingOptions, type OptionSpec } from './options.js';
 import { processIO, type CliIO } from './io.js';
 import { formatFailure, stderrIsJournal } from './progress.js';
 import { journalStream } from '../config/terminal.js';
@@ -48,14 +48,14 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
       .command('sync', 'Make DEST byte-identical to the repository (or --path of it) at --ref', { ignoreOptionDefaultValue: true })
       .example('hostsync sync --repo acme/hypervisor --ref main --dest /etc/hypervisor')
       .example('hostsync sync --config /etc/hostsync/config.json --check-only'),
-    [...COMMON_OPTIONS, ...SYNC_OPTIONS],
+    settingOptions('sync'),
   ).action(action('sync'));
 
   addOptions(
     program
       .command('history', 'List the generations applied to DEST (works offline)', { ignoreOptionDefaultValue: true })
       .example('hostsync history --dest /etc/hypervisor'),
-    COMMON_OPTIONS,
+    settingOptions('history'),
   ).action(action('history'));
 
   addOptions(
@@ -63,7 +63,7 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
       .command('rollback', 'Restore the previous generation (or --to COMMIT) from the local store, without network', { ignoreOptionDefaultValue: true })
       .example('hostsync rollback --dest /etc/hypervisor')
       .example('hostsync rollback --dest /etc/hypervisor --to 1a2b3c4d'),
-    [...COMMON_OPTIONS, { flag: '--to <commit>', description: 'Commit (SHA or prefix) of the generation to restore' }, { flag: '--check-only', description: 'Show what would change; change nothing' }],
+    [...settingOptions('rollback'), { flag: '--to <commit>', description: 'Commit (SHA or prefix) of the generation to restore' }],
   ).action(action('rollback'));
 
   program
@@ -82,15 +82,7 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
       .command('validate', 'Run health checks of the install (pass / warn / fail / skip); --fix repairs what it can', { ignoreOptionDefaultValue: true })
       .example('hostsync validate --dest /etc/hypervisor')
       .example('hostsync validate --config /etc/hostsync/config.json --fix'),
-    [
-      ...COMMON_OPTIONS,
-      { flag: '--fix', description: 'Repair what can be repaired, then check again' },
-      { flag: '--prune', description: 'With --fix, also delete files in DEST that hostsync did not place' },
-      { flag: '--repo <owner/name>', description: 'Repository to download missing content from (default: the one last applied)' },
-      { flag: '--api-url <url>', description: 'GitHub API URL (GHES: https://HOST/api/v3; env GITHUB_API_URL)' },
-      { flag: '--token-file <file>', description: 'File holding the GitHub token' },
-      { flag: '--preset <name>', description: 'Turn on the checks of a preset (nixos-hypervisor)' },
-    ],
+    [...settingOptions('validate'), { flag: '--fix', description: 'Repair what can be repaired, then check again (with --prune, also delete what hostsync did not place)' }],
   ).action(action('validate'));
 
   addOptions(
@@ -99,12 +91,10 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
       .example('hostsync dev-update')
       .example('hostsync dev-update --ref feature/new-bridge --check-only'),
     [
-      ...COMMON_OPTIONS,
-      ...SYNC_OPTIONS,
-      ...REBUILD_OPTIONS,
+      ...settingOptions('dev-update'),
+      { flag: '--no-rebuild', description: 'Do not run a configured rebuild' },
       { flag: '--fix', description: 'Let the first validate repair what it can' },
       { flag: '--skip-rebuild', description: 'Sync, but do not run the rebuild command' },
-      { flag: '--preset <name>', description: 'Turn on the checks of a preset (nixos-hypervisor)' },
     ],
   ).action(action('dev-update'));
 

@@ -6,8 +6,7 @@
  */
 
 import path from 'node:path';
-import { CONFIG_KEYS, DEFAULTS, KNOWN_PRESETS, LAYOUTS, RANGES, SYSTEM_STATE_DIR, envNameOf } from './keys.js';
-import type { IntegerRange } from './keys.js';
+import { defaultOf, envNameOf, envOf, flagOf, settingOf, simpleKeys, SYSTEM_STATE_DIR, valuesOf, type SimpleSettings } from './settings.js';
 import { checkFileShape, readChecks, readHooks, readRebuild } from './sections.js';
 import { LAYER_RANK, asBoolean, asEnum, asInteger, asPath, asString, asStringList, createLookup, describe, resolvePath } from './sources.js';
 import type { Found, Lookup, Problems, Setting } from './sources.js';
@@ -16,11 +15,23 @@ import { closestMatch } from './suggest.js';
 import type { Config, ConfigInput, LooseConfig, ParseResult, StrictRequirements } from './types.js';
 import { apiUrlHint, checkAccount, checkGlob, checkRef, checkRepo, checkRepoPath, checkUrl, serverUrlFor } from './validate.js';
 
-/** Where a top-level key lives in each layer, from the key table. */
+/** Where a key lives in each layer, from the settings table. */
 function setting(key: string): Setting {
-  const spec = CONFIG_KEYS.find((k) => k.key === key);
-  if (spec === undefined) throw new Error(`BUG: ${key} is not in CONFIG_KEYS`);
-  return { file: [key], flag: spec.flag, env: spec.env };
+  settingOf(key);
+  return { file: key.split('.'), flag: flagOf(key), env: envOf(key) };
+}
+
+/** The table's booleans, integers and enums, each from its highest layer or its default. */
+function readSimple(find: Lookup, problems: Problems): SimpleSettings {
+  const values: Record<string, unknown> = {};
+  for (const key of simpleKeys()) {
+    const spec = settingOf(key);
+    const found = find(setting(key));
+    if (spec.kind === 'boolean') values[key] = found === undefined ? false : (asBoolean(found, problems) ?? false);
+    else if (spec.kind === 'integer') values[key] = found === undefined ? spec.default : (asInteger(found, { min: spec.min, max: spec.max }, problems) ?? spec.default);
+    else if (spec.kind === 'enum') values[key] = (found === undefined ? undefined : asEnum(found, spec.values, problems)) ?? spec.default;
+  }
+  return values as SimpleSettings;
 }
 
 /**
@@ -45,17 +56,6 @@ function readStateDir(find: Lookup, input: ConfigInput, problems: Problems): str
   return asPath(found, input.home, problems) ?? '';
 }
 
-function readBoolean(find: Lookup, key: string, problems: Problems): { value: boolean; found: Found | undefined } {
-  const found = find(setting(key));
-  return { value: found === undefined ? false : (asBoolean(found, problems) ?? false), found };
-}
-
-function readInteger(find: Lookup, key: keyof typeof RANGES & keyof typeof DEFAULTS, problems: Problems): number {
-  const found = find(setting(key));
-  const range: IntegerRange = RANGES[key];
-  return found === undefined ? DEFAULTS[key] : (asInteger(found, range, problems) ?? DEFAULTS[key]);
-}
-
 /**
  * The explicit token file (`--token-file`, `tokenFile`, `HOSTSYNC_TOKEN_FILE`), made absolute.
  * `loadConfig` calls this before token discovery; problems land in `problems` when given.
@@ -74,7 +74,7 @@ function readOptionalPath(find: Lookup, key: string, home: string, problems: Pro
 
 function readUrls(find: Lookup, problems: Problems): { apiUrl: string; serverUrl: string } {
   const apiFound = find(setting('apiUrl'));
-  let apiUrl: string = DEFAULTS.apiUrl;
+  let apiUrl: string = defaultOf('apiUrl');
   const apiValue = apiFound === undefined ? undefined : asString(apiFound, problems);
   if (apiFound !== undefined && apiValue !== undefined) {
     const checked = checkUrl(apiValue, apiFound.source, 'https://github.example.com/api/v3', problems.warnings);
@@ -85,7 +85,7 @@ function readUrls(find: Lookup, problems: Problems): { apiUrl: string; serverUrl
     } else problems.errors.push(checked.error);
   }
   const serverFound = find(setting('serverUrl'));
-  let serverUrl: string = serverUrlFor(apiUrl) ?? DEFAULTS.serverUrl;
+  let serverUrl: string = serverUrlFor(apiUrl) ?? defaultOf('serverUrl');
   const serverValue = serverFound === undefined ? undefined : asString(serverFound, problems);
   if (serverFound !== undefined && serverValue !== undefined) {
     const checked = checkUrl(serverValue, serverFound.source, 'https://github.example.com', problems.warnings);
@@ -108,7 +108,7 @@ function readTarget(find: Lookup, input: ConfigInput, problems: Problems) {
     problems.errors.push(`Missing repository: give it with --repo OWNER/NAME, "repo" in the config file, or ${envNameOf('repo')}.`);
   }
 
-  let ref: string = DEFAULTS.ref;
+  let ref: string = defaultOf('ref');
   const refFound = find(setting('ref'));
   const refValue = refFound === undefined ? undefined : asString(refFound, problems);
   if (refFound !== undefined && refValue !== undefined) {
@@ -126,7 +126,7 @@ function readTarget(find: Lookup, input: ConfigInput, problems: Problems) {
     problems.errors.push(`Refusing ${destFound.source.label} ${describe(dest)}: hostsync would own the whole filesystem. Give a dedicated directory, e.g. ${destFound.source.example('/etc/hypervisor')}.`);
   }
 
-  let repoPath: string = DEFAULTS.path;
+  let repoPath: string = defaultOf('path');
   const pathFound = find(setting('path'));
   const pathValue = pathFound === undefined ? undefined : asString(pathFound, problems);
   if (pathFound !== undefined && pathValue !== undefined) {
@@ -166,10 +166,11 @@ function readPreset(find: Lookup, problems: Problems): string | undefined {
   const found = find(setting('preset'));
   const value = found === undefined ? undefined : asString(found, problems);
   if (found === undefined || value === undefined) return undefined;
-  if (KNOWN_PRESETS.includes(value)) return value;
-  const guess = closestMatch(value, KNOWN_PRESETS);
+  const known: readonly string[] = valuesOf('preset');
+  if (known.includes(value)) return value;
+  const guess = closestMatch(value, known);
   const hint = guess === undefined ? '' : ` Did you mean ${describe(guess)}?`;
-  problems.errors.push(`Unknown preset ${describe(value)}${found.source.where}. Known presets: ${KNOWN_PRESETS.join(', ')}.${hint}`);
+  problems.errors.push(`Unknown preset ${describe(value)}${found.source.where}. Known presets: ${known.join(', ')}.${hint}`);
   return undefined;
 }
 
@@ -220,11 +221,12 @@ export function parseConfig(input: ConfigInput): ParseResult<LooseConfig> {
   const urls = readUrls(find, problems);
   const stateDir = readStateDir(find, input, problems);
   checkStateOutsideDest(stateDir, target.dest, problems);
-  const layoutFound = find(setting('layout'));
   readOptionalPath(find, 'tokenFile', input.home, problems); // validated here, read by loadConfig
-  const verbosity = reconcileVerbosity(readBoolean(find, 'verbose', problems), readBoolean(find, 'quiet', problems), problems);
+  const simple = readSimple(find, problems);
+  const verbosity = reconcileVerbosity({ value: simple.verbose, found: find(setting('verbose')) }, { value: simple.quiet, found: find(setting('quiet')) }, problems);
 
   const config: LooseConfig = {
+    ...simple,
     repo: target.repo?.repo,
     repoOwner: target.repo?.owner,
     repoName: target.repo?.name,
@@ -234,20 +236,10 @@ export function parseConfig(input: ConfigInput): ParseResult<LooseConfig> {
     apiUrl: urls.apiUrl,
     serverUrl: urls.serverUrl,
     stateDir,
-    concurrency: readInteger(find, 'concurrency', problems),
-    json: readBoolean(find, 'json', problems).value,
-    checkOnly: readBoolean(find, 'checkOnly', problems).value,
-    forceFull: readBoolean(find, 'forceFull', problems).value,
     verbose: verbosity.verbose,
     quiet: verbosity.quiet,
-    prune: readBoolean(find, 'prune', problems).value,
     preserve: readPreserve(find, problems),
     token: input.token,
-    layout: (layoutFound === undefined ? undefined : asEnum(layoutFound, LAYOUTS, problems)) ?? DEFAULTS.layout,
-    historyLimit: readInteger(find, 'historyLimit', problems),
-    lockTimeout: readInteger(find, 'lockTimeout', problems),
-    requireSigned: readBoolean(find, 'requireSigned', problems).value,
-    allowDowngrade: readBoolean(find, 'allowDowngrade', problems).value,
     owner: readAccount(find, 'owner', input.isRoot, problems),
     group: readAccount(find, 'group', input.isRoot, problems),
     rebuild: readRebuild(find, rebuildOff, input.file, problems),
@@ -255,8 +247,6 @@ export function parseConfig(input: ConfigInput): ParseResult<LooseConfig> {
     checks: readChecks(find, problems),
     preset: readPreset(find, problems),
     metricsFile: readOptionalPath(find, 'metricsFile', input.home, problems),
-    timeoutSec: readInteger(find, 'timeoutSec', problems),
-    stallSec: readInteger(find, 'stallSec', problems),
     configFile: input.file?.path,
   };
 

@@ -3,15 +3,13 @@
  * suggestion), and the `rebuild`, `hooks` and `checks` sections.
  */
 
-import { CONFIG_KEYS, DEFAULTS, HOOK_KEYS, IGNORED_FILE_KEYS, RANGES, REBUILD_KEYS, REBUILD_WHEN } from './keys.js';
-import type { KeySpec } from './keys.js';
+import { flagOf, IGNORED_FILE_KEYS, sectionKeys, settingOf, topLevelKeys } from './settings.js';
 import { asBoolean, asEnum, asInteger, asString, describe, isRecord } from './sources.js';
 import type { Lookup, Problems } from './sources.js';
 import { closestMatch } from './suggest.js';
 import type { CheckConfig, ConfigFile, HooksConfig, RebuildConfig } from './types.js';
 
-function unknownKey(key: string, prefix: string, known: readonly KeySpec[], file: string): string {
-  const names = known.map((k) => k.key);
+function unknownKey(key: string, prefix: string, names: readonly string[], file: string): string {
   const start = `Unknown key \`${prefix}${key}\` in ${file}.`;
   if (prefix === '' && /^(?:github[-_]?)?token$/i.test(key)) {
     return `${start} hostsync never reads a token from the config file: put it in a file only you can read (chmod 600) and set "tokenFile" to its path.`;
@@ -21,10 +19,10 @@ function unknownKey(key: string, prefix: string, known: readonly KeySpec[], file
   return `${start} Remove it; known keys are ${names.map((n) => prefix + n).join(', ')}.`;
 }
 
-function checkKeys(data: Record<string, unknown>, prefix: string, known: readonly KeySpec[], file: string, problems: Problems): void {
+function checkKeys(data: Record<string, unknown>, prefix: string, known: readonly string[], file: string, problems: Problems): void {
   for (const key of Object.keys(data)) {
     if (prefix === '' && IGNORED_FILE_KEYS.includes(key)) continue;
-    if (!known.some((k) => k.key === key)) problems.errors.push(unknownKey(key, prefix, known, file));
+    if (!known.includes(key)) problems.errors.push(unknownKey(key, prefix, known, file));
   }
 }
 
@@ -38,10 +36,10 @@ export function checkFileShape(file: ConfigFile, problems: Problems): void {
     problems.errors.push(`Expected ${path} to hold a JSON object, got ${describe(data)}.`);
     return;
   }
-  checkKeys(data, '', CONFIG_KEYS, path, problems);
+  checkKeys(data, '', topLevelKeys(), path, problems);
   for (const [section, known] of [
-    ['rebuild', REBUILD_KEYS],
-    ['hooks', HOOK_KEYS],
+    ['rebuild', sectionKeys('rebuild')],
+    ['hooks', sectionKeys('hooks')],
   ] as const) {
     const value = data[section];
     if (value === undefined) continue;
@@ -59,14 +57,17 @@ export function checkFileShape(file: ConfigFile, problems: Problems): void {
  */
 export function readRebuild(find: Lookup, disabled: boolean, file: ConfigFile | undefined, problems: Problems): RebuildConfig | undefined {
   if (disabled) return undefined;
-  const setting = (key: string) => ({ file: ['rebuild', key], flag: REBUILD_KEYS.find((k) => k.key === key)?.flag });
+  const setting = (key: string) => ({ file: ['rebuild', key], flag: flagOf(`rebuild.${key}`) });
+  const when = settingOf('rebuild.when');
+  const timeout = settingOf('rebuild.timeoutSec');
+  if (when.kind !== 'enum' || timeout.kind !== 'integer') throw new Error('BUG: rebuild settings changed kind');
   const commandFound = find(setting('command'));
   const whenFound = find(setting('when'));
   const timeoutFound = find(setting('timeoutSec'));
   const rollbackFound = find(setting('rollbackOnFailure'));
   const command = commandFound === undefined ? undefined : asString(commandFound, problems);
-  const when = whenFound === undefined ? DEFAULTS.rebuildWhen : asEnum(whenFound, REBUILD_WHEN, problems);
-  const timeoutSec = timeoutFound === undefined ? DEFAULTS.rebuildTimeoutSec : asInteger(timeoutFound, RANGES.rebuildTimeoutSec, problems);
+  const whenValue = whenFound === undefined ? when.default : asEnum(whenFound, when.values, problems);
+  const timeoutSec = timeoutFound === undefined ? timeout.default : asInteger(timeoutFound, timeout, problems);
   const rollbackOnFailure = rollbackFound === undefined ? false : asBoolean(rollbackFound, problems);
   if (commandFound === undefined) {
     const orphan = [whenFound, timeoutFound, rollbackFound].find((f) => f !== undefined);
@@ -78,14 +79,14 @@ export function readRebuild(find: Lookup, disabled: boolean, file: ConfigFile | 
     }
     return undefined;
   }
-  if (command === undefined || when === undefined || timeoutSec === undefined || rollbackOnFailure === undefined) return undefined;
-  return { command, when, timeoutSec, rollbackOnFailure };
+  if (command === undefined || whenValue === undefined || timeoutSec === undefined || rollbackOnFailure === undefined) return undefined;
+  return { command, when: whenValue as RebuildConfig['when'], timeoutSec, rollbackOnFailure };
 }
 
 /** `hooks.preSync` / `hooks.postSync`, or `--pre-sync` / `--post-sync`. */
 export function readHooks(find: Lookup, problems: Problems): HooksConfig {
   const read = (key: keyof HooksConfig): string | undefined => {
-    const found = find({ file: ['hooks', key], flag: HOOK_KEYS.find((k) => k.key === key)?.flag });
+    const found = find({ file: ['hooks', key], flag: flagOf(`hooks.${key}`) });
     return found === undefined ? undefined : asString(found, problems);
   };
   const preSync = read('preSync');

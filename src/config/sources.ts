@@ -6,8 +6,13 @@
  */
 
 import path from 'node:path';
-import { kebabOf } from './keys.js';
-import type { IntegerRange } from './keys.js';
+import { kebabOf } from './settings.js';
+
+/** An inclusive integer range. */
+export interface IntegerRange {
+  readonly min: number;
+  readonly max: number;
+}
 import type { ConfigInput } from './types.js';
 
 /** Where a value came from; higher layers win. */

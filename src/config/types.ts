@@ -1,3 +1,5 @@
+import type { SimpleSettings } from './settings.js';
+
 /**
  * The resolved configuration every command runs with. Produced by the pure `parseConfig`
  * (flags > config file > environment > defaults); nothing else reads process.env.
@@ -35,7 +37,8 @@ export interface CheckConfig {
   readonly [key: string]: unknown;
 }
 
-export interface Config {
+/** The settings that need a reader of their own (formats, lists, objects, or derived values). */
+export interface SpecialSettings {
   /** OWNER/NAME */
   readonly repo: string;
   readonly repoOwner: string;
@@ -52,26 +55,9 @@ export interface Config {
   readonly serverUrl: string;
   /** Absolute state directory. */
   readonly stateDir: string;
-  /** Parallel blob downloads. @default 8 */
-  readonly concurrency: number;
-  readonly json: boolean;
-  readonly checkOnly: boolean;
-  readonly forceFull: boolean;
-  readonly verbose: boolean;
-  readonly quiet: boolean;
-  /** Remove files in DEST that hostsync did not place and the commit does not have. */
-  readonly prune: boolean;
   /** Globs (relative to DEST) hostsync never touches. */
   readonly preserve: readonly string[];
   readonly token: Token | undefined;
-  /** `inplace` renames files into DEST; `symlink` makes DEST a symlink to a generation dir. @default 'inplace' */
-  readonly layout: 'inplace' | 'symlink';
-  /** Generations kept for rollback. @default 5 */
-  readonly historyLimit: number;
-  /** Seconds to wait for another run's lock. @default 0 */
-  readonly lockTimeout: number;
-  readonly requireSigned: boolean;
-  readonly allowDowngrade: boolean;
   /** Owner and group for written files (names or numeric ids), applied when running as root. */
   readonly owner: string | undefined;
   readonly group: string | undefined;
@@ -80,13 +66,15 @@ export interface Config {
   readonly checks: readonly CheckConfig[];
   readonly preset: string | undefined;
   readonly metricsFile: string | undefined;
-  /** Per-request timeout in seconds. @default 30 */
-  readonly timeoutSec: number;
-  /** Seconds without a byte before a transfer counts as stalled. @default 20 */
-  readonly stallSec: number;
   /** Path of the config file read, if any. */
   readonly configFile: string | undefined;
 }
+
+/**
+ * The resolved configuration: the simple settings of the table in settings.ts (booleans, integers,
+ * enums — typed from the table itself) and the special ones above.
+ */
+export type Config = SimpleSettings & SpecialSettings;
 
 /**
  * The config as commands that may run without a repository or destination see it

@@ -10,15 +10,13 @@
  */
 import type { Config } from '../config/types.js';
 import { ExitCode, HostsyncError, type ExitCodeValue } from '../errors.js';
-import { destPaths, type DestPaths } from '../state/layout.js';
-import { loadManifest } from '../state/manifest.js';
 import type { ValidateResult } from '../checks/validate.js';
-import type { Lock } from '../state/lock.js';
-import { lockDestination, resolveDestination } from '../apply/destination.js';
+import { withDestination, type Destination } from '../apply/destination.js';
+import type { ChangeSummary } from './summary.js';
 import type { Exec } from './exec.js';
 import { commandFailure, HOOK_TIMEOUT_SEC, runHook, type CommandContext, type CommandDeps, type CommandOutcome } from './hooks.js';
 import { decideRebuild, readRebuildRecord, rebuildFailure, runRebuild, type RebuildOutcome, type RollbackFn } from './rebuild.js';
-import { runSync, type Logger, type SyncDeps, type SyncResult } from './sync.js';
+import { applySync, planResult, planSync, type Logger, type SyncDeps, type SyncPlan, type SyncResult } from './sync.js';
 
 export type StepName = 'pre-validate' | 'pre-sync' | 'sync' | 'post-sync' | 'rebuild' | 'post-validate';
 
@@ -57,52 +55,32 @@ export interface DevUpdateOptions {
 }
 
 export interface DevUpdateDeps {
-  readonly sync: Omit<SyncDeps, 'lockHeld'>;
+  readonly sync: SyncDeps;
   readonly exec: Exec;
   /** The environment commands inherit. */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly log: Logger;
-  /** Validate DEST with the lock already held (wired to validateDestination by the CLI). */
-  readonly validate: (fix: boolean) => Promise<ValidateResult>;
-  /** Put DEST back at a commit after a failed rebuild; the default releases the lock to `runRollback`. */
-  readonly rollback?: ((commit: string, lock: LockHandover) => Promise<string>) | undefined;
+  /** Validate the opened DEST (wired to validateDestination by the CLI). */
+  readonly validate: (fix: boolean, destination: Destination) => Promise<ValidateResult>;
+  /** Put DEST back at a commit after a failed rebuild. @default `hostsync rollback --to` on the same handle */
+  readonly rollback?: ((commit: string, destination: Destination) => Promise<string>) | undefined;
   readonly now?: (() => number) | undefined;
 }
 
-/** Lets a rollback that takes the lock itself run inside the pipeline's hold of it. */
-export interface LockHandover {
-  /** Release the pipeline's lock, run `work`, take the lock back. */
-  without<T>(work: () => Promise<T>): Promise<T>;
-}
-
-const changedPaths = (sync: SyncResult): string[] =>
-  [...sync.changes.added, ...sync.changes.modified, ...sync.changes.deleted, ...sync.changes.modeChanged, ...sync.changes.typeChanged].sort();
+const changedOf = (changes: ChangeSummary): string[] => [...changes.added, ...changes.modified, ...changes.deleted, ...changes.modeChanged, ...changes.typeChanged].sort();
+const changedPaths = (sync: SyncResult): string[] => changedOf(sync.changes);
 
 /** Run the pipeline. Throws only for a lock held by another run (exit 4) and bugs; failures are in the result. */
 export async function runDevUpdate(config: Config, options: DevUpdateOptions, deps: DevUpdateDeps): Promise<DevUpdateResult> {
   const now = deps.now ?? Date.now;
-  const paths = destPaths(config.stateDir, await resolveDestination(config));
-  let lock: Lock = await lockDestination(config, paths, deps.log);
-  const handover: LockHandover = {
-    async without(work) {
-      await lock.release();
-      try {
-        return await work();
-      } finally {
-        lock = await lockDestination(config, paths, deps.log);
-      }
-    },
-  };
-  try {
-    return await pipeline(config, options, deps, paths, handover, now);
-  } finally {
-    await lock.release();
-  }
+  return withDestination(config, { log: deps.log, lock: true, write: !config.checkOnly }, (destination) => pipeline(config, options, deps, destination, now));
 }
 
-async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpdateDeps, paths: DestPaths, handover: LockHandover, now: () => number): Promise<DevUpdateResult> {
+async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpdateDeps, destination: Destination, now: () => number): Promise<DevUpdateResult> {
+  const paths = destination.paths;
   const steps: StepResult[] = [];
   const checkOnly = config.checkOnly;
+  let synced: StepResult;
   let commit: string | undefined;
   let previousCommit: string | undefined;
   const finish = (exitCode: ExitCodeValue, error?: string): DevUpdateResult => {
@@ -130,7 +108,7 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
   try {
     // 1. Pre-validate: a failing check stops the update unless --fix repaired it.
     const pre = await step('pre-validate', async () => {
-      const validation = await deps.validate(options.fix && !checkOnly);
+      const validation = await deps.validate(options.fix && !checkOnly, destination);
       const fixedPaths = validation.checks.filter((check) => check.fixed).flatMap((check) => check.paths);
       const fixed = validation.checks.filter((check) => check.fixed).length;
       const failed = validation.checks.filter((check) => check.status === 'fail');
@@ -142,35 +120,41 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
     if (pre.status === 'failed') return finish(ExitCode.Failure, `Pre-validate failed (${pre.summary}); nothing was synced. Run 'hostsync validate' for details, or 'hostsync dev-update --fix'.`);
 
     // After the pre-validate: a --fix may have finished an interrupted apply.
-    previousCommit = (await loadManifest(paths.manifest))?.commit;
+    previousCommit = (await destination.reloadManifest())?.commit;
     const commandDeps: CommandDeps = { exec: deps.exec, env: deps.env, log: deps.log, now };
-    const syncDeps: SyncDeps = { ...deps.sync, lockHeld: true };
 
-    // 2. Pre-sync hook: only when the sync will change something (a check-only probe says what).
-    const preHook = config.hooks.preSync;
-    if (preHook === undefined) steps.push(notConfigured('pre-sync', 'no hooks.preSync configured'));
-    else if (checkOnly) steps.push({ name: 'pre-sync', status: 'would-run', durationMs: 0, summary: `would run '${preHook}' if the sync has changes`, changed: [] });
-    else {
-      const hook = preHook;
-      await step('pre-sync', async () => {
-        const probe = await runSync({ ...config, checkOnly: true }, syncDeps);
-        if (!probe.pending) return { status: 'skipped', summary: 'nothing to apply', changed: [] };
-        const context: CommandContext = { commit: probe.commit, previousCommit, dest: probe.dest, changedFiles: changedPaths(probe) };
-        const outcome = await runHook('preSync', hook, context, paths, commandDeps);
-        if (!outcome.ok) throw commandFailure(outcome, HOOK_TIMEOUT_SEC, 'The update was stopped before sync; DEST is unchanged.');
-        return { status: 'ok', summary: `'${hook}' succeeded`, changed: [], command: outcome };
-      });
-    }
+    // 2. Plan the sync once: the pre-sync hook reads it, the sync step applies it.
+    let plan: SyncPlan | undefined;
+    const planned = async (): Promise<SyncPlan> => (plan ??= await planSync(destination, config, deps.sync));
+    try {
+      const preHook = config.hooks.preSync;
+      if (preHook === undefined) steps.push(notConfigured('pre-sync', 'no hooks.preSync configured'));
+      else if (checkOnly) steps.push({ name: 'pre-sync', status: 'would-run', durationMs: 0, summary: `would run '${preHook}' if the sync has changes`, changed: [] });
+      else {
+        const hook = preHook;
+        await step('pre-sync', async () => {
+          const probe = await planned();
+          if (!probe.pending) return { status: 'skipped', summary: 'nothing to apply', changed: [] };
+          const context: CommandContext = { commit: probe.commit, previousCommit, dest: paths.dest, changedFiles: changedOf(probe.changes) };
+          const outcome = await runHook('preSync', hook, context, paths, commandDeps);
+          if (!outcome.ok) throw commandFailure(outcome, HOOK_TIMEOUT_SEC, 'The update was stopped before sync; DEST is unchanged.');
+          return { status: 'ok', summary: `'${hook}' succeeded`, changed: [], command: outcome };
+        });
+      }
 
-    // 3. Sync.
-    const synced = await step('sync', async () => {
-      const sync = await runSync(config, syncDeps);
-      const changed = changedPaths(sync);
+      // 3. Sync.
+      synced = await step('sync', async () => {
+        const ready = await planned();
+        const sync = checkOnly ? planResult(ready, destination) : await applySync(destination, ready, deps.sync);
+        const changed = changedPaths(sync);
       commit = sync.commit;
       const at = `${sync.ref} → ${sync.commit.slice(0, 12)}`;
-      if (checkOnly) return { status: sync.pending ? 'pending' : 'ok', summary: sync.pending ? `${changed.length} path(s) would change (${at})` : `in sync (${at})`, changed, sync };
-      return { status: 'ok', summary: changed.length > 0 ? `${changed.length} path(s) changed (${at})` : `in sync (${at})`, changed, sync };
-    });
+        if (checkOnly) return { status: sync.pending ? 'pending' : 'ok', summary: sync.pending ? `${changed.length} path(s) would change (${at})` : `in sync (${at})`, changed, sync };
+        return { status: 'ok', summary: changed.length > 0 ? `${changed.length} path(s) changed (${at})` : `in sync (${at})`, changed, sync };
+      });
+    } finally {
+      await plan?.source.close();
+    }
     const sync = synced.sync!;
     const context: CommandContext = { commit: sync.commit, previousCommit, dest: sync.dest, changedFiles: synced.changed };
 
@@ -195,7 +179,7 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
       const decision = decideRebuild({ when: rebuild.when, changed: synced.changed.length, commit: sync.commit, lastRebuilt: record?.commit, skip: options.skipRebuild });
       if (!decision.run) return { status: 'skipped', summary: decision.reason, changed: [] };
       if (checkOnly) return { status: 'would-run', summary: `would run '${rebuild.command}' (${decision.reason})`, changed: [] };
-      const rollback: RollbackFn = async (to) => (deps.rollback ?? defaultRollback(config, deps.log))(to, handover);
+      const rollback: RollbackFn = async (to) => (deps.rollback ?? defaultRollback(config))(to, destination);
       const outcome = await runRebuild(rebuild, context, { ...commandDeps, paths, rollback });
       if (!outcome.ok) {
         if (outcome.rollback?.ok === true) commit = outcome.rollback.commit;
@@ -210,7 +194,7 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
       return finish(sync.pending ? ExitCode.Pending : ExitCode.Ok);
     }
     const post = await step('post-validate', async () => {
-      const validation = await deps.validate(false);
+      const validation = await deps.validate(false, destination);
       const failed = validation.checks.filter((check) => check.status === 'fail');
       return { status: failed.length > 0 ? 'failed' : 'ok', summary: failed.length > 0 ? `${failed.length} check(s) failed: ${failed.map((c) => c.id).join(', ')}` : 'all checks passed', changed: [], validation };
     });
@@ -236,12 +220,11 @@ class StopPipeline extends Error {
   }
 }
 
-/** Roll back with `hostsync rollback`'s own code (history, hold, both layouts) inside the pipeline's lock. */
-function defaultRollback(config: Config, log: Logger): (commit: string, lock: LockHandover) => Promise<string> {
-  return async (commit, lock) => {
-    const { runRollback } = await import('./rollback.js');
-    void lock; // the pipeline holds the lock; the rollback runs inside that hold
-    const result = await runRollback({ ...config, checkOnly: false }, commit, log, Date.now, { lockHeld: true });
+/** Roll back with `hostsync rollback`'s own code (history, hold, both layouts) on the pipeline's destination. */
+function defaultRollback(config: Config): (commit: string, destination: Destination) => Promise<string> {
+  return async (commit, destination) => {
+    const { rollbackOpened } = await import('./rollback.js');
+    const result = await rollbackOpened(destination, { ...config, checkOnly: false }, commit);
     return `generation ${result.generation}; later runs keep it there until ${config.ref} moves`;
   };
 }

@@ -1,52 +1,76 @@
 /**
- * `runSync`: one sync of one destination, start to end —
- * recover → resolve ref (conditional) → tree → scan → plan → transfer → apply → record.
- * DEST is not touched until every needed blob is in the store, verified. With the API quota spent,
- * ref, tree and content come over git instead (transfer/git-source.ts), at no quota.
+ * One sync, as two steps over an opened destination and a chosen source — the way changesets splits
+ * assembling a release plan from applying it:
+ *
+ *   planSync:  resolve the ref (conditional) → read the tree → scan DEST → plan → choose the transfer
+ *   applySync: trust → bring missing blobs into the store (verified) → apply (journal) → record
+ *
+ * `--check-only` prints the plan and stops; dev-update's pre-sync hook reads it; `runSync` does
+ * both. DEST is not touched until every needed blob is in the store, verified.
  */
-import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Config } from '../config/types.js';
-import { errorMessage, HostsyncError } from '../errors.js';
-import { recoverInterrupted } from '../apply/apply.js';
-import { resolveOwner } from '../apply/owner.js';
+import { errorMessage, HostsyncError, throwIfAborted } from '../errors.js';
 import { collectGarbage, recordGeneration } from '../apply/history.js';
 import { clearHold, readHold } from '../apply/hold.js';
-import { describeReset, RateLimitError } from '../github/errors.js';
-import { readCommitTree } from '../github/tree.js';
+import type { Destination } from '../apply/destination.js';
+import { withDestination } from '../apply/destination.js';
+import { scanAndPlan } from '../apply/local-plan.js';
 import type { GitHubClient, RateLimitInfo } from '../github/types.js';
 import { saveStatCache } from '../local/stat-cache.js';
-import type { Manifest, RemoteEntry, StrategyName } from '../model.js';
-import { isEmptyPlan } from '../plan/plan.js';
-import { remoteEntriesFromTree } from '../plan/remote.js';
+import type { ScanResult } from '../local/scan.js';
+import type { Logger, Manifest, RemoteEntry, StrategyName, WantedBlob } from '../model.js';
+import { isEmptyPlan, type Plan } from '../plan/plan.js';
+import type { StrategyChoice } from '../plan/strategy.js';
 import { loadRefCache, manifestMatches, refKey, saveRefCache } from '../state/etags.js';
 import { ensurePrivateDir } from '../state/files.js';
-import { destPaths, type DestPaths } from '../state/layout.js';
-import { loadManifest } from '../state/manifest.js';
-import { createObjectStore } from '../state/objects.js';
-import type { GitSource } from '../transfer/git-source.js';
-import type { TransferProgress, TransferStrategy } from '../transfer/types.js';
+import { openSource, resolveWithFallback, type SourceDeps } from '../source/choose.js';
+import type { RemoteSource, ResolvedCommit } from '../source/types.js';
+import type { TransferProgress } from '../transfer/types.js';
 import { fetchContent } from './fetch.js';
-import { applyToDestination, lockDestination, requireDirectory, resolveDestination, scanRootOf } from '../apply/destination.js';
-import { scanAndPlan } from '../apply/local-plan.js';
-import { checkTrust } from './trust.js';
+import { createPhases, type Phase, type PhaseListener } from './phases.js';
 import { countByKind, summarizeChanges, type ChangeSummary } from './summary.js';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type Logger = (level: LogLevel, message: string) => void;
+export type { Logger, LogLevel } from '../model.js';
 
 export interface SyncDeps {
   readonly createClient: (config: Config) => GitHubClient;
   readonly log: Logger;
   readonly onProgress?: ((progress: TransferProgress) => void) | undefined;
-  /** A phase starts or ends (the CLI's spinners and --verbose lines); without it, phase durations are debug log lines. */
-  readonly onPhase?: ((name: string, state: 'start' | 'end', detail?: string) => void) | undefined;
+  /** A phase starts or ends (the CLI's spinners and --verbose lines). */
+  readonly onPhase?: PhaseListener | undefined;
   readonly now?: () => number;
-  /** The caller (dev-update) already holds the destination's lock. */
-  readonly lockHeld?: boolean | undefined;
   /** The process environment git inherits its allow-listed variables from (PATH, proxies, CAs). */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Aborted on SIGINT/SIGTERM: transfers stop; an apply in progress is finished or undone first. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** What a sync would do, computed once: printed by --check-only, read by hooks, applied by applySync. */
+export interface SyncPlan {
+  readonly config: Config;
+  readonly source: RemoteSource;
+  readonly resolved: ResolvedCommit;
+  /** The commit to place (the previous one while a rollback hold lasts). */
+  readonly commit: string;
+  readonly previous: Manifest | undefined;
+  /** DEST was rolled back from the ref's commit: it keeps the previous commit until the ref moves. */
+  readonly held: boolean;
+  readonly remote: readonly RemoteEntry[];
+  readonly repoBytes: number | undefined;
+  readonly plan: Plan;
+  readonly scan: ScanResult;
+  readonly statCacheChanged: boolean;
+  readonly scanRoot: string;
+  /** Blobs the plan needs that the store does not hold. */
+  readonly wanted: readonly WantedBlob[];
+  /** The transfer order for `wanted`, and why. */
+  readonly transfer: StrategyChoice;
+  readonly changes: ChangeSummary;
+  /** DEST differs from the commit. */
+  readonly pending: boolean;
+  readonly prefetched: { readonly blobs: number; readonly bytes: number };
+  readonly phases: Phase[];
+  readonly startedAt: number;
 }
 
 export interface SyncResult {
@@ -57,6 +81,7 @@ export interface SyncResult {
   readonly dest: string;
   readonly commit: string;
   readonly previousCommit: string | undefined;
+  readonly source: RemoteSource['name'];
   readonly strategy: StrategyName;
   readonly strategyReason: string;
   readonly checkOnly: boolean;
@@ -70,261 +95,223 @@ export interface SyncResult {
   /** Blobs downloaded (or that would be). */
   readonly blobsDownloaded: number;
   readonly apiRequests: number;
+  readonly httpRequests: number;
+  readonly bytesReceived: number;
   readonly filesHashed: number;
   readonly recovered: string | undefined;
   readonly rateLimit: RateLimitInfo | undefined;
   readonly durationMs: number;
+  /** Phases with their durations, for the bench and --verbose. */
+  readonly phases: readonly Phase[];
 }
 
-/** Run one sync. Throws HostsyncError for anything a user can act on; DEST is then as before. */
+/** Run one sync: open DEST, plan, and (unless --check-only) apply. Throws HostsyncError for anything a user can act on; DEST is then as before. */
 export async function runSync(config: Config, deps: SyncDeps): Promise<SyncResult> {
-  const now = deps.now ?? Date.now;
-  const started = now();
-  if (config.layout !== 'symlink') await requireDirectory(config.dest);
-  const paths = destPaths(config.stateDir, await resolveDestination(config));
-  const lock = deps.lockHeld === true ? undefined : await lockDestination(config, paths, deps.log);
-  try {
-    return await syncLocked(config, deps, paths, started);
-  } finally {
-    await lock?.release();
-  }
+  return withDestination(config, { log: deps.log, lock: true, write: !config.checkOnly }, async (destination) => {
+    const plan = await planSync(destination, config, deps);
+    try {
+      return config.checkOnly ? planResult(plan, destination) : await applySync(destination, plan, deps);
+    } finally {
+      await plan.source.close();
+    }
+  });
 }
 
-async function syncLocked(config: Config, deps: SyncDeps, paths: DestPaths, started: number): Promise<SyncResult> {
+/** The source deps of a sync. */
+function sourceDeps(deps: SyncDeps): SourceDeps {
+  return { createClient: deps.createClient, log: deps.log, env: deps.env, now: deps.now ?? Date.now, signal: deps.signal };
+}
+
+/**
+ * Work out what a sync of `destination` to `config.ref` would do. Reads the server and DEST,
+ * writes nothing but (with a source that brings content while reading the tree) verified objects
+ * into the store. The returned plan owns its source: close `plan.source` when done.
+ */
+export async function planSync(destination: Destination, config: Config, deps: SyncDeps): Promise<SyncPlan> {
   const now = deps.now ?? Date.now;
-  const dest = paths.dest;
-  const store = createObjectStore(paths.objects);
-  const recovered = config.checkOnly ? undefined : await recoverInterrupted({ paths, store, ...(await resolveOwner(config)) });
-  if (recovered) deps.log('warn', `Recovered an interrupted apply: ${recovered.action} (${recovered.commit.slice(0, 12)}).`);
-  const previous = await loadManifest(paths.manifest);
-  const client = deps.createClient(config);
-  const quota: { git?: GitPath } = {};
+  const startedAt = now();
+  const phases: Phase[] = [];
+  const phase = createPhases(now, phases, deps.onPhase);
+  const previous = destination.manifest;
+  const opened = openSource(config, sourceDeps(deps));
+  let source = opened;
   try {
-    const phase = createPhases(now, deps.log, deps.onPhase);
     phase.start('resolve ref');
-    const resolved = await resolveCommit(config, client, paths, previous, deps.log).catch(async (error: unknown) => {
-      quota.git = await openGitPath(error, config, client, paths, deps.log, now(), deps.env);
-      return { sha: await quota.git.source.resolveRef(config.ref), etag: undefined };
-    });
+    const cache = await loadRefCache(destination.paths.etags);
+    const cached = cache[refKey(config.apiUrl, config.repo, config.ref)];
+    const known = cached !== undefined && previous !== undefined ? cached : undefined;
+    const found = await resolveWithFallback(config, source, known, sourceDeps(deps));
+    source = found.source;
+    const resolved = found.resolved;
+    deps.log('debug', resolved.changed ? `Ref ${config.ref} → ${resolved.sha}.` : `Ref ${config.ref} unchanged (304): ${resolved.sha.slice(0, 12)}.`);
     phase.end(`${config.ref} → ${resolved.sha.slice(0, 12)}`);
-    const hold = await readHold(paths);
+    throwIfAborted(deps.signal);
+
+    const hold = await readHold(destination.paths);
     const held = hold !== undefined && previous !== undefined && hold.rolledBackFrom === resolved.sha;
     if (held) deps.log('info', `DEST was rolled back from ${resolved.sha.slice(0, 12)}; keeping ${previous.commit.slice(0, 12)} until ${config.ref} moves (or run 'hostsync rollback --to ${resolved.sha.slice(0, 12)}').`);
-    const commit = held ? { sha: previous.commit, etag: resolved.etag } : resolved;
+    const commit = held ? previous.commit : resolved.sha;
+
     phase.start('tree');
-    const { remote, repoBytes } = manifestMatches(previous, config.repo, config.path, commit.sha)
-      ? { remote: previous.entries, repoBytes: undefined }
-      : await fetchRemoteEntries(config, client, commit.sha, quota.git?.source);
-    phase.end(`${remote.length} entries`);
+    const tree = manifestMatches(previous, config.repo, config.path, commit)
+      ? { entries: previous.entries, repoBytes: undefined, prefetched: { blobs: 0, bytes: 0 } }
+      : await source.readTree(commit, { path: config.path, withContent: !config.checkOnly });
+    phase.end(`${tree.entries.length} entries`);
+    throwIfAborted(deps.signal);
+
     phase.start('scan');
-    const scanRoot = await scanRootOf(config, dest);
+    const scanRoot = await destination.scanRoot();
     const { plan, scan, statCacheChanged } = await scanAndPlan({
-      paths,
-      store,
-      remote,
+      paths: destination.paths,
+      store: destination.store,
+      remote: tree.entries,
       previous: previous?.entries ?? [],
       preserve: config.preserve,
       prune: config.prune,
       scanRoot,
       ignoreStatCache: config.forceFull,
+      // Pinned before the store is asked what it holds, so another destination's collection cannot take it meanwhile.
+      beforeStoreQuery: (shas) => destination.pins.add(shas),
     });
     phase.end(`${scan.stats.files} files, ${scan.stats.hashed} hashed, ${scan.stats.cacheHits} from the stat cache`);
     if (plan.conflicts.length > 0) {
-      throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${commit.sha.slice(0, 12)} needs a file. Move it, or change 'preserve', then run again.`);
+      throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${commit.slice(0, 12)} needs a file. Move it, or change 'preserve', then run again.`);
     }
     for (const skip of plan.skipped) deps.log('warn', `Skipping ${skip.path}: ${skip.reason}.`);
-    if (!held && !config.checkOnly) {
-      if (quota.git === undefined) await checkTrust(client, config, previous, commit.sha);
-      else warnUncheckedDowngrade(config, previous, commit.sha, deps.log);
-    }
-    if (!config.checkOnly) {
-      await ensurePrivateDir(config.stateDir);
-      await mkdir(paths.root, { recursive: true, mode: 0o700 });
-    }
-    phase.start('transfer');
-    const fetched = await fetchContent({
-      config,
-      plan,
-      remote,
-      repoBytes,
-      commit: commit.sha,
-      client,
-      store,
-      scanRoot,
-      log: deps.log,
-      onProgress: deps.onProgress,
-      createStrategy: (name) => createFallbackStrategy(name, config, client, commit.sha, paths, deps.env, quota.git?.source),
-      gitAvailable: async () => quota.git !== undefined || (await import('../transfer/clone.js')).isGitAvailable('git', undefined, deps.env),
-      dryRun: config.checkOnly,
-    });
-    phase.end(`via ${fetched.strategy}, ${fetched.blobs} blobs, ${fetched.bytes} bytes`);
-    const strategyReason = quota.git === undefined ? fetched.reason : `${quota.git.reason}${fetched.strategy === 'clone' ? '' : `; ${fetched.reason}`}`;
-    deps.log(fetched.strategy === 'none' ? 'debug' : 'info', `strategy ${fetched.strategy}: ${strategyReason}`);
-    const changes = summarizeChanges(plan);
-    const pending = !isEmptyPlan(plan);
-    const result = (extra: Pick<SyncResult, 'checkOnly' | 'bytesDownloaded' | 'blobsDownloaded'>): SyncResult => ({
-      ok: true,
-      repo: config.repo,
-      ref: config.ref,
-      path: config.path,
-      dest,
-      commit: commit.sha,
-      previousCommit: previous?.commit,
-      strategy: fetched.strategy,
-      strategyReason,
-      pending,
-      changes,
-      unmanaged: plan.unmanaged,
-      skipped: plan.skipped,
-      filesHashed: scan.stats.hashed,
-      recovered: recovered?.action,
-      apiRequests: client.stats.apiRequests,
-      rateLimit: client.stats.rateLimit,
-      durationMs: now() - started,
-      ...extra,
-    });
-    if (config.checkOnly) return result({ checkOnly: true, bytesDownloaded: plan.downloadBytes, blobsDownloaded: plan.fetch.length });
 
-    if (pending || previous?.commit !== commit.sha) {
-      const manifest: Manifest = {
-        version: 1,
-        repo: config.repo,
-        ref: config.ref,
-        path: config.path,
-        commit: commit.sha,
-        appliedAt: new Date(now()).toISOString(),
-        strategy: fetched.strategy,
-        entries: plan.entries,
-      };
-      phase.start('apply');
-      await applyToDestination(config, plan, manifest, previous, { paths, store, now });
-      phase.end(`${plan.changes.length} changes`);
-      await recordGeneration(paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(changes) }, config.historyLimit);
-      if (!held) await clearHold(paths);
-      await collectGarbage(config.stateDir, store).catch((error: unknown) => deps.log('warn', `Skipped cleaning the object store: ${errorMessage(error)}`));
-    }
-    if (statCacheChanged) await saveStatCache(paths.statCache, scan.statCache);
-    if (commit.etag !== undefined) {
-      const cache = await loadRefCache(paths.etags);
-      cache[refKey(config.apiUrl, config.repo, config.ref)] = { etag: commit.etag, sha: resolved.sha };
-      await saveRefCache(paths.etags, cache);
-    }
-    return result({ checkOnly: false, bytesDownloaded: fetched.bytes, blobsDownloaded: fetched.blobs });
-  } finally {
-    await Promise.all([client.close(), quota.git?.source.close()]);
+    const wanted: WantedBlob[] = [];
+    for (const blob of plan.fetch) if (!(await destination.store.holds(blob.sha))) wanted.push(blob);
+    const gitAvailable = wanted.length > 0 && source.name === 'rest' ? await (await import('../transfer/clone.js')).isGitAvailable('git', undefined, deps.env) : source.name === 'git';
+    const transfer = wanted.length === 0
+      ? { order: [], reason: plan.localCopies.length > 0 ? 'all content already on the host (moved or copied files)' : 'nothing to download' }
+      : source.chooseTransfer({ wanted, remote: tree.entries, repoBytes: tree.repoBytes, path: config.path, forceFull: config.forceFull, concurrency: config.concurrency }, gitAvailable);
+    deps.log('debug', `strategy: ${transfer.order.join(' → ') || 'none'} (${transfer.reason})`);
+    return {
+      config,
+      source,
+      resolved,
+      commit,
+      previous,
+      held,
+      remote: tree.entries,
+      repoBytes: tree.repoBytes,
+      plan,
+      scan,
+      statCacheChanged,
+      scanRoot,
+      wanted,
+      transfer,
+      changes: summarizeChanges(plan),
+      pending: !isEmptyPlan(plan),
+      prefetched: tree.prefetched,
+      phases,
+      startedAt,
+    };
+  } catch (error) {
+    await source.close();
+    if (source !== opened) await opened.close().catch(() => undefined);
+    throw error;
   }
 }
 
-/**
- * Phases as they start and end: to `onPhase` (the CLI's spinners and --verbose lines), else their
- * durations as debug lines in the same format (`scan (…): 43 ms`, which test/bench parses).
- */
-function createPhases(now: () => number, log: Logger, onPhase: SyncDeps['onPhase']): { start(name: string): void; end(detail: string): void } {
-  let current: { name: string; at: number } | undefined;
+/** The result of a plan that is not applied (--check-only). */
+export function planResult(plan: SyncPlan, destination: Destination): SyncResult {
+  const strategy: StrategyName = plan.wanted.length > 0 ? (plan.transfer.order[0] ?? 'none') : plan.plan.localCopies.length > 0 ? 'local' : 'none';
+  return resultOf(plan, destination, { checkOnly: true, strategy, reason: plan.transfer.reason, bytes: plan.wanted.reduce((sum, b) => sum + (b.size ?? 0), 0), blobs: plan.wanted.length });
+}
+
+function resultOf(plan: SyncPlan, destination: Destination, outcome: { checkOnly: boolean; strategy: StrategyName; reason: string; bytes: number; blobs: number }): SyncResult {
+  const { config, source } = plan;
+  const now = Date.now;
+  const reason = source.reason === '' ? outcome.reason : outcome.strategy === 'clone' || outcome.strategy === 'none' ? source.reason : `${source.reason}; ${outcome.reason}`;
   return {
-    start(name) {
-      current = { name, at: now() };
-      onPhase?.(name, 'start');
-    },
-    end(detail) {
-      if (current === undefined) return;
-      if (onPhase !== undefined) onPhase(current.name, 'end', detail);
-      else log('debug', `${current.name} (${detail}): ${now() - current.at} ms`);
-      current = undefined;
-    },
+    ok: true,
+    repo: config.repo,
+    ref: config.ref,
+    path: config.path,
+    dest: destination.paths.dest,
+    commit: plan.commit,
+    previousCommit: plan.previous?.commit,
+    source: source.name,
+    strategy: outcome.strategy,
+    strategyReason: reason,
+    checkOnly: outcome.checkOnly,
+    pending: plan.pending,
+    changes: plan.changes,
+    unmanaged: plan.plan.unmanaged,
+    skipped: plan.plan.skipped,
+    bytesDownloaded: outcome.bytes,
+    blobsDownloaded: outcome.blobs,
+    apiRequests: source.stats.apiRequests,
+    httpRequests: source.stats.httpRequests,
+    bytesReceived: source.stats.bytesReceived,
+    filesHashed: plan.scan.stats.hashed,
+    recovered: destination.recovered?.action,
+    rateLimit: source.stats.rateLimit,
+    durationMs: now() - plan.startedAt,
+    phases: plan.phases,
   };
 }
 
-/** Resolve the ref with a conditional request when we know its last ETag. */
-async function resolveCommit(
-  config: Config,
-  client: GitHubClient,
-  paths: DestPaths,
-  previous: Manifest | undefined,
-  log: Logger,
-): Promise<{ sha: string; etag: string | undefined }> {
-  const cached = (await loadRefCache(paths.etags))[refKey(config.apiUrl, config.repo, config.ref)];
-  const usable = cached !== undefined && previous !== undefined ? cached : undefined;
-  const resolved = await client.resolveRef(config.ref, usable?.etag);
-  if (!resolved.changed) {
-    log('debug', `Ref ${config.ref} unchanged (304): ${usable!.sha.slice(0, 12)}.`);
-    return { sha: usable!.sha, etag: undefined };
-  }
-  log('debug', `Ref ${config.ref} → ${resolved.sha}.`);
-  return { sha: resolved.sha, etag: resolved.etag };
-}
-
-/** Read the commit's tree (from the API, or from git on the git-only path) and select `--path`; also the whole repository's blob bytes when known. */
-async function fetchRemoteEntries(config: Config, client: GitHubClient, commit: string, git?: GitSource): Promise<{ remote: RemoteEntry[]; repoBytes: number | undefined }> {
-  const tree = git === undefined ? await readCommitTree(client, commit, config.path, config.concurrency) : { entries: await git.readTree(commit), walked: false };
-  const repoBytes = tree.walked ? undefined : tree.entries.reduce((sum, entry) => sum + (entry.type === 'blob' ? (entry.size ?? 0) : 0), 0);
-  return { remote: remoteEntriesFromTree(tree.entries, config.path, commit), repoBytes };
-}
-
-/** The tarball and clone strategies, imported only when a run needs them; on the git-only path, clone alone, from the git source's fetch. */
-async function createFallbackStrategy(name: 'tarball' | 'clone', config: Config, client: GitHubClient, commit: string, paths: DestPaths, env: Readonly<Record<string, string | undefined>>, git?: GitSource): Promise<TransferStrategy | undefined> {
-  if (git !== undefined) return name === 'clone' ? git.strategy(commit) : undefined;
-  if (name === 'tarball') {
-    const { createTarballStrategy } = await import('../transfer/tarball.js');
-    return createTarballStrategy({ client, commit, root: config.path });
-  }
-  const { createCloneStrategy } = await import('../transfer/clone.js');
-  return createCloneStrategy({
-    serverUrl: config.serverUrl,
-    owner: config.repoOwner,
-    repo: config.repoName,
-    token: config.token?.value,
-    tokenSource: config.token?.source,
-    commit,
-    tmpDir: join(paths.stateDir, 'tmp'),
-    stallSec: config.stallSec,
-    env,
-  });
-}
-
-/** A run on the git-only path: the source that replaces the API, and why it was taken. */
-interface GitPath {
-  readonly source: GitSource;
-  readonly reason: string;
-}
-
 /**
- * On a spent API quota, take the git-only path for this run: ref, tree and content over git smart
- * HTTP, which GitHub does not rate-limit. Any RateLimitError that reaches here is one retry.ts did
- * not wait out (a far reset, or still spent after waiting). Anything else, or no usable git, is
- * rethrown as it was (the rate-limit message names the reset time).
+ * Apply a plan: trust checks, missing content into the store (verified), the journaled apply,
+ * history, GC, the stat cache and the ref's ETag. Throws with DEST as before on any failure.
  */
-async function openGitPath(error: unknown, config: Config, client: GitHubClient, paths: DestPaths, log: Logger, nowMs: number, env: Readonly<Record<string, string | undefined>>): Promise<GitPath> {
-  if (!(error instanceof RateLimitError) || !(await (await import('../transfer/clone.js')).isGitAvailable('git', undefined, env))) throw error;
-  const resets = describeReset(error.reset, nowMs);
-  if (config.requireSigned && !config.checkOnly) {
-    throw new HostsyncError(
-      `GitHub API rate limit exhausted; it resets at ${resets}. --require-signed needs the API to read the commit's signature verification, so the git-only path cannot be used. Wait for the reset, or drop requireSigned.`,
-      1,
-      { cause: error },
-    );
-  }
-  // What the next steps see (the strategy choice, --json): no quota left until the reset.
-  const last = client.stats.rateLimit;
-  if (last?.remaining !== 0) client.stats.rateLimit = { limit: last?.limit ?? 0, remaining: 0, reset: error.reset, resource: last?.resource ?? 'core' };
-  log('warn', `GitHub API rate limit exhausted until ${resets}: reading ${config.ref} of ${config.repo} with git from ${config.serverUrl} instead (no API requests).`);
-  const { createGitSource } = await import('../transfer/git-source.js');
-  const source = createGitSource({
-    serverUrl: config.serverUrl,
-    owner: config.repoOwner,
-    repo: config.repoName,
-    token: config.token?.value,
-    tokenSource: config.token?.source,
-    // --check-only writes no state, not even a throwaway repository (mkdtemp makes it 0700).
-    tmpDir: config.checkOnly ? tmpdir() : join(paths.stateDir, 'tmp'),
-    stallSec: config.stallSec,
-    env,
-  });
-  return { source, reason: `GitHub API rate limit exhausted until ${resets}; ref, tree and content read with git (no API requests)` };
-}
+export async function applySync(destination: Destination, plan: SyncPlan, deps: SyncDeps): Promise<SyncResult> {
+  const { config, source, commit, previous } = plan;
+  const now = deps.now ?? Date.now;
+  const phase = createPhases(now, plan.phases, deps.onPhase);
+  if (!plan.held) await source.checkTrust(commit, previous);
+  await ensurePrivateDir(config.stateDir);
 
-/** The downgrade guard compares commits through the API; on the git-only path, say when it would have run. */
-function warnUncheckedDowngrade(config: Config, previous: Manifest | undefined, commit: string, log: Logger): void {
-  if (config.allowDowngrade || previous === undefined || previous.commit === commit || previous.repo !== config.repo || previous.ref !== config.ref) return;
-  log('warn', `Not checked: that ${commit.slice(0, 12)} descends from the last applied commit ${previous.commit.slice(0, 12)} (the downgrade guard needs the GitHub API, whose quota is spent). Applying it anyway.`);
+  phase.start('transfer');
+  deps.log(plan.wanted.length === 0 ? 'debug' : 'info', `strategy ${plan.transfer.order[0] ?? 'none'}: ${plan.transfer.reason}`);
+  const fetched = await fetchContent({
+    plan: plan.plan,
+    wanted: plan.wanted,
+    choice: plan.transfer,
+    commit,
+    store: destination.store,
+    scanRoot: plan.scanRoot,
+    log: deps.log,
+    onProgress: deps.onProgress,
+    signal: deps.signal,
+    createStrategy: (name) => source.createStrategy(name, commit),
+  });
+  phase.end(`via ${fetched.strategy}, ${fetched.blobs} blobs, ${fetched.bytes} bytes`);
+  const prefetched = plan.prefetched.blobs > 0 && fetched.strategy === 'none';
+  const strategy: StrategyName = prefetched ? 'pack' : fetched.strategy;
+  throwIfAborted(deps.signal);
+
+  if (plan.pending || previous?.commit !== commit) {
+    const manifest: Manifest = {
+      version: 1,
+      repo: config.repo,
+      ref: config.ref,
+      path: config.path,
+      commit,
+      appliedAt: new Date(now()).toISOString(),
+      strategy,
+      entries: plan.plan.entries,
+    };
+    phase.start('apply');
+    await destination.apply(plan.plan, manifest, previous, now);
+    phase.end(`${plan.plan.changes.length} changes`);
+    await recordGeneration(destination.paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(plan.changes) }, config.historyLimit);
+    if (!plan.held) await clearHold(destination.paths);
+    await collectGarbage(config.stateDir, destination.store, now).catch((error: unknown) => deps.log('warn', `Skipped cleaning the object store: ${errorMessage(error)}`));
+  }
+  if (plan.statCacheChanged) await saveStatCache(destination.paths.statCache, plan.scan.statCache);
+  if (plan.resolved.etag !== undefined) {
+    const cache = await loadRefCache(destination.paths.etags);
+    cache[refKey(config.apiUrl, config.repo, config.ref)] = { etag: plan.resolved.etag, sha: plan.resolved.sha };
+    await saveRefCache(destination.paths.etags, cache);
+  }
+  return resultOf(plan, destination, {
+    checkOnly: false,
+    strategy,
+    reason: prefetched ? 'content came with the tree in one pack' : fetched.reason,
+    bytes: fetched.bytes + plan.prefetched.bytes,
+    blobs: fetched.blobs + plan.prefetched.blobs,
+  });
 }

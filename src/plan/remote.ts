@@ -7,9 +7,15 @@ import { HostsyncError } from '../errors.js';
 import type { RemoteEntry } from '../model.js';
 import type { GitTreeEntry } from '../github/types.js';
 
+/** Longest file name Linux file systems take (NAME_MAX), in bytes. */
+export const NAME_MAX = 255;
+/** Longest path below DEST hostsync writes: PATH_MAX (4096) less room for DEST and temp names. */
+export const MAX_PATH_BYTES = 3800;
+
 /** Why a single path may not be written, or undefined when it is fine. */
 export function unsafePathReason(path: string): string | undefined {
   if (path === '') return 'empty path';
+  if (Buffer.byteLength(path) > MAX_PATH_BYTES) return `is ${Buffer.byteLength(path)} bytes long, more than a path under DEST can be (${MAX_PATH_BYTES}, from PATH_MAX)`;
   if (path.includes('\0')) return 'contains NUL';
   if (path.includes('\\')) return 'contains a backslash';
   if (path.startsWith('/')) return 'is absolute';
@@ -18,6 +24,7 @@ export function unsafePathReason(path: string): string | undefined {
     if (part === '.' || part === '..') return `has a '${part}' component`;
     if (part.toLowerCase() === '.git') return "has a '.git' component";
     if (part.startsWith('.hostsync-tmp-')) return "uses the '.hostsync-tmp-' prefix hostsync reserves for its temp files";
+    if (Buffer.byteLength(part) > NAME_MAX) return `has a name of ${Buffer.byteLength(part)} bytes, more than file systems allow (${NAME_MAX})`;
   }
   return undefined;
 }

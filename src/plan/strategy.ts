@@ -6,6 +6,7 @@
  */
 import type { StrategyName } from '../model.js';
 
+/** Strategies that move content over the network. */
 export type TransferName = Exclude<StrategyName, 'none' | 'local'>;
 
 export interface StrategyInput {

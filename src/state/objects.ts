@@ -12,10 +12,22 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorCode, IntegrityError, LocalStorageError } from '../errors.js';
 import { createBlobHasher, hashBlobFile } from '../local/hash.js';
+import { processTag, tagAlive } from './owner-process.js';
 
 export interface ObjectStore {
   readonly dir: string;
+  /** Whether an object file exists (its content is not looked at: see {@link ObjectStore.holds}). */
   has(sha: string): Promise<boolean>;
+  /**
+   * Whether the store holds `sha` with the right content: objects this store instance wrote or
+   * already checked are trusted; any other is hashed once, and removed when it does not match
+   * (rot, tampering), so the caller fetches it again. Decision: docs/decisions/0006-store-integrity.md.
+   */
+  holds(sha: string): Promise<boolean>;
+  /** mtime in ms of an object, undefined when absent (garbage collection's grace period). */
+  modifiedAt(sha: string): Promise<number | undefined>;
+  /** Remove temp files of runs that no longer live (a download killed mid-way). */
+  sweepTemp(): Promise<number>;
   /** Where an object lives; it may not exist. */
   pathOf(sha: string): string;
   /**
@@ -33,9 +45,11 @@ export interface ObjectStore {
 
 const SHA = /^[0-9a-f]{40}$/;
 
-/** Open (creating if needed) the store at `dir`. */
-export function createObjectStore(dir: string): ObjectStore {
+/** Open (creating if needed) the store at `dir`. `readOnly` (--check-only): a rotted object is reported missing, not removed. */
+export function createObjectStore(dir: string, options: { readonly readOnly?: boolean } = {}): ObjectStore {
   const tmpDir = join(dir, 'tmp');
+  /** Objects whose content this instance wrote or hashed: trusted for the rest of the run. */
+  const verified = new Set<string>();
   const pathOf = (sha: string): string => {
     if (!SHA.test(sha)) throw new Error(`Not a SHA: ${sha}`);
     return join(dir, sha.slice(0, 2), sha.slice(2));
@@ -58,7 +72,7 @@ export function createObjectStore(dir: string): ObjectStore {
 
   const put = async (sha: string, size: number | undefined, body: Readable, where: string): Promise<number> => {
     await mkdir(tmpDir, { recursive: true, mode: 0o700 });
-    const tmp = join(tmpDir, `${sha}.${randomBytes(4).toString('hex')}`);
+    const tmp = join(tmpDir, `${sha}.${processTag()}.${randomBytes(4).toString('hex')}`);
     let written = 0;
     try {
       if (size !== undefined) {
@@ -85,6 +99,7 @@ export function createObjectStore(dir: string): ObjectStore {
       }
       await fsyncFile(tmp);
       await commit(tmp, sha);
+      verified.add(sha);
       return written;
     } catch (error) {
       await unlink(tmp).catch(() => undefined);
@@ -93,7 +108,7 @@ export function createObjectStore(dir: string): ObjectStore {
   };
 
   const importFile = async (sha: string, file: string): Promise<void> => {
-    if (await has(sha)) return;
+    if (await holds(sha)) return;
     const info = await stat(file);
     await put(sha, info.size, createReadStream(file, { highWaterMark: 1 << 20 }), file);
   };
@@ -114,9 +129,49 @@ export function createObjectStore(dir: string): ObjectStore {
     return shas.sort();
   };
 
+  const holds = async (sha: string): Promise<boolean> => {
+    if (verified.has(sha)) return has(sha);
+    if (!(await has(sha))) return false;
+    const actual = await hashBlobFile(pathOf(sha)).catch(() => undefined);
+    if (actual === sha) {
+      verified.add(sha);
+      return true;
+    }
+    // Rotted or tampered: out of the way, so it is fetched again and never copied into DEST.
+    if (options.readOnly !== true) await rm(pathOf(sha), { force: true });
+    return false;
+  };
+
+  const sweepTemp = async (): Promise<number> => {
+    let names: string[];
+    try {
+      names = await readdir(tmpDir);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const tag = /^[0-9a-f]{40}\.(\d+-\d+)\./.exec(name)?.[1];
+      // Names of older versions carry no tag: nothing writes them any more.
+      if (tag !== undefined && tagAlive(tag)) continue;
+      await rm(join(tmpDir, name), { force: true });
+      removed++;
+    }
+    return removed;
+  };
+
   return {
     dir,
     has,
+    holds,
+    modifiedAt: async (sha) => {
+      try {
+        return (await stat(pathOf(sha))).mtimeMs;
+      } catch {
+        return undefined;
+      }
+    },
+    sweepTemp,
     pathOf,
     put,
     importFile,

@@ -11,6 +11,8 @@ import type { Manifest } from '../../src/model.js';
 import { destKey, destPaths, type DestPaths } from '../../src/state/layout.js';
 import { acquireLock } from '../../src/state/lock.js';
 import { createObjectStore, type ObjectStore } from '../../src/state/objects.js';
+import type { Destination } from '../../src/apply/destination.js';
+import { openTestDestination } from '../support/destination.js';
 
 let dir: string;
 let dest: string;
@@ -23,9 +25,19 @@ beforeEach(async () => {
   paths = destPaths(join(dir, 'state'), dest);
   store = createObjectStore(paths.objects);
 });
+let destinations: Destination[] = [];
 afterEach(async () => {
+  for (const destination of destinations) await destination.close();
+  destinations = [];
   await rm(dir, { recursive: true, force: true });
 });
+
+/** A fresh handle on DEST (each restore runs as its own command would). */
+async function opened(): Promise<Destination> {
+  const destination = await openTestDestination(dest, join(dir, 'state'));
+  destinations.push(destination);
+  return destination;
+}
 
 async function stored(content: string): Promise<string> {
   const bytes = Buffer.from(content);
@@ -52,14 +64,14 @@ describe('restoreManifest', () => {
     const manifest = await manifestOf({ 'a.txt': ['a\n', '100644'], 'bin/run': ['#!/bin/sh\n', '100755'] });
     await writeFile(join(dest, 'a.txt'), 'tampered\n');
     await writeFile(join(dest, 'mine.txt'), 'mine\n');
-    const kept = await restoreManifest(manifest, manifest, { paths, store, preserve: [], prune: false });
+    const kept = await restoreManifest(manifest, manifest, await opened(), { preserve: [], prune: false });
     expect(kept.changed).toEqual(['a.txt', 'bin', 'bin/run']);
     expect(kept.pruned).toEqual([]);
     expect(await readFile(join(dest, 'a.txt'), 'utf8')).toBe('a\n');
     expect((await stat(join(dest, 'bin/run'))).mode & 0o777).toBe(0o755);
     expect(await readFile(join(dest, 'mine.txt'), 'utf8')).toBe('mine\n');
     expect(JSON.parse(await readFile(paths.manifest, 'utf8'))).toMatchObject({ commit: manifest.commit });
-    const pruned = await restoreManifest(manifest, manifest, { paths, store, preserve: [], prune: true });
+    const pruned = await restoreManifest(manifest, manifest, await opened(), { preserve: [], prune: true });
     expect(pruned.pruned).toEqual(['mine.txt']);
     await expect(stat(join(dest, 'mine.txt'))).rejects.toThrow();
   });
@@ -67,11 +79,9 @@ describe('restoreManifest', () => {
   it('fetches blobs the store lacks through fetchBlobs, and refuses without it', async () => {
     const manifest = await manifestOf({ 'a.txt': ['a\n', '100644'] });
     await store.remove(manifest.entries[0]!.sha);
-    await expect(restoreManifest(manifest, manifest, { paths, store, preserve: [], prune: false })).rejects.toThrow(/lacks 1 file\(s\) of commit c+ \(e\.g\. a\.txt\)/);
+    await expect(restoreManifest(manifest, manifest, await opened(), { preserve: [], prune: false })).rejects.toThrow(/lacks 1 file\(s\) of commit c+ \(e\.g\. a\.txt\)/);
     const asked: string[] = [];
-    const result = await restoreManifest(manifest, manifest, {
-      paths,
-      store,
+    const result = await restoreManifest(manifest, manifest, await opened(), {
       preserve: [],
       prune: false,
       fetchBlobs: async (blobs) => {
@@ -87,8 +97,8 @@ describe('restoreManifest', () => {
   it('rolls back: paths of the current manifest that the target lacks are removed', async () => {
     const old = await manifestOf({ 'a.txt': ['a\n', '100644'] });
     const current = { ...(await manifestOf({ 'a.txt': ['A\n', '100644'], 'new/b.txt': ['b\n', '100644'] })), commit: 'd'.repeat(40) };
-    await restoreManifest(current, undefined, { paths, store, preserve: [], prune: false });
-    await restoreManifest(old, current, { paths, store, preserve: [], prune: false });
+    await restoreManifest(current, undefined, await opened(), { preserve: [], prune: false });
+    await restoreManifest(old, current, await opened(), { preserve: [], prune: false });
     expect(await readFile(join(dest, 'a.txt'), 'utf8')).toBe('a\n');
     await expect(lstat(join(dest, 'new'))).rejects.toThrow();
   });

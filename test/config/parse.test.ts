@@ -66,6 +66,11 @@ describe('defaults', () => {
       metricsFile: undefined,
       timeoutSec: 30,
       stallSec: 20,
+      allowSystemDest: false,
+      backupLimitMb: 256,
+      lowSpeedLimit: 1024,
+      lowSpeedTimeSec: 60,
+      transferTimeoutSec: 3600,
       configFile: undefined,
     } satisfies Config);
   });

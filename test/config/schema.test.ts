@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, DEFAULTS, HOOK_KEYS, KNOWN_PRESETS, LAYOUTS, RANGES, REBUILD_KEYS, REBUILD_WHEN } from '../../src/config/keys.js';
+import { allSettings, envOf, flagOf, kebabOf, sectionKeys, topLevelKeys, type SettingSpec } from '../../src/config/settings.js';
 import { parseConfig } from '../../src/config/parse.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -39,29 +39,31 @@ function parseFile(data: unknown) {
 
 describe('docs/config.schema.json and the parser agree', () => {
   it('on the set of top-level keys', () => {
-    expect(Object.keys(props(schema)).filter((k) => k !== '$schema').sort()).toEqual(CONFIG_KEYS.map((k) => k.key).sort());
+    expect(Object.keys(props(schema)).filter((k) => k !== '$schema').sort()).toEqual(topLevelKeys().sort());
   });
 
   it('on the keys of rebuild and hooks', () => {
-    expect(Object.keys(props(props(schema)['rebuild'])).sort()).toEqual(REBUILD_KEYS.map((k) => k.key).sort());
-    expect(Object.keys(props(props(schema)['hooks'])).sort()).toEqual(HOOK_KEYS.map((k) => k.key).sort());
+    expect(Object.keys(props(props(schema)['rebuild'])).sort()).toEqual(sectionKeys('rebuild').sort());
+    expect(Object.keys(props(props(schema)['hooks'])).sort()).toEqual(sectionKeys('hooks').sort());
   });
 
   it('on defaults, ranges and enums', () => {
-    const p = props(schema);
-    const rebuild = props(p['rebuild']);
-    for (const key of ['ref', 'path', 'apiUrl', 'serverUrl', 'concurrency', 'layout', 'historyLimit', 'lockTimeout', 'timeoutSec', 'stallSec'] as const) {
-      expect(p[key]?.default, key).toEqual(DEFAULTS[key]);
+    const nodeOf = (key: string): SchemaNode | undefined => {
+      const [head = '', sub] = key.split('.');
+      return sub === undefined ? props(schema)[head] : props(props(schema)[head])[sub];
+    };
+    for (const [key, spec] of allSettings() as (readonly [string, SettingSpec])[]) {
+      const node = nodeOf(key);
+      expect(node, key).toBeDefined();
+      if (spec.kind === 'integer') {
+        expect([node?.default, node?.minimum, node?.maximum], key).toEqual([spec.default, spec.min, spec.max]);
+      } else if (spec.kind === 'enum') {
+        expect(node?.enum, key).toEqual(spec.values);
+        if (spec.default !== '') expect(node?.default, key).toEqual(spec.default);
+      } else if ('default' in spec && spec.default !== undefined) {
+        expect(node?.default, key).toEqual(spec.default);
+      }
     }
-    expect(rebuild['when']?.default).toBe(DEFAULTS.rebuildWhen);
-    expect(rebuild['timeoutSec']?.default).toBe(DEFAULTS.rebuildTimeoutSec);
-    for (const key of ['concurrency', 'historyLimit', 'lockTimeout', 'timeoutSec', 'stallSec'] as const) {
-      expect([p[key]?.minimum, p[key]?.maximum], key).toEqual([RANGES[key].min, RANGES[key].max]);
-    }
-    expect([rebuild['timeoutSec']?.minimum, rebuild['timeoutSec']?.maximum]).toEqual([RANGES.rebuildTimeoutSec.min, RANGES.rebuildTimeoutSec.max]);
-    expect(p['layout']?.enum).toEqual(LAYOUTS);
-    expect(rebuild['when']?.enum).toEqual(REBUILD_WHEN);
-    expect(p['preset']?.enum).toEqual(KNOWN_PRESETS);
   });
 
   const base = { repo: 'acme/hypervisor', dest: '/etc/hypervisor' };
@@ -150,15 +152,11 @@ describe('the example in docs/configuration.md', () => {
   });
 
   it('documents every key, flag and environment variable', () => {
-    const all = [
-      ...CONFIG_KEYS.map((spec) => ({ spec, name: spec.key })),
-      ...REBUILD_KEYS.map((spec) => ({ spec, name: `rebuild.${spec.key}` })),
-      ...HOOK_KEYS.map((spec) => ({ spec, name: `hooks.${spec.key}` })),
-    ];
-    for (const { spec, name: key } of all) {
+    for (const [key] of allSettings()) {
       expect(docs, key).toContain(`\`${key}\``);
-      if (spec.flag !== undefined) expect(docs, spec.flag).toContain(`--${spec.flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
-      for (const name of spec.env) expect(docs, name).toContain(name);
+      const flag = flagOf(key);
+      if (flag !== undefined) expect(docs, flag).toContain(`--${kebabOf(flag)}`);
+      for (const name of envOf(key)) expect(docs, name).toContain(name);
     }
   });
 });

@@ -15,15 +15,13 @@ import { githubClient } from '../github.js';
 
 export async function runCommand(flags: Record<string, unknown>, argv: readonly string[], io: CliIO): Promise<number> {
   const { config, output } = await loadCommandConfig(flags, argv, io, { defaultConfigFile: true });
-  const [{ runDevUpdate }, { createExec }, { resolveOwner }, { validateDestination }] = await Promise.all([
+  const [{ runDevUpdate }, { createExec }, { validateDestination }] = await Promise.all([
     import('../../pipeline/dev-update.js'),
     import('../../pipeline/exec.js'),
-    import('../../apply/owner.js'),
     import('../../checks/validate.js'),
   ]);
   const exec = createExec();
   const env = io.env;
-  const owner = await resolveOwner(config);
   const startedAt = Date.now();
   const result = await runDevUpdate(
     config,
@@ -32,12 +30,13 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
       sync: {
         log: output.log,
         env: io.env,
+        signal: io.signal,
         createClient: (c: Config) => githubClient(c, c.repo, output, io.timing),
       },
       exec,
       env,
       log: output.log,
-      validate: (fix) => validateDestination(config, { fix }, { runCommand: exec, env, log: output.log, createClient: clientFactory(config, output, io.timing), lockHeld: true, owner }),
+      validate: (fix, destination) => validateDestination(config, { fix }, { runCommand: exec, env, log: output.log, createClient: clientFactory(config, output, io.timing), destination }),
     },
   ).catch(async (error: unknown) => {
     await recordSyncMetrics(config, { startedAt, finishedAt: Date.now(), error }, output.log);

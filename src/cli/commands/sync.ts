@@ -17,6 +17,7 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
     result = await runSync(config, {
     log: output.log,
     env: io.env,
+    signal: io.signal,
     onProgress: output.progress.transfer,
     onPhase: output.progress.phase,
     createClient: (c) =>
@@ -47,6 +48,7 @@ export function toJson(result: SyncResult): Record<string, unknown> {
     previousCommit: result.previousCommit ?? null,
     checkOnly: result.checkOnly,
     pending: result.pending,
+    source: result.source,
     strategy: result.strategy,
     strategyReason: result.strategyReason,
     changes: result.changes,
@@ -55,10 +57,13 @@ export function toJson(result: SyncResult): Record<string, unknown> {
     bytesDownloaded: result.bytesDownloaded,
     blobsDownloaded: result.blobsDownloaded,
     apiRequests: result.apiRequests,
+    httpRequests: result.httpRequests,
+    bytesReceived: result.bytesReceived,
     filesHashed: result.filesHashed,
     rateLimit: result.rateLimit === undefined ? null : { remaining: result.rateLimit.remaining, reset: result.rateLimit.reset },
     recovered: result.recovered ?? null,
     durationMs: result.durationMs,
+    phases: result.phases,
   };
 }
 

@@ -13,15 +13,11 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
   const { config, output } = await loadLooseCommandConfig(flags, argv, io, { repo: false, dest: true });
   if (config.dest === undefined) throw new UsageError('validate needs the destination: pass --dest DIR, or --config FILE with "dest".');
   const fix = flags['fix'] === true;
-  const [{ validateDestination }, { createExec }, { resolveOwner }] = await Promise.all([
-    import('../../checks/validate.js'),
-    import('../../pipeline/exec.js'),
-    import('../../apply/owner.js'),
-  ]);
+  const [{ validateDestination }, { createExec }] = await Promise.all([import('../../checks/validate.js'), import('../../pipeline/exec.js')]);
   const result = await validateDestination(
     { ...config, dest: config.dest },
     { fix },
-    { runCommand: createExec(), env: io.env, log: output.log, createClient: clientFactory(config, output, io.timing), owner: fix ? await resolveOwner(config) : {} },
+    { runCommand: createExec(), env: io.env, log: output.log, createClient: clientFactory(config, output, io.timing) },
   );
   if (config.json) output.json(validateJson(result));
   else renderValidation(result, output, { verbose: config.verbose, fix });

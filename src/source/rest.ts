@@ -1,0 +1,88 @@
+/**
+ * The GitHub REST API as a source: the ref by one conditional request, the tree by
+ * `GET /git/trees/{sha}?recursive=1` (walked when truncated), trust by the commit and compare
+ * endpoints, and content by per-blob downloads, the tarball, or a git clone, in the order
+ * `chooseStrategy` (plan/strategy.ts, decision 0003) picks from sizes and the quota left.
+ */
+import { join } from 'node:path';
+import type { Config } from '../config/types.js';
+import { HostsyncError } from '../errors.js';
+import type { GitHubClient } from '../github/types.js';
+import { readCommitTree } from '../github/tree.js';
+import type { Manifest } from '../model.js';
+import { remoteEntriesFromTree } from '../plan/remote.js';
+import { chooseStrategy } from '../plan/strategy.js';
+import { checkTrust } from '../pipeline/trust.js';
+import { createBlobStrategy } from '../transfer/blobs.js';
+import type { RemoteSource, TransferNeeds } from './types.js';
+
+export interface RestSourceOptions {
+  readonly config: Config;
+  readonly client: GitHubClient;
+  /** The environment git inherits (the clone strategy). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Create the REST source over an existing client (closed with the source). */
+export function createRestSource(options: RestSourceOptions): RemoteSource {
+  const { config, client } = options;
+  return {
+    name: 'rest',
+    reason: '',
+    stats: client.stats,
+    async resolveRef(ref, known) {
+      const resolved = await client.resolveRef(ref, known?.etag);
+      if (!resolved.changed) {
+        if (known === undefined) throw new HostsyncError(`GitHub answered 304 Not Modified for ref '${ref}' without a conditional request; check --api-url.`);
+        return { sha: known.sha, etag: undefined, changed: false };
+      }
+      return { sha: resolved.sha, etag: resolved.etag, changed: true };
+    },
+    async readTree(commit, { path }) {
+      const tree = await readCommitTree(client, commit, path, config.concurrency);
+      const repoBytes = tree.walked ? undefined : tree.entries.reduce((sum, entry) => sum + (entry.type === 'blob' ? (entry.size ?? 0) : 0), 0);
+      return { entries: remoteEntriesFromTree(tree.entries, path, commit), repoBytes, prefetched: { blobs: 0, bytes: 0 } };
+    },
+    checkTrust: (commit, previous: Manifest | undefined) => checkTrust(client, config, previous, commit),
+    chooseTransfer(needs: TransferNeeds, gitAvailable: boolean) {
+      const treeBlobs = needs.remote.filter((e) => e.mode !== '040000' && e.mode !== '160000');
+      return chooseStrategy({
+        wantedBlobs: needs.wanted.length,
+        wantedBytes: needs.wanted.reduce((sum, b) => sum + (b.size ?? 0), 0),
+        treeBlobs: treeBlobs.length,
+        treeBytes: treeBlobs.reduce((sum, e) => sum + (e.size ?? 0), 0),
+        largestBlob: needs.wanted.reduce((max, b) => Math.max(max, b.size ?? 0), 0),
+        quotaRemaining: client.stats.rateLimit?.remaining,
+        concurrency: needs.concurrency,
+        forceFull: needs.forceFull,
+        gitAvailable,
+        subPath: needs.path !== '',
+        repoBytes: needs.repoBytes,
+      });
+    },
+    async createStrategy(name, commit) {
+      if (name === 'blobs') return createBlobStrategy({ client, concurrency: config.concurrency });
+      if (name === 'tarball') {
+        const { createTarballStrategy } = await import('../transfer/tarball.js');
+        return createTarballStrategy({ client, commit, root: config.path });
+      }
+      if (name === 'clone') {
+        const { createCloneStrategy } = await import('../transfer/clone.js');
+        return createCloneStrategy({
+          serverUrl: config.serverUrl,
+          owner: config.repoOwner,
+          repo: config.repoName,
+          token: config.token?.value,
+          tokenSource: config.token?.source,
+          commit,
+          tmpDir: join(config.stateDir, 'tmp'),
+          stallSec: config.stallSec,
+          env: options.env,
+        });
+      }
+      return undefined;
+    },
+    close: () => client.close(),
+  };
+}

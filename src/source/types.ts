@@ -1,0 +1,78 @@
+/**
+ * The seam between a sync and the repository it reads: a `RemoteSource` resolves the ref, reads
+ * the commit's tree, vouches for the commit (signatures, the downgrade guard) and offers transfer
+ * strategies for the blobs the plan still needs. Sources today: the GitHub REST API (`rest`), git
+ * itself when the API quota is spent (`git`), and git's wire protocol spoken natively (`wire`).
+ * `chooseSource` (choose.ts) is the one place that picks one for a run.
+ */
+import type { Manifest, RemoteEntry, WantedBlob } from '../model.js';
+import type { StrategyChoice, TransferName } from '../plan/strategy.js';
+import type { RateLimitInfo } from '../github/types.js';
+import type { TransferStrategy } from '../transfer/types.js';
+
+export type SourceName = 'rest' | 'git' | 'wire';
+
+/** What the ref resolved to; `changed: false` when a conditional request said "as before" (free). */
+export interface ResolvedCommit {
+  readonly sha: string;
+  /** The validator to store for the next conditional request. */
+  readonly etag: string | undefined;
+  readonly changed: boolean;
+}
+
+/** The last resolution of this ref, for a conditional request. */
+export interface KnownRef {
+  readonly etag: string;
+  readonly sha: string;
+}
+
+/** The commit's entries below `--path`, and what reading them brought along. */
+export interface RemoteTree {
+  readonly entries: readonly RemoteEntry[];
+  /** Blob bytes of the whole repository, when known (a tarball carries all of it). */
+  readonly repoBytes: number | undefined;
+  /** Blobs the source already put in the store, verified, while reading (a pack carries both). */
+  readonly prefetched: { readonly blobs: number; readonly bytes: number };
+}
+
+/** Counters of a source's traffic, for `--json`, metrics and the bench. */
+export interface SourceStats {
+  /** Requests that cost REST API quota (a 304 costs none but is counted here). */
+  apiRequests: number;
+  /** API requests answered 304. */
+  notModified: number;
+  /** Every HTTP request (API, archives, git). */
+  httpRequests: number;
+  /** Response bytes as received. */
+  bytesReceived: number;
+  rateLimit: RateLimitInfo | undefined;
+}
+
+/** What the transfer choice weighs. */
+export interface TransferNeeds {
+  readonly wanted: readonly WantedBlob[];
+  readonly remote: readonly RemoteEntry[];
+  readonly repoBytes: number | undefined;
+  readonly path: string;
+  readonly forceFull: boolean;
+  readonly concurrency: number;
+}
+
+/** Everything a sync needs from the repository. Close it when done. */
+export interface RemoteSource {
+  readonly name: SourceName;
+  /** Why this source serves the run (empty for the default). */
+  readonly reason: string;
+  readonly stats: SourceStats;
+  /** Resolve `ref`, conditionally when `known` (a 304 costs no quota). */
+  resolveRef(ref: string, known: KnownRef | undefined): Promise<ResolvedCommit>;
+  /** The commit's entries below `path`; with `withContent`, the source may bring blobs into the store on the way. */
+  readTree(commit: string, options: { readonly path: string; readonly withContent: boolean }): Promise<RemoteTree>;
+  /** Throw when `commit` may not replace `previous` (unsigned with requireSigned, not a descendant). */
+  checkTrust(commit: string, previous: Manifest | undefined): Promise<void>;
+  /** The order of strategies for the missing blobs, with the reason (pure given the source's state). */
+  chooseTransfer(needs: TransferNeeds, gitAvailable: boolean): StrategyChoice;
+  /** Build one strategy of that order; undefined when this source cannot offer it. */
+  createStrategy(name: TransferName, commit: string): Promise<TransferStrategy | undefined>;
+  close(): Promise<void>;
+}

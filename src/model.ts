@@ -41,6 +41,13 @@ export interface LocalEntry {
   /** Git blob SHA of the content (file bytes, or the symlink's target); absent for dirs and other. */
   readonly sha?: string | undefined;
   readonly size: number;
+  /** Permission bits of a file (st_mode & 07777): hostsync places exactly 0644 or 0755. */
+  readonly perm?: number | undefined;
+}
+
+/** The permission bits hostsync gives a file of a git mode, whatever the umask. */
+export function permOfMode(mode: GitMode): number {
+  return mode === '100755' ? 0o755 : 0o644;
 }
 
 /** An entry of the manifest: what hostsync placed, exactly as the commit said. */

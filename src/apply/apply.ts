@@ -124,7 +124,7 @@ export function targetState(mode: Manifest['entries'][number]['mode'], sha: stri
     case 'file':
       return { kind: 'file', sha, mode: mode === '100755' ? '100755' : '100644' };
     case 'submodule':
-      return { kind: 'absent' };
+      return { kind: 'dir' }; // an empty folder, as git checks a submodule out without --recurse-submodules
   }
 }
 

@@ -45,13 +45,19 @@ export async function scanAndPlan(input: LocalPlanInput): Promise<{ plan: Plan; 
     for (const entry of scan.entries.values()) if (entry.sha !== undefined) shas.add(entry.sha);
     await input.beforeStoreQuery([...shas]);
   }
-  const plan = await planWithStore(
+  const planned = await planWithStore(
     { remote: input.remote, local: scan.entries, previous: input.previous, isPreserved, prune: input.prune },
     input.store,
   );
+  const plan = scan.undecodable.length === 0 ? planned : { ...planned, unmanaged: [...planned.unmanaged, ...scan.undecodable.filter((path) => !coveredBy(path, planned.unmanaged))].sort() };
   // Nothing hashed and every cached entry still there: the cache file already says all this.
   const statCacheChanged = statCache === undefined || scan.stats.hashed > 0 || scan.statCache.entries.size !== statCache.entries.size;
   return { plan, scan, statCacheChanged };
+}
+
+/** Whether an unmanaged folder already reported covers `path`. */
+function coveredBy(path: string, unmanaged: readonly string[]): boolean {
+  return unmanaged.some((dir) => path.startsWith(`${dir}/`));
 }
 
 /** Plan, then re-plan knowing which needed blobs the store holds (checked: a rotted object counts as missing). */

@@ -4,7 +4,7 @@
  * hostsync did not place). Evaluation is pure (`evaluateDest`, `findDrift`, `findUnmanaged`).
  */
 import type { LocalEntry, ManifestEntry } from '../model.js';
-import { kindOfMode } from '../model.js';
+import { kindOfMode, permOfMode } from '../model.js';
 import type { Check, CheckContext, CheckOutcome, FileFacts } from './types.js';
 import { listPaths, outcome, short } from './outcome.js';
 
@@ -52,6 +52,8 @@ export function findDrift(entries: readonly ManifestEntry[], local: ReadonlyMap<
     if (found.sha !== entry.sha) drift.push({ path: entry.path, kind: 'modified', detail: 'content modified' });
     if (found.mode !== entry.mode) {
       drift.push({ path: entry.path, kind: 'mode', detail: entry.mode === '100755' ? 'executable bit removed' : 'executable bit added' });
+    } else if (found.perm !== undefined && found.perm !== permOfMode(entry.mode)) {
+      drift.push({ path: entry.path, kind: 'mode', detail: `mode ${found.perm.toString(8).padStart(4, '0')}, expected ${permOfMode(entry.mode).toString(8).padStart(4, '0')}` });
     }
   }
   const dirs = new Set(entries.filter((entry) => entry.mode === '040000').map((entry) => entry.path));

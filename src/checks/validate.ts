@@ -11,6 +11,7 @@ import type { Manifest, WantedBlob } from '../model.js';
 import { loadManifest } from '../state/manifest.js';
 import type { Logger } from '../model.js';
 import { preserveMatcher } from '../apply/local-plan.js';
+import { childEnv } from '../child-env.js';
 import { createBlobStrategy } from '../transfer/blobs.js';
 import { contentRoot } from '../apply/restore.js';
 import { resolveDestination, withDestination, type Destination } from '../apply/destination.js';
@@ -111,7 +112,7 @@ async function validateOpened(destination: Destination, checks: Check[], setting
       if (error instanceof HostsyncError) return join(dest, '.none'); // the dest check reports what DEST is instead
       throw error;
     });
-    const host = createHostProbe({ paths, root, store, manifest, isPreserved, runCommand: deps.runCommand, env: deps.env });
+    const host = createHostProbe({ paths, root, store, manifest, isPreserved, runCommand: deps.runCommand, env: childEnv(deps.env) });
     return { dest, root, paths, manifest, manifestError, isPreserved, prune: settings.prune, owner: settings.owner, group: settings.group, host, repair };
   };
   const report = await runValidation(checks, makeContext, {

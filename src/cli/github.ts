@@ -7,7 +7,7 @@ import type { Timing } from './io.js';
 import type { Output } from './output.js';
 import { VERSION } from './version.js';
 
-type ClientSettings = Pick<LooseConfig, 'apiUrl' | 'token' | 'timeoutSec' | 'stallSec' | 'concurrency'>;
+type ClientSettings = Pick<LooseConfig, 'apiUrl' | 'token' | 'timeoutSec' | 'stallSec' | 'concurrency' | 'lowSpeedLimit' | 'lowSpeedTimeSec'>;
 
 /** The retry policy of a run: production back-off, or what the test harness asks for. */
 export function retryPolicy(timing: Timing | undefined): RetryPolicy {
@@ -20,7 +20,7 @@ export function retryPolicy(timing: Timing | undefined): RetryPolicy {
 }
 
 /** A client for `repo` (OWNER/NAME); retries are logged as warnings. Octokit and undici load on first use. */
-export function githubClient(config: ClientSettings, repo: string, output: Pick<Output, 'log'>, timing?: Timing): GitHubClient {
+export function githubClient(config: ClientSettings, repo: string, output: Pick<Output, 'log'>, timing?: Timing, signal?: AbortSignal): GitHubClient {
   const [owner = '', name = ''] = repo.split('/');
   return createGitHubClient({
     apiUrl: config.apiUrl,
@@ -33,6 +33,8 @@ export function githubClient(config: ClientSettings, repo: string, output: Pick<
     stallMs: config.stallSec * 1000,
     connections: config.concurrency,
     retry: retryPolicy(timing),
+    lowSpeed: { limit: config.lowSpeedLimit, windowMs: config.lowSpeedTimeSec * 1000 },
+    signal,
     ...(timing?.now !== undefined ? { now: timing.now } : {}),
     onRetry: (error, attempt) => output.log('warn', `retry ${attempt}: ${error instanceof Error ? error.message : String(error)}`),
   });

@@ -79,7 +79,7 @@ export const SETTINGS = {
   stallSec: { kind: 'integer', default: 20, min: 1, max: 3600, placeholder: 'sec', summary: 'Seconds without a byte before a download counts as stalled', commands: SYNC_COMMANDS },
   lowSpeedLimit: { kind: 'integer', default: 1024, min: 0, max: 1 << 30, placeholder: 'bytes', summary: 'A transfer slower than this many bytes/s for lowSpeedTimeSec is abandoned (0: no minimum)', commands: SYNC_COMMANDS },
   lowSpeedTimeSec: { kind: 'integer', default: 60, min: 1, max: 3600, placeholder: 'sec', summary: 'Window over which lowSpeedLimit is measured', commands: SYNC_COMMANDS },
-  transferTimeoutSec: { kind: 'integer', default: 3600, min: 10, max: 86_400, placeholder: 'sec', summary: 'Longest a run may spend talking to the server, all requests together', commands: SYNC_COMMANDS },
+  transferTimeoutSec: { kind: 'integer', default: 3600, min: 5, max: 86_400, placeholder: 'sec', summary: 'Longest a run may spend talking to the server, all requests together', commands: SYNC_COMMANDS },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

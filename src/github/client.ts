@@ -9,6 +9,7 @@ import { errorMessage, HostsyncError } from '../errors.js';
 import type { GitMode } from '../model.js';
 import { httpError, isRetryable, networkError, type ErrorContext, HttpStatusError } from './errors.js';
 import type { Http } from './http.js';
+import type { LowSpeed } from '../net/low-speed.js';
 import { requestRef } from './ref-request.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import type { BodyStream, CommitInfo, CompareStatus, GitHubClient, GitTree, GitTreeEntry, RequestStats, ResolvedRef } from './types.js';
@@ -28,6 +29,10 @@ export interface GitHubClientOptions {
   readonly retry?: RetryPolicy | undefined;
   readonly onRetry?: ((error: unknown, attempt: number) => void) | undefined;
   readonly now?: () => number;
+  /** The minimum rate of streamed bodies (blobs, tarballs). */
+  readonly lowSpeed?: LowSpeed | undefined;
+  /** The run's transfer signal (a stop, the transfer deadline): every request and retry ends with it. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 const API_VERSION = '2022-11-28';
@@ -66,7 +71,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
           throw classify(error, what);
         }
       },
-      { ...options.retry, onRetry: options.onRetry },
+      { ...options.retry, onRetry: options.onRetry, signal: options.signal },
     ).catch((error: unknown) => {
       throw error instanceof HostsyncError ? error : networkError(error, options.apiUrl);
     });
@@ -92,6 +97,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
             url,
             timeoutMs: options.timeoutMs,
             stats,
+            signal: options.signal,
             headers: {
               accept: 'application/vnd.github.sha',
               'user-agent': options.userAgent,
@@ -111,7 +117,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         }
         throw new HostsyncError(`Too many redirects resolving ${what} of ${context.repo}. Check --repo and --api-url.`);
       },
-      { ...options.retry, onRetry: options.onRetry },
+      { ...options.retry, onRetry: options.onRetry, signal: options.signal },
     ).catch((error: unknown) => {
       throw error instanceof HostsyncError ? error : networkError(error, options.apiUrl);
     });

@@ -78,8 +78,12 @@ export function httpError(
 ): HttpStatusError {
   const message = typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : '';
   const remaining = headers['x-ratelimit-remaining'];
-  const reset = Number(headers['x-ratelimit-reset'] ?? '0');
   const retryAfter = headers['retry-after'];
+  // GitHub: wait for x-ratelimit-reset; without it, retry-after; without both, at least a minute.
+  // https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately
+  const headerReset = Number(headers['x-ratelimit-reset'] ?? 'NaN');
+  const resetKnown = Number.isFinite(headerReset) && headerReset > 0;
+  const reset = resetKnown ? headerReset : Math.ceil(nowMs / 1000) + (retryAfter !== undefined && /^\d+$/.test(retryAfter) ? Number(retryAfter) : 60);
   if ((status === 403 || status === 429) && /secondary rate limit|abuse/i.test(message)) {
     const seconds = retryAfter !== undefined && /^\d+$/.test(retryAfter) ? Number(retryAfter) : 60;
     return new SecondaryRateLimitError(
@@ -89,8 +93,9 @@ export function httpError(
     );
   }
   if ((status === 403 || status === 429) && (remaining === '0' || /rate limit exceeded/i.test(message))) {
+    const when = resetKnown ? `it resets at ${describeReset(reset, nowMs)}` : `GitHub did not say when it resets (no x-ratelimit-reset); trying again after ${describeReset(reset, nowMs)}`;
     return new RateLimitError(
-      `GitHub API rate limit exhausted ${tokenPhrase(context)}; it resets at ${describeReset(reset, nowMs)}. ` +
+      `GitHub API rate limit exhausted ${tokenPhrase(context)}; ${when}. ` +
         (context.tokenSource === undefined ? 'Set a token (GITHUB_TOKEN or --token-file) for 5,000 requests an hour.' : 'Wait for the reset or spread hosts over more time.'),
       status,
       reset,
@@ -113,6 +118,13 @@ export function httpError(
         false,
       );
     case 404:
+      if (/^(blob|tarball) /.test(what)) {
+        return new HttpStatusError(
+          `GitHub answered 404 for ${what} of ${context.repo}, which the commit's tree names: the commit was rewritten or garbage-collected meanwhile, or the token lost access ${tokenPhrase(context)}. Nothing was applied; run again.`,
+          status,
+          false,
+        );
+      }
       return new HttpStatusError(
         `Repository ${context.repo} not found at ${context.apiUrl}, or not visible ${tokenPhrase(context)}. Check --repo, --api-url and the token's access.`,
         status,
@@ -164,7 +176,8 @@ export function rootCode(error: unknown): string | undefined {
 /** Whether a failure is transient (network, timeout, 5xx) and the request may be tried again. */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof HttpStatusError) return error.retryable;
-  if (error instanceof HostsyncError) return false;
+  // A HostsyncError is final unless it says otherwise (a body that arrived too slowly).
+  if (error instanceof HostsyncError) return (error as { retryable?: unknown }).retryable === true;
   const code = rootCode(error);
   if (code !== undefined) return RETRYABLE_CODES.has(code);
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return true;

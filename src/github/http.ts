@@ -7,6 +7,7 @@ import { createGunzip, createInflate, createBrotliDecompress } from 'node:zlib';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { Agent, fetch as undiciFetch, request, type Dispatcher } from 'undici';
 import { readRateLimit } from './errors.js';
+import { lowSpeedGuard, type LowSpeed } from '../net/low-speed.js';
 import type { RequestStats } from './types.js';
 
 export interface HttpOptions {
@@ -21,6 +22,10 @@ export interface HttpOptions {
   readonly connections: number;
   /** Counters to add to (shared with the light ref request); a fresh set when absent. */
   readonly stats?: RequestStats | undefined;
+  /** The minimum rate of a streamed body (blobs, tarballs). */
+  readonly lowSpeed?: LowSpeed | undefined;
+  /** The run's transfer signal (stop, deadline): every request ends when it aborts. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface StreamResponse {
@@ -53,6 +58,10 @@ export function createHttp(options: HttpOptions): Http {
   const apiOrigin = new URL(options.apiUrl).origin;
   const stats: RequestStats = options.stats ?? { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
 
+  const timeout = (): AbortSignal => (options.signal === undefined ? AbortSignal.timeout(options.timeoutMs) : AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.signal]));
+  const runSignal = (signal: AbortSignal | undefined): AbortSignal | undefined =>
+    options.signal === undefined ? signal : signal === undefined ? options.signal : AbortSignal.any([signal, options.signal]);
+
   const note = (url: string, status: number, headers: Record<string, string | undefined>, api = url.startsWith(options.apiUrl)): void => {
     stats.httpRequests++;
     if (api) {
@@ -65,8 +74,7 @@ export function createHttp(options: HttpOptions): Http {
 
   const meteredFetch = (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const timeout = AbortSignal.timeout(options.timeoutMs);
-    const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    const signal = AbortSignal.any([timeout(), ...(init?.signal ? [init.signal] : [])]);
     // undici's fetch and Node's global fetch share a shape but not their type declarations.
     const response = (await undiciFetch(url, { ...(init as object), signal, dispatcher: agent } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
     const headers = Object.fromEntries(response.headers.entries());
@@ -76,7 +84,8 @@ export function createHttp(options: HttpOptions): Http {
     return response;
   }) as typeof fetch;
 
-  const get = async (url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<StreamResponse> => {
+  const get = async (url: string, headers: Record<string, string>, given?: AbortSignal): Promise<StreamResponse> => {
+    const signal = runSignal(given);
     let current = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const sameOrigin = new URL(current).origin === apiOrigin;
@@ -97,7 +106,8 @@ export function createHttp(options: HttpOptions): Http {
         current = new URL(flat['location'], current).href;
         continue;
       }
-      return { status: response.statusCode, headers: flat, body: meterAndDecode(response.body, flat['content-encoding'], stats), url: current };
+      const guard = options.lowSpeed === undefined ? undefined : lowSpeedGuard(options.lowSpeed, `The response of ${withoutQuery(current)}`);
+      return { status: response.statusCode, headers: flat, body: meterAndDecode(response.body, flat['content-encoding'], stats, guard), url: current };
     }
     throw new Error(`More than ${MAX_REDIRECTS} redirects from ${url}.`);
   };
@@ -115,7 +125,7 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
  * Count wire bytes, then decompress. `pipeline` ties the streams' lifetimes together: a consumer
  * that destroys the result (a failed verification) also releases the socket.
  */
-function meterAndDecode(body: Readable, encoding: string | undefined, stats: RequestStats): Readable {
+function meterAndDecode(body: Readable, encoding: string | undefined, stats: RequestStats, guard: Transform | undefined): Readable {
   // A deep buffer between the socket and the consumer: with undici 7, frequent backpressure on a
   // large body makes its HTTP/1 parser re-read its socket buffer on every cycle (measured: a 50 MiB
   // body took 36-57 s and ~500 MiB RSS without it, seconds and tens of MiB with it).
@@ -135,5 +145,12 @@ function meterAndDecode(body: Readable, encoding: string | undefined, stats: Req
           ? createBrotliDecompress()
           : undefined;
   const ignore = (): void => undefined;
-  return decoder === undefined ? pipeline(body, meter, ignore) : pipeline(body, meter, decoder, ignore);
+  const stages: NodeJS.ReadWriteStream[] = [meter, ...(guard === undefined ? [] : [guard]), ...(decoder === undefined ? [] : [decoder])];
+  return pipeline([body, ...stages], ignore) as unknown as Readable;
+}
+
+/** A URL for messages: no query string (it may carry a signed token). */
+function withoutQuery(url: string): string {
+  const at = url.indexOf('?');
+  return at === -1 ? url : url.slice(0, at);
 }

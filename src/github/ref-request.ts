@@ -20,8 +20,10 @@ export interface RefResponse {
 export interface RefRequestOptions {
   readonly url: string;
   readonly headers: Record<string, string>;
+  /** The whole request, body included, must end within this (not only between bytes). */
   readonly timeoutMs: number;
   readonly stats: RequestStats;
+  readonly signal?: AbortSignal | undefined;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -52,8 +54,26 @@ export function requestRef(options: RefRequestOptions): Promise<RefResponse> {
         resolve({ status, headers, body: Buffer.concat(chunks).toString('utf8') });
       });
     });
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`No answer from ${url.host} within ${options.timeoutMs} ms`), { name: 'TimeoutError', code: 'UND_ERR_HEADERS_TIMEOUT' })));
-    req.on('error', reject);
+    const timedOut = (): void => {
+      req.destroy(Object.assign(new Error(`No complete answer from ${url.host} within ${options.timeoutMs} ms`), { name: 'TimeoutError', code: 'UND_ERR_HEADERS_TIMEOUT' }));
+    };
+    // A server that trickles a byte now and then never trips the socket's idle timeout: bound the whole request.
+    const deadline = setTimeout(timedOut, options.timeoutMs);
+    const onAbort = (): void => {
+      req.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => {
+      clearTimeout(deadline);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    req.on('timeout', timedOut);
+    req.on('error', (error) => {
+      done();
+      reject(error);
+    });
+    req.on('close', done);
+    if (options.signal?.aborted === true) onAbort();
     req.end();
   });
 }

@@ -73,6 +73,8 @@ export interface ScanResult {
    * Files gone, changed or preserved since the previous cache are dropped.
    */
   readonly statCache: StatCache;
+  /** Names that are not valid UTF-8, escaped: reported as unmanaged, never touched. */
+  readonly undecodable: readonly string[];
 }
 
 const DEFAULT_CONCURRENCY = 8;
@@ -94,7 +96,7 @@ export async function scanDestination(dest: string, options: ScanOptions): Promi
   const entries = new Map<string, LocalEntry>();
   const cache = new Map<string, StatCacheEntry>();
   const stats = { files: 0, dirs: 0, hashed: 0, cacheHits: 0, bytesHashed: 0 };
-  if (!(await isDirectoryIfPresent(dest))) return { entries, stats, statCache: { entries: cache } };
+  if (!(await isDirectoryIfPresent(dest))) return { entries, stats, statCache: { entries: cache }, undecodable: [] };
 
   const walked = await walkTree(dest, options.isPreserved ?? (() => false));
   stats.files = walked.files.length;
@@ -130,7 +132,7 @@ export async function scanDestination(dest: string, options: ScanOptions): Promi
     if (!isRacy(hashed.stats.mtimeNs, referenceNs)) cache.set(file.path, statCacheEntry(hashed.stats, hashed.sha));
   });
 
-  return { entries: sortedByPath(entries), stats, statCache: { entries: cache } };
+  return { entries: sortedByPath(entries), stats, statCache: { entries: cache }, undecodable: walked.undecodable.sort() };
 }
 
 /**
@@ -219,7 +221,7 @@ function sameStat(a: BigIntStats, b: BigIntStats): boolean {
 }
 
 function fileEntry(path: string, stats: BigIntStats, sha: string | undefined): LocalEntry {
-  const entry = { path, kind: 'file', mode: fileModeOf(stats.mode), size: Number(stats.size) } as const;
+  const entry = { path, kind: 'file', mode: fileModeOf(stats.mode), size: Number(stats.size), perm: Number(stats.mode) & 0o7777 } as const;
   return sha === undefined ? entry : { ...entry, sha };
 }
 

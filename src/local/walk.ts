@@ -7,7 +7,8 @@
  * 90–130 ms — the same as the blocking *Sync calls, without blocking the event loop.
  *
  * Entries that change type or vanish between readdir and lstat are re-inspected one by one; a name
- * that is not valid UTF-8 cannot be addressed through Node's string paths and is an error.
+ * that is not valid UTF-8 cannot be addressed through Node's string paths: it is listed apart
+ * (`undecodable`) and never touched.
  */
 
 import { lstat as lstatCallback, readlink as readlinkCallback, type BigIntStats } from 'node:fs';
@@ -34,6 +35,11 @@ export interface WalkResult {
   readonly dirs: string[];
   /** FIFOs, sockets, devices. */
   readonly others: string[];
+  /**
+   * Names that are not valid UTF-8 (shown with `\xNN` escapes): hostsync cannot address them
+   * through string paths, so it reports them as unmanaged and never touches them.
+   */
+  readonly undecodable: string[];
 }
 
 /** What one path is right now, without following it. */
@@ -52,7 +58,7 @@ const MAX_INSPECTIONS = 3;
  */
 export async function walkTree(root: string, isPreserved: (relPath: string) => boolean): Promise<WalkResult> {
   const base = root.endsWith('/') ? root : `${root}/`;
-  const result: WalkResult = { files: [], symlinks: [], dirs: [], others: [] };
+  const result: WalkResult = { files: [], symlinks: [], dirs: [], others: [], undecodable: [] };
   const absolute = (rel: string): string => base + rel;
 
   /** `attempt` counts how often this path was found changed under us. */
@@ -81,6 +87,17 @@ export async function walkTree(root: string, isPreserved: (relPath: string) => b
       else if (dirent.isFile()) files.push(child);
       else if (dirent.isSymbolicLink()) links.push(child);
       else result.others.push(child);
+    }
+    if (unsure.length > 0) {
+      // Node shows invalid UTF-8 as U+FFFD: read the raw names to tell a real U+FFFD from bytes it stands for.
+      const raw = await readdir(rel === '' ? root : absolute(rel), { encoding: 'buffer' });
+      unsure.length = 0;
+      for (const name of raw) {
+        const decoded = decodeStrict(name);
+        const child = rel === '' ? decoded ?? escapeName(name) : `${rel}/${decoded ?? escapeName(name)}`;
+        if (decoded === undefined) result.undecodable.push(child);
+        else if (decoded.includes('\uFFFD') && !isPreserved(child)) unsure.push(child);
+      }
     }
     const [changedFiles, changedLinks] = await Promise.all([lstatFiles(files), readLinks(links)]);
     await Promise.all([...unsure, ...changedFiles, ...changedLinks].map((child) => settle(child, 1)));
@@ -129,10 +146,7 @@ export async function walkTree(root: string, isPreserved: (relPath: string) => b
   /** The slow path: look at one path on its own and file it under what it is now. */
   const settle = async (rel: string, attempt: number): Promise<void> => {
     const found = await inspectPath(absolute(rel));
-    if (found === undefined) {
-      if (rel.includes('\uFFFD')) throw notUtf8Error(root, rel);
-      return; // vanished since it was listed: it is not there
-    }
+    if (found === undefined) return; // vanished since it was listed: it is not there
     switch (found.kind) {
       case 'file':
         result.files.push({ path: rel, stats: found.stats });
@@ -197,11 +211,22 @@ function listError(path: string, error: unknown): HostsyncError {
   );
 }
 
-function notUtf8Error(root: string, rel: string): HostsyncError {
-  return new HostsyncError(
-    `${root} holds a name that is not valid UTF-8 (shown as '${rel}'); hostsync cannot manage it. ` +
-      'Rename or remove it, or preserve its directory.',
-  );
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A raw name as text, or undefined when it is not valid UTF-8. */
+function decodeStrict(name: Buffer): string | undefined {
+  try {
+    return UTF8.decode(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A raw name for messages: printable ASCII as is, every other byte as `\xNN`. */
+export function escapeName(name: Buffer): string {
+  let out = '';
+  for (const byte of name) out += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  return out;
 }
 
 function changedError(root: string, rel: string): HostsyncError {

@@ -121,7 +121,7 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
 
     // After the pre-validate: a --fix may have finished an interrupted apply.
     previousCommit = (await destination.reloadManifest())?.commit;
-    const commandDeps: CommandDeps = { exec: deps.exec, env: deps.env, log: deps.log, now };
+    const commandDeps: CommandDeps = { exec: deps.exec, env: deps.env, log: deps.log, now, signal: deps.sync.signal };
 
     // 2. Plan the sync once: the pre-sync hook reads it, the sync step applies it.
     let plan: SyncPlan | undefined;

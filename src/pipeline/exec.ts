@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { errorMessage } from '../errors.js';
+export { childEnv } from '../child-env.js';
 
 /** Which stream a line came from. */
 export type ExecStream = 'stdout' | 'stderr';
@@ -21,6 +22,10 @@ export interface ExecOptions {
   readonly onLine?: ((line: string, stream: ExecStream) => void) | undefined;
   /** Working directory. @default the current directory */
   readonly cwd?: string | undefined;
+  /** Stop the whole process group (SIGTERM, then SIGKILL) when this aborts: hostsync is being stopped. */
+  readonly signal?: AbortSignal | undefined;
+  /** Called with the PID (= process group) once the command runs, to record it. */
+  readonly onStart?: ((pid: number) => void) | undefined;
 }
 
 export interface ExecResult {
@@ -86,14 +91,21 @@ export function createExec(options: CreateExecOptions = {}): Exec {
           // the group is already gone
         }
       };
+      const stop = (): void => {
+        killGroup('SIGTERM');
+        killTimer ??= setTimeout(() => killGroup('SIGKILL'), graceMs);
+      };
       const timer = setTimeout(() => {
         timedOut = true;
-        killGroup('SIGTERM');
-        killTimer = setTimeout(() => killGroup('SIGKILL'), graceMs);
+        stop();
       }, run.timeoutMs);
+      run.signal?.addEventListener('abort', stop, { once: true });
+      if (run.signal?.aborted === true) stop();
+      if (child.pid !== undefined) run.onStart?.(child.pid);
       const finish = (result: ExecResult): void => {
         if (settled) return;
         settled = true;
+        run.signal?.removeEventListener('abort', stop);
         clearTimeout(timer);
         clearTimeout(killTimer);
         clearTimeout(drainTimer);

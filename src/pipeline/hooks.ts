@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { HostsyncError } from '../errors.js';
 import { writeFileAtomic } from '../state/files.js';
 import type { DestPaths } from '../state/layout.js';
+import { childEnv } from '../child-env.js';
 import type { Exec, ExecResult } from './exec.js';
 import type { Logger } from './sync.js';
 
@@ -30,6 +31,8 @@ export interface CommandDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly log: Logger;
   readonly now?: (() => number) | undefined;
+  /** The run's stop signal: a running command's process group is stopped with it. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** How one command run went. */
@@ -58,13 +61,9 @@ export async function writeChangedFiles(file: string, changed: readonly string[]
   await writeFileAtomic(file, changed.map((path) => `${path}\n`).join(''), 0o644);
 }
 
-/** Variables that carry the GitHub token: a rebuild or hook has no business with it. */
-const TOKEN_VARIABLES = new Set(['GITHUB_TOKEN', 'GH_TOKEN']);
-
-/** The child environment: hostsync's own (less the token) plus the HOSTSYNC_* variables. Pure. */
+/** The child environment: hostsync's own (less secrets) plus the HOSTSYNC_* variables. Pure. */
 export function commandEnv(base: Readonly<Record<string, string | undefined>>, context: CommandContext, changedFile: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(base)) if (value !== undefined && !key.startsWith('HOSTSYNC_') && !TOKEN_VARIABLES.has(key)) env[key] = value;
+  const env = childEnv(base);
   env['HOSTSYNC_COMMIT'] = context.commit;
   env['HOSTSYNC_PREVIOUS_COMMIT'] = context.previousCommit ?? '';
   env['HOSTSYNC_DEST'] = context.dest;
@@ -91,6 +90,7 @@ export async function runCommandStep(
   context: CommandContext,
   changedFile: string,
   deps: CommandDeps,
+  onStart?: (pid: number) => void,
 ): Promise<CommandOutcome> {
   const now = deps.now ?? Date.now;
   const started = now();
@@ -99,8 +99,11 @@ export async function runCommandStep(
     env: commandEnv(deps.env, context, changedFile),
     timeoutMs: timeoutSec * 1000,
     cwd: undefined,
+    signal: deps.signal,
+    onStart,
     onLine: (line) => deps.log('info', `${name} │ ${line}`),
   });
+  if (deps.signal?.aborted === true) throw deps.signal.reason instanceof Error ? deps.signal.reason : new Error('stopped');
   const ok = result.code === 0 && !result.timedOut && result.startError === undefined;
   const lastLines = result.startError !== undefined ? [...result.lastLines, result.startError] : result.lastLines;
   return { name, command, ok, code: result.code, signal: result.signal, timedOut: result.timedOut, lastLines, durationMs: now() - started };

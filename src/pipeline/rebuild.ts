@@ -5,7 +5,10 @@
  */
 import { join } from 'node:path';
 import type { RebuildConfig } from '../config/types.js';
-import { errorMessage, HostsyncError } from '../errors.js';
+import { ExitCode, errorMessage, HostsyncError } from '../errors.js';
+import { writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tagAlive, tagOfPid } from '../state/owner-process.js';
 import { readJson, writeJsonAtomic } from '../state/files.js';
 import type { DestPaths } from '../state/layout.js';
 import { changedFilesPath, commandFailure, runCommandStep, writeChangedFiles, type CommandContext, type CommandDeps, type CommandOutcome } from './hooks.js';
@@ -86,11 +89,40 @@ export interface RebuildDeps extends CommandDeps {
   readonly rollback: RollbackFn;
 }
 
+/** `<state>/dests/<key>/rebuild-running.json`: the process group of a rebuild in progress. */
+export function rebuildMarkerPath(paths: DestPaths): string {
+  return join(paths.root, 'rebuild-running.json');
+}
+
+/**
+ * Refuse to start a rebuild while one an earlier run started still lives (that run was killed, or
+ * stopped with SIGKILL, and its rebuild carried on): two `nixos-rebuild switch` at once fight.
+ */
+async function refuseConcurrentRebuild(paths: DestPaths): Promise<void> {
+  const marker = (await readJson(rebuildMarkerPath(paths)).catch(() => undefined)) as { pid?: unknown; tag?: unknown; commit?: unknown } | undefined;
+  if (marker === undefined || typeof marker.pid !== 'number' || typeof marker.tag !== 'string') return;
+  if (!tagAlive(marker.tag)) {
+    await rm(rebuildMarkerPath(paths), { force: true });
+    return;
+  }
+  throw new HostsyncError(
+    `A rebuild an earlier hostsync run started (process group ${marker.pid}${typeof marker.commit === 'string' ? `, for ${marker.commit.slice(0, 12)}` : ''}) is still running. Let it finish, or stop it with 'kill -- -${marker.pid}', then run again.`,
+    ExitCode.Locked,
+  );
+}
+
 /** Run the rebuild command; on success record the commit, on failure roll back if configured. */
 export async function runRebuild(rebuild: RebuildConfig, context: CommandContext, deps: RebuildDeps): Promise<RebuildOutcome> {
+  await refuseConcurrentRebuild(deps.paths);
   const file = changedFilesPath(deps.paths);
   await writeChangedFiles(file, context.changedFiles);
-  const outcome = await runCommandStep('rebuild', rebuild.command, rebuild.timeoutSec, context, file, deps);
+  const marker = rebuildMarkerPath(deps.paths);
+  const outcome = await runCommandStep('rebuild', rebuild.command, rebuild.timeoutSec, context, file, deps, (pid) => {
+    // Written synchronously as the rebuild starts: a SIGKILL of hostsync right after still leaves it.
+    writeFileSync(marker, `${JSON.stringify({ pid, tag: tagOfPid(pid), commit: context.commit, startedAt: new Date().toISOString() })}\n`, { mode: 0o600 });
+  }).finally(() => rm(marker, { force: true }));
+  // Stopped because hostsync is: say so (not "the rebuild failed"), and do not roll back half-way.
+  if (deps.signal?.aborted === true) throw deps.signal.reason instanceof Error ? deps.signal.reason : new Error('stopped');
   if (outcome.ok) {
     const at = new Date((deps.now ?? Date.now)()).toISOString();
     await writeJsonAtomic(rebuildRecordPath(deps.paths), { commit: context.commit, at } satisfies RebuildRecord);

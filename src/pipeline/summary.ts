@@ -16,7 +16,7 @@ export interface ChangeSummary {
 export function summarizeChanges(plan: Plan): ChangeSummary {
   const summary = { added: [] as string[], modified: [] as string[], deleted: [] as string[], modeChanged: [] as string[], typeChanged: [] as string[] };
   for (const change of plan.changes) {
-    const isDir = change.kind === 'deleted' ? change.before?.kind === 'dir' : change.target?.mode === '040000';
+    const isDir = change.kind === 'deleted' ? change.before?.kind === 'dir' : change.target?.mode === '040000' || change.target?.mode === '160000';
     if (isDir && change.kind !== 'typeChanged') continue;
     summary[change.kind].push(change.path);
   }

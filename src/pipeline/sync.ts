@@ -28,12 +28,14 @@ import type { RemoteSource, ResolvedCommit } from '../source/types.js';
 import type { TransferProgress } from '../transfer/types.js';
 import { fetchContent } from './fetch.js';
 import { createPhases, type Phase, type PhaseListener } from './phases.js';
+import { startTransferDeadline, type TransferDeadline } from './deadline.js';
 import { countByKind, summarizeChanges, type ChangeSummary } from './summary.js';
 
 export type { Logger, LogLevel } from '../model.js';
 
 export interface SyncDeps {
-  readonly createClient: (config: Config) => GitHubClient;
+  /** A GitHub client for the run; every request it makes carries `signal` (stop, transfer deadline). */
+  readonly createClient: (config: Config, signal: AbortSignal) => GitHubClient;
   readonly log: Logger;
   readonly onProgress?: ((progress: TransferProgress) => void) | undefined;
   /** A phase starts or ends (the CLI's spinners and --verbose lines). */
@@ -71,6 +73,8 @@ export interface SyncPlan {
   readonly prefetched: { readonly blobs: number; readonly bytes: number };
   readonly phases: Phase[];
   readonly startedAt: number;
+  /** The run's transfer deadline; applySync disposes of it. */
+  readonly deadline: TransferDeadline;
 }
 
 export interface SyncResult {
@@ -112,14 +116,24 @@ export async function runSync(config: Config, deps: SyncDeps): Promise<SyncResul
     try {
       return config.checkOnly ? planResult(plan, destination) : await applySync(destination, plan, deps);
     } finally {
+      plan.deadline.dispose();
       await plan.source.close();
     }
   });
 }
 
-/** The source deps of a sync. */
-function sourceDeps(deps: SyncDeps): SourceDeps {
-  return { createClient: deps.createClient, log: deps.log, env: deps.env, now: deps.now ?? Date.now, signal: deps.signal };
+/** The source deps of a sync: every request carries the transfer deadline's signal. */
+function sourceDeps(deps: SyncDeps, deadline: TransferDeadline): SourceDeps {
+  return { createClient: (config) => deps.createClient(config, deadline.signal), log: deps.log, env: deps.env, now: deps.now ?? Date.now, signal: deadline.signal };
+}
+
+/** The host a run talks to, for messages. */
+function serverHost(config: Config): string {
+  try {
+    return new URL(config.apiUrl).host;
+  } catch {
+    return config.apiUrl;
+  }
 }
 
 /**
@@ -133,14 +147,16 @@ export async function planSync(destination: Destination, config: Config, deps: S
   const phases: Phase[] = [];
   const phase = createPhases(now, phases, deps.onPhase);
   const previous = destination.manifest;
-  const opened = openSource(config, sourceDeps(deps));
+  const deadline = startTransferDeadline(config.transferTimeoutSec, serverHost(config), deps.signal);
+  const opened = openSource(config, sourceDeps(deps, deadline));
   let source = opened;
+  let what = 'resolving the ref';
   try {
     phase.start('resolve ref');
     const cache = await loadRefCache(destination.paths.etags);
     const cached = cache[refKey(config.apiUrl, config.repo, config.ref)];
     const known = cached !== undefined && previous !== undefined ? cached : undefined;
-    const found = await resolveWithFallback(config, source, known, sourceDeps(deps));
+    const found = await resolveWithFallback(config, source, known, sourceDeps(deps, deadline));
     source = found.source;
     const resolved = found.resolved;
     deps.log('debug', resolved.changed ? `Ref ${config.ref} → ${resolved.sha}.` : `Ref ${config.ref} unchanged (304): ${resolved.sha.slice(0, 12)}.`);
@@ -153,6 +169,7 @@ export async function planSync(destination: Destination, config: Config, deps: S
     const commit = held ? previous.commit : resolved.sha;
 
     phase.start('tree');
+    what = 'reading the tree';
     const tree = manifestMatches(previous, config.repo, config.path, commit)
       ? { entries: previous.entries, repoBytes: undefined, prefetched: { blobs: 0, bytes: 0 } }
       : await source.readTree(commit, { path: config.path, withContent: !config.checkOnly });
@@ -206,11 +223,13 @@ export async function planSync(destination: Destination, config: Config, deps: S
       prefetched: tree.prefetched,
       phases,
       startedAt,
+      deadline,
     };
   } catch (error) {
+    deadline.dispose();
     await source.close();
     if (source !== opened) await opened.close().catch(() => undefined);
-    throw error;
+    throw deadline.explain(error, what);
   }
 }
 
@@ -261,12 +280,13 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
   const { config, source, commit, previous } = plan;
   const now = deps.now ?? Date.now;
   const phase = createPhases(now, plan.phases, deps.onPhase);
-  if (!plan.held) await source.checkTrust(commit, previous);
-  await ensurePrivateDir(config.stateDir);
-
-  phase.start('transfer');
-  deps.log(plan.wanted.length === 0 ? 'debug' : 'info', `strategy ${plan.transfer.order[0] ?? 'none'}: ${plan.transfer.reason}`);
-  const fetched = await fetchContent({
+  let fetched: Awaited<ReturnType<typeof fetchContent>>;
+  try {
+    if (!plan.held) await source.checkTrust(commit, previous);
+    await ensurePrivateDir(config.stateDir);
+    phase.start('transfer');
+    deps.log(plan.wanted.length === 0 ? 'debug' : 'info', `strategy ${plan.transfer.order[0] ?? 'none'}: ${plan.transfer.reason}`);
+    fetched = await fetchContent({
     plan: plan.plan,
     wanted: plan.wanted,
     choice: plan.transfer,
@@ -275,9 +295,14 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
     scanRoot: plan.scanRoot,
     log: deps.log,
     onProgress: deps.onProgress,
-    signal: deps.signal,
+    signal: plan.deadline.signal,
     createStrategy: (name) => source.createStrategy(name, commit),
-  });
+    });
+  } catch (error) {
+    throw plan.deadline.explain(error, 'checking or downloading content');
+  } finally {
+    plan.deadline.dispose();
+  }
   phase.end(`via ${fetched.strategy}, ${fetched.blobs} blobs, ${fetched.bytes} bytes`);
   const prefetched = plan.prefetched.blobs > 0 && fetched.strategy === 'none';
   const strategy: StrategyName = prefetched ? 'pack' : fetched.strategy;

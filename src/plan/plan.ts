@@ -5,7 +5,7 @@
  * from. No I/O, no clock; output sorted, so the same input always gives the same plan.
  */
 import type { LocalEntry, ManifestEntry, RemoteEntry, WantedBlob } from '../model.js';
-import { kindOfMode } from '../model.js';
+import { kindOfMode, permOfMode } from '../model.js';
 
 export type ChangeKind = 'added' | 'modified' | 'deleted' | 'modeChanged' | 'typeChanged';
 
@@ -57,10 +57,15 @@ const parentOf = (path: string): string => {
 
 const byPath = (a: { path: string }, b: { path: string }): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
+/** What a remote entry becomes on disk: a submodule is an (empty) folder. */
+function placedKind(mode: RemoteEntry['mode']): 'file' | 'symlink' | 'dir' {
+  const kind = kindOfMode(mode);
+  return kind === 'submodule' ? 'dir' : kind;
+}
+
 /** Whether a local entry already is what the remote entry asks for (ignoring content). */
 function sameKind(local: LocalEntry, remote: RemoteEntry): boolean {
-  const kind = kindOfMode(remote.mode);
-  return (kind === 'file' && local.kind === 'file') || (kind === 'symlink' && local.kind === 'symlink') || (kind === 'dir' && local.kind === 'dir');
+  return placedKind(remote.mode) === local.kind;
 }
 
 /** Compute the plan. Pure: see the module comment. */
@@ -76,26 +81,33 @@ export function planUpdate(input: PlanInput): Plan {
     if (input.isPreserved(entry.path)) continue;
     if (skippedPaths.some((prefix) => entry.path.startsWith(`${prefix}/`))) continue;
     if (entry.mode === '160000') {
-      skipped.push({ path: entry.path, reason: 'submodule (not fetched; sync its repository separately)' });
+      // Like git's checkout without --recurse-submodules: an empty folder, its content left alone.
+      skipped.push({ path: entry.path, reason: 'submodule (an empty folder is placed, as git does; sync its repository separately)' });
+      skippedPaths.push(entry.path);
+    }
+    if (entry.path.includes('\uFFFD')) {
+      // The server could not tell the name's bytes (GitHub's JSON replaces invalid UTF-8 with U+FFFD):
+      // writing U+FFFD would silently change the name.
+      skipped.push({ path: entry.path, reason: 'its name is not valid UTF-8 in the repository (shown with U+FFFD), so hostsync cannot write it byte-exactly; rename it in the repository' });
       skippedPaths.push(entry.path);
       continue;
     }
     remoteByPath.set(entry.path, entry);
     entries.push(entry.size === undefined ? { path: entry.path, mode: entry.mode, sha: entry.sha } : { path: entry.path, mode: entry.mode, sha: entry.sha, size: entry.size });
     const before = input.local.get(entry.path);
-    const kind = kindOfMode(entry.mode);
+    const kind = placedKind(entry.mode);
     let change: Change['kind'] | undefined;
     if (before === undefined) change = 'added';
     else if (!sameKind(before, entry)) change = 'typeChanged';
     else if (kind !== 'dir' && before.sha !== entry.sha) change = 'modified';
-    else if (kind === 'file' && before.mode !== entry.mode) change = 'modeChanged';
+    else if (kind === 'file' && (before.mode !== entry.mode || (before.perm !== undefined && before.perm !== permOfMode(entry.mode)))) change = 'modeChanged';
     if (change === undefined) continue;
     changes.push({ path: entry.path, kind: change, target: entry, before });
     if (kind !== 'dir' && change !== 'modeChanged') wanted.set(entry.sha, entry);
   }
 
   // Paths that must become a file or symlink: anything local beneath them is in the way.
-  const becomingLeaf = new Set(changes.filter((c) => c.kind === 'typeChanged' && kindOfMode(c.target!.mode) !== 'dir').map((c) => c.path));
+  const becomingLeaf = new Set(changes.filter((c) => c.kind === 'typeChanged' && placedKind(c.target!.mode) !== 'dir').map((c) => c.path));
   const underLeaf = (path: string): boolean => {
     for (let p = parentOf(path); p !== ''; p = parentOf(p)) if (becomingLeaf.has(p)) return true;
     return false;
@@ -113,7 +125,7 @@ export function planUpdate(input: PlanInput): Plan {
       if (underLeaf(path)) conflicts.push(path);
       continue;
     }
-    if (skippedPaths.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) continue;
+    if (skippedPaths.some((prefix) => path.startsWith(`${prefix}/`))) continue;
     if (previousPaths.has(path) || underLeaf(path)) {
       changes.push({ path, kind: 'deleted', before });
       continue;

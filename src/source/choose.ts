@@ -10,6 +10,7 @@ import { createRestSource } from './rest.js';
 import type { KnownRef, RemoteSource, ResolvedCommit } from './types.js';
 
 export interface SourceDeps {
+  /** A client whose requests carry the run's transfer signal. */
   readonly createClient: (config: Config) => GitHubClient;
   readonly log: Logger;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -34,7 +35,7 @@ export async function resolveWithFallback(config: Config, source: RemoteSource, 
     const { isGitAvailable } = await import('../transfer/clone.js');
     if (!(await isGitAvailable('git', undefined, deps.env))) throw error;
     const { createGitCliSource } = await import('./git-cli.js');
-    const git = await createGitCliSource({ config, log: deps.log, env: deps.env, rateLimit: error, stats: source.stats, now: deps.now });
+    const git = await createGitCliSource({ config, log: deps.log, env: deps.env, rateLimit: error, stats: source.stats, now: deps.now, signal: deps.signal });
     await source.close();
     return { source: git, resolved: await git.resolveRef(config.ref, undefined) };
   }

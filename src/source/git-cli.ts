@@ -22,6 +22,8 @@ export interface GitCliSourceOptions {
   /** The REST source's counters, continued (its refused request stays counted). */
   readonly stats: SourceStats;
   readonly now: () => number;
+  /** The run's transfer signal: git is stopped when it aborts. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Create the git-only source; throws when --require-signed needs the API. */
@@ -49,7 +51,8 @@ export async function createGitCliSource(options: GitCliSourceOptions): Promise<
     tokenSource: config.token?.source,
     // --check-only writes no state, not even a throwaway repository (mkdtemp makes it 0700).
     tmpDir: config.checkOnly ? tmpdir() : join(config.stateDir, 'tmp'),
-    stallSec: config.stallSec,
+    stallSec: config.lowSpeedTimeSec,
+    lowSpeedLimit: config.lowSpeedLimit,
     env: options.env,
   });
   return {
@@ -57,10 +60,10 @@ export async function createGitCliSource(options: GitCliSourceOptions): Promise<
     reason: `GitHub API rate limit exhausted until ${resets}; ref, tree and content read with git (no API requests)`,
     stats,
     async resolveRef(ref) {
-      return { sha: await git.resolveRef(ref), etag: undefined, changed: true };
+      return { sha: await git.resolveRef(ref, options.signal), etag: undefined, changed: true };
     },
     async readTree(commit, { path }) {
-      return { entries: remoteEntriesFromTree(await git.readTree(commit), path, commit), repoBytes: undefined, prefetched: { blobs: 0, bytes: 0 } };
+      return { entries: remoteEntriesFromTree(await git.readTree(commit, options.signal), path, commit), repoBytes: undefined, prefetched: { blobs: 0, bytes: 0 } };
     },
     async checkTrust(commit, previous: Manifest | undefined) {
       if (config.allowDowngrade || previous === undefined || previous.commit === commit || previous.repo !== config.repo || previous.ref !== config.ref) return;

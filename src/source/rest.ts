@@ -77,7 +77,8 @@ export function createRestSource(options: RestSourceOptions): RemoteSource {
           tokenSource: config.token?.source,
           commit,
           tmpDir: join(config.stateDir, 'tmp'),
-          stallSec: config.stallSec,
+          stallSec: config.lowSpeedTimeSec,
+          lowSpeedLimit: config.lowSpeedLimit,
           env: options.env,
         });
       }

@@ -6,12 +6,13 @@
  */
 import { readFileSync } from 'node:fs';
 
-/** The kernel's start time of a process, or undefined where /proc cannot tell. */
+/** The kernel's start time of a running process; undefined when /proc cannot tell or it has exited (a zombie). */
 function startTimeOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return 'exited'; // field 3: state; a zombie has finished
     return fields[19]; // field 22 overall: starttime
   } catch {
     return undefined;
@@ -24,6 +25,11 @@ let self: string | undefined;
 export function processTag(): string {
   self ??= `${process.pid}-${startTimeOf(process.pid) ?? '0'}`;
   return self;
+}
+
+/** The tag of another process (a rebuild hostsync started), read from /proc. */
+export function tagOfPid(pid: number): string {
+  return `${pid}-${startTimeOf(pid) ?? '0'}`;
 }
 
 /** Whether the process a tag names is still running (a tag that is not ours to judge counts as alive). */

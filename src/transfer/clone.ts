@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { errorMessage, HostsyncError } from '../errors.js';
 import { createRedactor } from '../redact.js';
+import { processTag } from '../state/owner-process.js';
 import type { WantedBlob } from '../model.js';
 import type { ObjectStore } from '../state/objects.js';
 import type { TransferContext, TransferResult, TransferStrategy } from './types.js';
@@ -59,8 +60,10 @@ export interface CloneStrategyOptions {
   readonly exec?: SpawnGit | undefined;
   /** Where git's allow-listed variables (PATH, proxies, CA bundles) come from: the process environment, read by src/config. */
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Seconds a fetch may move under 1 KiB/s before git gives up. @default 60 */
+  /** Seconds a fetch may move under `lowSpeedLimit` before git gives up. @default 60 */
   readonly stallSec?: number | undefined;
+  /** git's http.lowSpeedLimit in bytes/s. @default 1024 */
+  readonly lowSpeedLimit?: number | undefined;
 }
 
 /** Variables git may inherit: finding binaries, reaching the network, trusting its CA. */
@@ -193,10 +196,11 @@ export async function openGitSession(options: GitRemoteOptions, what: string, si
   const remote = remoteUrl(options);
   const redact = createRedactor([token]);
   await mkdir(options.tmpDir, { recursive: true, mode: 0o700 });
-  const dir = await mkdtemp(join(options.tmpDir, 'clone-'));
+  // Named after this process, so the next run can sweep it if this one is killed (apply/destination.ts).
+  const dir = await mkdtemp(join(options.tmpDir, `clone-${processTag()}-`));
   const env = baseEnv(options.env, dir);
   const auth: Record<string, string> = token === undefined || token === '' ? {} : { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${basicAuth(token)}` };
-  const stall = ['-c', 'http.lowSpeedLimit=1024', '-c', `http.lowSpeedTime=${options.stallSec ?? 60}`];
+  const stall = ['-c', `http.lowSpeedLimit=${options.lowSpeedLimit ?? 1024}`, '-c', `http.lowSpeedTime=${options.stallSec ?? 60}`];
   const gitArgs = (args: readonly string[]): string[] => [...SAFE_CONFIG.flatMap((setting) => ['-c', setting]), `--git-dir=${dir}`, ...args];
 
   const session: GitSession = {

@@ -88,6 +88,7 @@ describe('scanDestination', () => {
       mode,
       sha: shaOf.get(path),
       size: Buffer.byteLength(files[path]?.content ?? ''),
+      perm: files[path]?.mode ?? 0o644,
     });
     const dir = (path: string): LocalEntry => ({ path, kind: 'dir', mode: '040000', size: 0 });
     const link = (path: string, target: string): LocalEntry => ({
@@ -145,7 +146,7 @@ describe('scanDestination', () => {
     const result = await scanDestination(dest, { interest: new Set(['bin/run.sh', 'not/there']), hashFile });
     expect(calls).toEqual([join(dest, 'bin/run.sh')]);
     expect(result.entries.get('bin/run.sh')?.sha).toMatch(/^[0-9a-f]{40}$/);
-    expect(result.entries.get('README.md')).toEqual({ path: 'README.md', kind: 'file', mode: '100644', size: 9 });
+    expect(result.entries.get('README.md')).toEqual({ path: 'README.md', kind: 'file', mode: '100644', size: 9, perm: 0o644 });
     expect(result.entries.has('not/there')).toBe(false);
     // Unpreserved, so listed:
     expect(result.entries.get('logs/app.log')?.kind).toBe('file');
@@ -200,10 +201,15 @@ describe('scanDestination', () => {
     expect(result.statCache.entries.get('busy.log')?.sha).toBe(hashBlob('first\nsecond\n'));
   });
 
-  it('refuses a name that is not valid UTF-8 rather than skipping it', async () => {
+  it('lists a name that is not valid UTF-8 apart, escaped, and never as an entry', async () => {
     const dest = await tempDir();
     await writeFile(Buffer.concat([Buffer.from(`${dest}/latin1-`), Buffer.from([0xe9]), Buffer.from('.txt')]), 'x');
-    await expect(scanDestination(dest, { interest: new Set() })).rejects.toThrow(/not valid UTF-8/);
+    await mkdir(join(dest, 'sub'));
+    await writeFile(Buffer.concat([Buffer.from(`${dest}/sub/`), Buffer.from([0xff])]), 'y');
+    await writeFile(join(dest, 'real-\uFFFD.txt'), 'a real U+FFFD');
+    const result = await scanDestination(dest, { interest: new Set() });
+    expect(result.undecodable).toEqual(['latin1-\\xe9.txt', 'sub/\\xff']);
+    expect([...result.entries.keys()]).toEqual(['real-\uFFFD.txt', 'sub']);
   });
 
   it('reports a file it cannot read', async () => {

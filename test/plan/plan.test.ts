@@ -33,7 +33,8 @@ describe('planUpdate', () => {
     ['unmanaged file: kept', { local: localOf(file('mine', undefined)) }, []],
     ['unmanaged with prune: deleted', { local: localOf(file('mine', undefined)), prune: true }, [['mine', 'deleted']]],
     ['preserved path is left alone', { remote: [remote('hw.nix', '100644', 2)], local: localOf(file('hw.nix', 9)), isPreserved: (p) => p === 'hw.nix' }, []],
-    ['submodule skipped', { remote: [remote('vendor', '160000', 3)] }, []],
+    ['submodule: an empty folder, as git checks it out', { remote: [remote('vendor', '160000', 3)] }, [['vendor', 'added']]],
+    ['submodule already there: its content left alone', { remote: [remote('vendor', '160000', 3)], local: localOf(dir('vendor'), file('vendor/x', 4)) }, []],
   ];
   it.each(cases)('%s', (_name, input, expected) => {
     expect(plan(input).changes.map((c) => [c.path, c.kind])).toEqual(expected);

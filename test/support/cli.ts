@@ -5,7 +5,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../../bin/hostsync.js', import.meta.url));
+/**
+ * The CLI tests spawn: this checkout's build, or HOSTSYNC_TEST_BIN (another build — e.g. an older
+ * commit's, to show a regression test fails there).
+ */
+export const BIN = process.env['HOSTSYNC_TEST_BIN'] ?? fileURLToPath(new URL('../../bin/hostsync.js', import.meta.url));
 
 export interface CliResult {
   readonly code: number | null;

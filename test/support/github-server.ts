@@ -185,6 +185,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
         acceptsGzip: acceptsGzip(req.headers['accept-encoding']),
         corrupt: fault !== undefined && 'corrupt' in fault,
         ...(fault !== undefined && 'dropMidBody' in fault ? { dropAfter: fault.afterBytes ?? 'half' } : {}),
+        ...(fault !== undefined && 'trickle' in fault ? { trickle: fault.trickle } : {}),
         throttle,
       });
     if (fault !== undefined && 'status' in fault) return send(statusFaultReply(fault));

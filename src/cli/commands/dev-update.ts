@@ -31,7 +31,7 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
         log: output.log,
         env: io.env,
         signal: io.signal,
-        createClient: (c: Config) => githubClient(c, c.repo, output, io.timing),
+        createClient: (c: Config, signal: AbortSignal) => githubClient(c, c.repo, output, io.timing, signal),
       },
       exec,
       env,

@@ -20,8 +20,8 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
     signal: io.signal,
     onProgress: output.progress.transfer,
     onPhase: output.progress.phase,
-    createClient: (c) =>
-      githubClient(c, c.repo, output, io.timing),
+    createClient: (c, signal) =>
+      githubClient(c, c.repo, output, io.timing, signal),
     });
   } catch (error) {
     output.close();

@@ -25,7 +25,7 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
 }
 
 /** A GitHub client factory for downloads a fix needs (repository from the config or the manifest); loads Octokit only when called. */
-export function clientFactory(config: Pick<LooseConfig, 'apiUrl' | 'token' | 'timeoutSec' | 'stallSec' | 'concurrency'>, output: Output, timing?: Timing): (repo: string) => Promise<GitHubClient> {
+export function clientFactory(config: Pick<LooseConfig, 'apiUrl' | 'token' | 'timeoutSec' | 'stallSec' | 'concurrency' | 'lowSpeedLimit' | 'lowSpeedTimeSec'>, output: Output, timing?: Timing): (repo: string) => Promise<GitHubClient> {
   return async (repo) => githubClient(config, repo, output, timing);
 }
 

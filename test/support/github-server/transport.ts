@@ -4,6 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { Readable, type Transform } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
 import { corruptTransform } from './faults.js';
 import { THROTTLE_SLICE, type Throttle } from './throttle.js';
@@ -17,6 +18,8 @@ export interface SendOptions {
   /** Destroy the socket after this many body bytes on the wire ('half': half the body). */
   readonly dropAfter?: number | 'half';
   readonly throttle: Throttle;
+  /** Send the body this slowly (headers go out at once). */
+  readonly trickle?: { readonly bytes: number; readonly everyMs: number } | undefined;
 }
 
 /** True when `accept-encoding` allows gzip (q=0 excludes it). */
@@ -84,8 +87,10 @@ export async function sendReply(res: ServerResponse, reply: Reply, opts: SendOpt
     for await (const chunk of source) {
       const data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
       if (opts.dropAfter === 'half' && dropAt === undefined) dropAt = Math.max(1, Math.floor(data.length / 2));
-      for (let offset = 0; offset < data.length; offset += THROTTLE_SLICE) {
-        const piece = data.subarray(offset, offset + THROTTLE_SLICE);
+      const slice = opts.trickle?.bytes ?? THROTTLE_SLICE;
+      for (let offset = 0; offset < data.length; offset += slice) {
+        const piece = data.subarray(offset, offset + slice);
+        if (opts.trickle !== undefined) await sleep(opts.trickle.everyMs);
         await opts.throttle.take(piece.length);
         if (res.destroyed) return;
         if (dropAt !== undefined && sent + piece.length >= dropAt) {

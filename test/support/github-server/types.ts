@@ -42,6 +42,8 @@ export type FaultAction =
   | { readonly hang: true }
   /** Wait this long, then answer normally. */
   | { readonly delayMs: number }
+  /** Send headers at once, then the body `bytes` at a time every `everyMs` (a server that trickles). */
+  | { readonly trickle: { readonly bytes: number; readonly everyMs: number } }
   /** Answer GitHub's secondary rate limit error with `retry-after`. @see https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits */
   | { readonly secondaryRateLimit: { readonly retryAfterSec: number; readonly status?: 403 | 429 } };
 

@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { docsFor, routeRepo, type ApiSettings, type ServedRepo } from './github-server/api-routes.js';
+import { AppRegistry, type InstallationSpec } from './github-server/app-routes.js';
 import { secondaryLimitReply, statusFaultReply, takeFault } from './github-server/faults.js';
 import { rateLimitPayload } from './github-server/payloads.js';
 import { RateLimiter, type BucketKey, type RateLimitSettings } from './github-server/rate-limit.js';
@@ -22,6 +23,7 @@ import { acceptsGzip, sendReply } from './github-server/transport.js';
 import type { FaultAction, FaultRule, LoggedRequest, Reply, RequestInfo, RequestKind } from './github-server/types.js';
 
 export type { AddRepoOptions } from './github-server/registry.js';
+export type { AppRegistry, InstallationSpec, MintedToken } from './github-server/app-routes.js';
 export type { RateLimitSettings } from './github-server/rate-limit.js';
 export type { FaultAction, FaultRule, LoggedRequest, RequestInfo } from './github-server/types.js';
 
@@ -60,6 +62,10 @@ export interface FakeGitHub extends ApiSettings {
   addRepo(fullName: string, gitDir: string, opts?: AddRepoOptions): Promise<number>;
   /** Rename as GitHub does: the old name answers 301 to `/repositories/{id}/...`. */
   renameRepo(oldFullName: string, newFullName: string): void;
+  /** GitHub Apps: JWT checks, installations, minted tokens (`apps.minted`), token lifetime, clock. */
+  readonly apps: AppRegistry;
+  /** Register a GitHub App by id with the public half of its key (PEM) and its installations. */
+  addApp(appId: number, publicKey: string, installations?: readonly InstallationSpec[]): void;
   close(): Promise<void>;
 }
 
@@ -99,6 +105,7 @@ function decodeSegments(path: string): string[] | undefined {
 /** Start the server on 127.0.0.1 with an ephemeral port. */
 export async function startGitHubServer(options: GitHubServerOptions = {}): Promise<FakeGitHub> {
   const registry = new RepoRegistry();
+  const apps = new AppRegistry();
   const limiter = new RateLimiter();
   Object.assign(limiter, options.rateLimit ?? {});
   const throttle = new Throttle();
@@ -143,6 +150,8 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       return (await registry.add(fullName, gitDir, opts)).record.id;
     },
     renameRepo: (oldName, newName) => registry.rename(oldName, newName),
+    apps,
+    addApp: (appId, publicKey, installations) => apps.addApp(appId, publicKey, installations),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -163,7 +172,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     const info: RequestInfo = { method: req.method ?? 'GET', path: url.pathname, url: `${url.pathname}${url.search}`, headers: req.headers };
     const kind: RequestKind = url.pathname.startsWith('/_codeload/') ? 'codeload' : matchGitPath(url.pathname) ? 'git' : 'api';
     const credential = credentialOf(req.headers.authorization);
-    const authenticated = credential !== undefined && fake.tokens.includes(credential);
+    const authenticated = credential !== undefined && (fake.tokens.includes(credential) || apps.isLiveToken(credential));
     let quotaCost = 0;
     let logged = false;
     const log = (): void => {
@@ -191,7 +200,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     if (fault !== undefined && 'status' in fault) return send(statusFaultReply(fault));
 
     if (kind === 'git') return send(await gitReply(req, url, credential, authenticated));
-    if (kind === 'codeload') return send(await codeloadReply(url, authenticated));
+    if (kind === 'codeload') return send(await codeloadReply(url, authenticated, credential));
 
     const requestId = nextRequestId();
     const key: BucketKey = authenticated && credential !== undefined ? { token: credential } : { address: req.socket.remoteAddress ?? '127.0.0.1' };
@@ -226,6 +235,8 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     requestId: string,
     fault: FaultAction | undefined,
   ): Promise<{ reply: Reply; cost: number }> {
+    const appReply = await apps.route(req, url, credential, origins);
+    if (appReply !== undefined) return { reply: appReply, cost: 0 };
     if (credential !== undefined && !authenticated) {
       return { reply: errorReply(401, 'Bad credentials', DOCS.rest), cost: 1 };
     }
@@ -243,7 +254,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       const { retryAfterSec, status } = fault.secondaryRateLimit;
       return { reply: secondaryLimitReply(retryAfterSec, status ?? 403, requestId), cost: 1 };
     }
-    const reply = await routeApi(req, url, authenticated);
+    const reply = await routeApi(req, url, authenticated, credential);
     if (isNotModified(info.headers, reply)) {
       // A 304 is free only for authenticated requests.
       // @see https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
@@ -252,7 +263,9 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     return { reply, cost: 1 };
   }
 
-  async function routeApi(req: IncomingMessage, url: URL, authenticated: boolean): Promise<Reply> {
+  async function routeApi(req: IncomingMessage, url: URL, authenticated: boolean, credential: string | undefined): Promise<Reply> {
+    // An installation token reads only the private repositories it was minted for.
+    const sees = (repo: ServedRepo): boolean => !repo.record.private || (authenticated && apps.allows(credential, repo.record.owner, repo.record.name));
     const segments = decodeSegments(url.pathname);
     if (segments === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) return notFound();
     const [root, a, b, ...rest] = segments;
@@ -261,7 +274,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     if (root === 'repos' && a !== undefined && b !== undefined) {
       tail = rest;
       const found = registry.lookup(a, b);
-      if (found !== undefined && 'movedTo' in found && (!found.movedTo.record.private || authenticated)) {
+      if (found !== undefined && 'movedTo' in found && sees(found.movedTo)) {
         const location = `${origin}/repositories/${found.movedTo.record.id}${tail.length > 0 ? `/${tail.join('/')}` : ''}${url.search}`;
         return jsonReply(301, { message: 'Moved Permanently', url: location, documentation_url: DOCS.redirects }, { location });
       }
@@ -273,7 +286,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       return notFound();
     }
     while (tail.length > 0 && tail[tail.length - 1] === '') tail.pop();
-    if (served === undefined || (served.record.private && !authenticated)) return notFound(docsFor(tail));
+    if (served === undefined || !sees(served)) return notFound(docsFor(tail));
     const repo = served;
     return routeRepo({
       repo,
@@ -287,14 +300,15 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     });
   }
 
-  async function codeloadReply(url: URL, authenticated: boolean): Promise<Reply> {
+  async function codeloadReply(url: URL, authenticated: boolean, credential: string | undefined): Promise<Reply> {
     const text404: Reply = { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: { kind: 'buffer', data: Buffer.from('404: Not Found') } };
     const match = /^\/_codeload\/([^/]+)\/([^/]+)\/legacy\.tar\.gz\/(.+)$/.exec(url.pathname);
     const found = match ? registry.lookup(match[1] ?? '', match[2] ?? '') : undefined;
     if (!match || found === undefined || !('repo' in found)) return text404;
     const { record, git } = found.repo;
     const token = url.searchParams.get('token');
-    if (record.private && !authenticated && (token === null || !registry.tokenValid(token, record.id, Date.now()))) return text404;
+    const sees = authenticated && apps.allows(credential, record.owner, record.name);
+    if (record.private && !sees && (token === null || !registry.tokenValid(token, record.id, Date.now()))) return text404;
     const sha = await git.resolve(decodeURIComponent(match[3] ?? ''), 'commit', record.defaultBranch);
     if (sha === undefined) return text404;
     const base = `${record.owner}-${record.name}-${sha.slice(0, 7)}`;
@@ -318,6 +332,8 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     if (found === undefined) return credential === undefined ? gitAuthRequired() : gitNotFound();
     if (target.service === 'git-receive-pack' || url.searchParams.get('service') === 'git-receive-pack') return gitPushRefused();
     if (found.repo.record.private && !authenticated) return gitAuthRequired();
+    // A valid installation token for other repositories: GitHub does not confirm the repository exists.
+    if (found.repo.record.private && !apps.allows(credential, found.repo.record.owner, found.repo.record.name)) return gitNotFound();
     const query = url.search.startsWith('?') ? url.search.slice(1) : url.search;
     return runHttpBackend(req, found.repo.git.dir, target.service, query, authenticated ? 'x-access-token' : undefined);
   }

@@ -22,6 +22,7 @@ for (const [key, spec] of allSettings()) {
   if (spec.kind === 'boolean') node = { description, type: 'boolean', default: false };
   else if (spec.kind === 'integer') node = { description, type: 'integer', minimum: spec.min, maximum: spec.max, default: spec.default };
   else if (spec.kind === 'enum') node = spec.default === '' ? { description, enum: [...spec.values] } : { description, enum: [...spec.values], default: spec.default };
+  else if ((spec.kind === 'string' || spec.kind === 'path') && properties[head] === undefined) node = { description, type: 'string', pattern: '\\S' };
   if (sub === undefined) {
     ordered[head] = node ?? properties[head] ?? { description };
   } else {

@@ -70,6 +70,10 @@ export interface Manifest {
   readonly appliedAt: string;
   readonly strategy: string;
   readonly entries: readonly ManifestEntry[];
+  /** The synced folder's tree SHA at `commit`, when known: lets a thin pack use the host's trees as delta bases. */
+  readonly tree?: string | undefined;
+  /** With `--path`: the raw tree objects (base64) from the repository root down to the folder's parent. */
+  readonly chain?: readonly { readonly sha: string; readonly data: string }[] | undefined;
 }
 
 /** A blob the host needs, with one path it appears at (used by tarball/clone to find it). */

@@ -5,7 +5,7 @@ import type { RetryPolicy } from '../github/retry.js';
 import type { GitHubClient } from '../github/types.js';
 import type { Timing } from './io.js';
 import type { Output } from './output.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 type ClientSettings = Pick<LooseConfig, 'apiUrl' | 'token' | 'timeoutSec' | 'stallSec' | 'concurrency' | 'lowSpeedLimit' | 'lowSpeedTimeSec'>;
 

@@ -8,7 +8,7 @@ import { settingOptions, type OptionSpec } from './options.js';
 import { processIO, type CliIO } from './io.js';
 import { formatFailure, stderrIsJournal } from './progress.js';
 import { journalStream } from '../config/terminal.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 type Flags = Record<string, unknown>;
 type CommandModule = { runCommand: (flags: Flags, argv: readonly string[], io: CliIO) => Promise<number> };

@@ -16,6 +16,8 @@ export interface TreeReadResult {
   readonly entries: readonly GitTreeEntry[];
   /** True when the recursive tree was truncated and subtrees were walked. */
   readonly walked: boolean;
+  /** The commit's root tree SHA. */
+  readonly rootSha: string;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface TreeReadResult {
  */
 export async function readCommitTree(client: GitHubClient, commit: string, subPath: string, concurrency: number): Promise<TreeReadResult> {
   const whole = await client.getTree(commit, true);
-  if (!whole.truncated) return { entries: whole.entries, walked: false };
+  if (!whole.truncated) return { entries: whole.entries, walked: false, rootSha: whole.sha };
 
   const limit = pLimit(Math.max(1, Math.min(concurrency, 8)));
   const entries: GitTreeEntry[] = [];
@@ -59,5 +61,5 @@ export async function readCommitTree(client: GitHubClient, commit: string, subPa
   };
 
   await readFolder(commit, '', false);
-  return { entries, walked: true };
+  return { entries, walked: true, rootSha: whole.sha };
 }

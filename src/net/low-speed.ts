@@ -62,3 +62,51 @@ export function lowSpeedGuard(low: LowSpeed, what: string, now: () => number = D
   }
   return guard;
 }
+
+/** An async iterable of chunks, failing like {@link lowSpeedGuard} when it arrives too slowly. */
+export async function* guardIterable(source: AsyncIterable<Buffer>, low: LowSpeed, what: string, now: () => number = Date.now): AsyncGenerator<Buffer> {
+  if (low.limit <= 0) {
+    yield* source;
+    return;
+  }
+  // A pull-based check: every chunk (and a timer between chunks) compares the bytes of the last window.
+  const iterator = source[Symbol.asyncIterator]();
+  const started = now();
+  const samples: { at: number; total: number }[] = [{ at: started, total: 0 }];
+  let total = 0;
+  const tooSlow = (): LowSpeedError | undefined => {
+    const at = now();
+    if (at - started < low.windowMs) return undefined;
+    while (samples.length > 1 && (samples[1]?.at ?? at) <= at - low.windowMs) samples.shift();
+    const moved = total - (samples[0]?.total ?? 0);
+    return moved < (low.limit * low.windowMs) / 1000 ? new LowSpeedError(what, moved, low) : undefined;
+  };
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const watchdog = new Promise<never>((_, reject) => {
+        const tick = (): void => {
+          const slow = tooSlow();
+          if (slow !== undefined) reject(slow);
+          else timer = setTimeout(tick, TICK_MS);
+        };
+        timer = setTimeout(tick, TICK_MS);
+      });
+      watchdog.catch(() => undefined);
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await Promise.race([iterator.next(), watchdog]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next.done === true) return;
+      total += next.value.length;
+      samples.push({ at: now(), total });
+      yield next.value;
+    }
+  } finally {
+    // Not awaited: a body that stopped mid-chunk would hold the return until it ends; the caller
+    // aborts the request (its signal) to release it.
+    void iterator.return?.()?.catch(() => undefined);
+  }
+}

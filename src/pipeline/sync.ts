@@ -25,6 +25,10 @@ import { loadRefCache, manifestMatches, refKey, saveRefCache } from '../state/et
 import { ensurePrivateDir } from '../state/files.js';
 import { openSource, resolveWithFallback, type SourceDeps } from '../source/choose.js';
 import type { RemoteSource, ResolvedCommit } from '../source/types.js';
+import type { HostObjects } from '../source/wire.js';
+import { join } from 'node:path';
+import { VERSION } from '../version.js';
+import type { RetryPolicy } from '../github/retry.js';
 import type { TransferProgress } from '../transfer/types.js';
 import { fetchContent } from './fetch.js';
 import { createPhases, type Phase, type PhaseListener } from './phases.js';
@@ -45,6 +49,8 @@ export interface SyncDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Aborted on SIGINT/SIGTERM: transfers stop; an apply in progress is finished or undone first. */
   readonly signal?: AbortSignal | undefined;
+  /** Retries and back-off of requests that are not the GitHub client's (git's wire protocol). */
+  readonly retry?: RetryPolicy | undefined;
 }
 
 /** What a sync would do, computed once: printed by --check-only, read by hooks, applied by applySync. */
@@ -71,6 +77,9 @@ export interface SyncPlan {
   /** DEST differs from the commit. */
   readonly pending: boolean;
   readonly prefetched: { readonly blobs: number; readonly bytes: number };
+  /** The synced folder's tree and the chain above it, recorded for the next thin fetch. */
+  readonly tree: string | undefined;
+  readonly chain: readonly { readonly sha: string; readonly data: Buffer }[] | undefined;
   readonly phases: Phase[];
   readonly startedAt: number;
   /** The run's transfer deadline; applySync disposes of it. */
@@ -123,8 +132,21 @@ export async function runSync(config: Config, deps: SyncDeps): Promise<SyncResul
 }
 
 /** The source deps of a sync: every request carries the transfer deadline's signal. */
-function sourceDeps(deps: SyncDeps, deadline: TransferDeadline): SourceDeps {
-  return { createClient: (config) => deps.createClient(config, deadline.signal), log: deps.log, env: deps.env, now: deps.now ?? Date.now, signal: deadline.signal };
+function sourceDeps(deps: SyncDeps, deadline: TransferDeadline, host: () => HostObjects): SourceDeps {
+  return { createClient: (config) => deps.createClient(config, deadline.signal), log: deps.log, env: deps.env, now: deps.now ?? Date.now, signal: deadline.signal, host, userAgent: `hostsync/${VERSION}`, retry: deps.retry };
+}
+
+/** What DEST and the store hold, as delta bases for the wire source. */
+function hostObjects(destination: Destination, scanRoot: string): () => HostObjects {
+  let bySha: Map<string, string> | undefined;
+  return () => ({
+    store: destination.store,
+    localPath(sha) {
+      bySha ??= new Map((destination.manifest?.entries ?? []).filter((entry) => entry.mode === '100644' || entry.mode === '100755').map((entry) => [entry.sha, entry.path]));
+      const path = bySha.get(sha);
+      return path === undefined ? undefined : join(scanRoot, path);
+    },
+  });
 }
 
 /** The host a run talks to, for messages. */
@@ -148,7 +170,9 @@ export async function planSync(destination: Destination, config: Config, deps: S
   const phase = createPhases(now, phases, deps.onPhase);
   const previous = destination.manifest;
   const deadline = startTransferDeadline(config.transferTimeoutSec, serverHost(config), deps.signal);
-  const opened = openSource(config, sourceDeps(deps, deadline));
+  const scanRoot = await destination.scanRoot();
+  const host = hostObjects(destination, scanRoot);
+  const opened = openSource(config, sourceDeps(deps, deadline, host));
   let source = opened;
   let what = 'resolving the ref';
   try {
@@ -156,7 +180,7 @@ export async function planSync(destination: Destination, config: Config, deps: S
     const cache = await loadRefCache(destination.paths.etags);
     const cached = cache[refKey(config.apiUrl, config.repo, config.ref)];
     const known = cached !== undefined && previous !== undefined ? cached : undefined;
-    const found = await resolveWithFallback(config, source, known, sourceDeps(deps, deadline));
+    const found = await resolveWithFallback(config, source, known, sourceDeps(deps, deadline, host));
     source = found.source;
     const resolved = found.resolved;
     deps.log('debug', resolved.changed ? `Ref ${config.ref} → ${resolved.sha}.` : `Ref ${config.ref} unchanged (304): ${resolved.sha.slice(0, 12)}.`);
@@ -170,14 +194,14 @@ export async function planSync(destination: Destination, config: Config, deps: S
 
     phase.start('tree');
     what = 'reading the tree';
+    const sameFolder = previous?.repo === config.repo && previous.path === config.path ? previous : undefined;
     const tree = manifestMatches(previous, config.repo, config.path, commit)
-      ? { entries: previous.entries, repoBytes: undefined, prefetched: { blobs: 0, bytes: 0 } }
-      : await source.readTree(commit, { path: config.path, withContent: !config.checkOnly });
+      ? { entries: previous.entries, repoBytes: undefined, prefetched: { blobs: 0, bytes: 0 }, tree: previous.tree, chain: previous.chain?.map((t) => ({ sha: t.sha, data: Buffer.from(t.data, 'base64') })) }
+      : await source.readTree(commit, { path: config.path, withContent: !config.checkOnly, previous: sameFolder });
     phase.end(`${tree.entries.length} entries`);
     throwIfAborted(deps.signal);
 
     phase.start('scan');
-    const scanRoot = await destination.scanRoot();
     const { plan, scan, statCacheChanged } = await scanAndPlan({
       paths: destination.paths,
       store: destination.store,
@@ -221,6 +245,8 @@ export async function planSync(destination: Destination, config: Config, deps: S
       changes: summarizeChanges(plan),
       pending: !isEmptyPlan(plan),
       prefetched: tree.prefetched,
+      tree: tree.tree,
+      chain: tree.chain,
       phases,
       startedAt,
       deadline,
@@ -318,6 +344,8 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
       appliedAt: new Date(now()).toISOString(),
       strategy,
       entries: plan.plan.entries,
+      ...(plan.tree !== undefined ? { tree: plan.tree } : {}),
+      ...(plan.chain !== undefined && plan.chain.length > 0 ? { chain: plan.chain.map((t) => ({ sha: t.sha, data: t.data.toString('base64') })) } : {}),
     };
     phase.start('apply');
     await destination.apply(plan.plan, manifest, previous, now);

@@ -1,13 +1,19 @@
 /**
- * The one place a run's source is chosen: the REST API unless the configuration or the server
- * says otherwise — a spent quota moves the run to git (no API requests) when git is installed.
+ * The one place a run's source is chosen. By `transport`:
+ *   auto (default)  git's wire protocol (src/source/wire.ts) with the REST API for the ref poll, and
+ *                   the REST API for everything when the server does not speak the protocol to us
+ *   rest            the REST API alone; a spent quota moves the run to the git CLI when installed
+ *   git             the wire protocol alone: no API request at all (the ref by ls-refs)
  */
 import type { Config } from '../config/types.js';
 import { RateLimitError } from '../github/errors.js';
 import type { GitHubClient } from '../github/types.js';
+import type { RetryPolicy } from '../github/retry.js';
 import type { Logger } from '../model.js';
+import type { LowSpeed } from '../net/low-speed.js';
 import { createRestSource } from './rest.js';
 import type { KnownRef, RemoteSource, ResolvedCommit } from './types.js';
+import { createWireSource, describeWireFailure, type HostObjects } from './wire.js';
 
 export interface SourceDeps {
   /** A client whose requests carry the run's transfer signal. */
@@ -16,16 +22,87 @@ export interface SourceDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly now: () => number;
   readonly signal?: AbortSignal | undefined;
+  /** What the host holds (delta bases of the wire protocol). */
+  readonly host?: (() => HostObjects) | undefined;
+  /** The user agent of git requests. */
+  readonly userAgent?: string | undefined;
+  /** Retries and back-off of git requests. */
+  readonly retry?: RetryPolicy | undefined;
+}
+
+/** The repository's smart-HTTP URL on GitHub. */
+export function gitUrlOf(config: Pick<Config, 'serverUrl' | 'repoOwner' | 'repoName'>): string {
+  return `${config.serverUrl.replace(/\/+$/, '')}/${config.repoOwner}/${config.repoName}.git`;
+}
+
+/** Headers of git requests: the token as Basic `x-access-token:<token>` (what GitHub takes for git). */
+export function gitHeaders(token: string | undefined, userAgent: string): Record<string, string> {
+  return {
+    'user-agent': userAgent,
+    ...(token === undefined ? {} : { authorization: `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}` }),
+  };
 }
 
 /** The source a run starts with. */
 export function openSource(config: Config, deps: SourceDeps): RemoteSource {
-  return createRestSource({ config, client: deps.createClient(config), env: deps.env, signal: deps.signal });
+  if (config.transport === 'rest' || deps.host === undefined) return createRestSource({ config, client: deps.createClient(config), env: deps.env, signal: deps.signal });
+  const rest = config.transport === 'auto' ? createRestSource({ config, client: deps.createClient(config), env: deps.env, signal: deps.signal }) : undefined;
+  const wire = createWireSource({
+    config,
+    url: gitUrlOf(config),
+    headers: gitHeaders(config.token?.value, deps.userAgent ?? 'hostsync'),
+    rest,
+    refsOverGit: config.transport === 'git',
+    host: deps.host,
+    lowSpeed: { limit: config.lowSpeedLimit, windowMs: config.lowSpeedTimeSec * 1000 } satisfies LowSpeed,
+    log: deps.log,
+    signal: deps.signal,
+    env: deps.env,
+    gitAvailable: async () => (await import('../transfer/clone.js')).isGitAvailable('git', undefined, deps.env),
+    retry: deps.retry,
+  });
+  return rest === undefined ? wire : withRestFallback(wire, rest, deps.log);
 }
 
 /**
- * Resolve the ref with `source`; on a spent API quota (a reset retry.ts did not wait out), move to
- * git when it is installed. Returns the source that resolved it: the rest of the run uses that one.
+ * The wire source, falling back to the REST API for the rest of the run when the server does not
+ * speak git's protocol v2 to us (one line says why); anything else fails as it is.
+ */
+function withRestFallback(wire: RemoteSource, rest: RemoteSource, log: Logger): RemoteSource {
+  let current = wire;
+  let reason = '';
+  return {
+    get name() {
+      return current.name;
+    },
+    get reason() {
+      return reason;
+    },
+    stats: wire.stats,
+    resolveRef: (ref, known) => wire.resolveRef(ref, known),
+    async readTree(commit, options) {
+      try {
+        return await wire.readTree(commit, options);
+      } catch (error) {
+        const why = describeWireFailure(error);
+        if (why === undefined) throw error;
+        reason = `git's wire protocol did not serve this run (${why.replace(/\.$/, '')}); used the REST API`;
+        log('warn', `${why} Using GitHub's REST API for this run instead.`);
+        current = rest;
+        return rest.readTree(commit, options);
+      }
+    },
+    checkTrust: (commit, previous) => current.checkTrust(commit, previous),
+    chooseTransfer: (needs, gitAvailable) => current.chooseTransfer(needs, gitAvailable),
+    createStrategy: (name, commit) => current.createStrategy(name, commit),
+    close: () => wire.close(),
+  };
+}
+
+/**
+ * Resolve the ref with `source`; on a spent API quota (a reset retry.ts did not wait out) with the
+ * REST source, move to the git CLI when it is installed. Returns the source that resolved it: the
+ * rest of the run uses that one. (The wire source resolves over git by itself.)
  */
 export async function resolveWithFallback(config: Config, source: RemoteSource, known: KnownRef | undefined, deps: SourceDeps): Promise<{ source: RemoteSource; resolved: ResolvedCommit }> {
   try {
@@ -40,3 +117,4 @@ export async function resolveWithFallback(config: Config, source: RemoteSource, 
     return { source: git, resolved: await git.resolveRef(config.ref, undefined) };
   }
 }
+

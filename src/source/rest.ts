@@ -11,6 +11,7 @@ import type { GitHubClient } from '../github/types.js';
 import { readCommitTree } from '../github/tree.js';
 import type { Manifest } from '../model.js';
 import { remoteEntriesFromTree } from '../plan/remote.js';
+import { treesOfListing } from './trees.js';
 import { chooseStrategy } from '../plan/strategy.js';
 import { checkTrust } from '../pipeline/trust.js';
 import { createBlobStrategy } from '../transfer/blobs.js';
@@ -42,7 +43,10 @@ export function createRestSource(options: RestSourceOptions): RemoteSource {
     async readTree(commit, { path }) {
       const tree = await readCommitTree(client, commit, path, config.concurrency);
       const repoBytes = tree.walked ? undefined : tree.entries.reduce((sum, entry) => sum + (entry.type === 'blob' ? (entry.size ?? 0) : 0), 0);
-      return { entries: remoteEntriesFromTree(tree.entries, path, commit), repoBytes, prefetched: { blobs: 0, bytes: 0 } };
+      const entries = remoteEntriesFromTree(tree.entries, path, commit);
+      // The folder's tree and the chain above it, rebuilt from the listing, let a later thin fetch use them as bases.
+      const known = tree.walked ? undefined : treesOfListing(tree.entries, tree.rootSha, path);
+      return { entries, repoBytes, prefetched: { blobs: 0, bytes: 0 }, ...known };
     },
     checkTrust: (commit, previous: Manifest | undefined) => checkTrust(client, config, previous, commit),
     chooseTransfer(needs: TransferNeeds, gitAvailable: boolean) {

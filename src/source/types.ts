@@ -33,6 +33,17 @@ export interface RemoteTree {
   readonly repoBytes: number | undefined;
   /** Blobs the source already put in the store, verified, while reading (a pack carries both). */
   readonly prefetched: { readonly blobs: number; readonly bytes: number };
+  /** The synced folder's tree SHA, when known (recorded in the manifest). */
+  readonly tree?: string | undefined;
+  /** With `--path`: the raw trees from the repository root down to the folder's parent. */
+  readonly chain?: readonly { readonly sha: string; readonly data: Buffer }[] | undefined;
+}
+
+export interface ReadTreeOptions {
+  readonly path: string;
+  readonly withContent: boolean;
+  /** The manifest of the commit DEST holds (undefined before the first sync). */
+  readonly previous: Manifest | undefined;
 }
 
 /** Counters of a source's traffic, for `--json`, metrics and the bench. */
@@ -66,8 +77,11 @@ export interface RemoteSource {
   readonly stats: SourceStats;
   /** Resolve `ref`, conditionally when `known` (a 304 costs no quota). */
   resolveRef(ref: string, known: KnownRef | undefined): Promise<ResolvedCommit>;
-  /** The commit's entries below `path`; with `withContent`, the source may bring blobs into the store on the way. */
-  readTree(commit: string, options: { readonly path: string; readonly withContent: boolean }): Promise<RemoteTree>;
+  /**
+   * The commit's entries below `path`; with `withContent`, the source may bring blobs into the store
+   * on the way. `previous` is what DEST holds: a source may fetch only what differs from it.
+   */
+  readTree(commit: string, options: ReadTreeOptions): Promise<RemoteTree>;
   /** Throw when `commit` may not replace `previous` (unsigned with requireSigned, not a descendant). */
   checkTrust(commit: string, previous: Manifest | undefined): Promise<void>;
   /** The order of strategies for the missing blobs, with the reason (pure given the source's state). */

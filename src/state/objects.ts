@@ -5,7 +5,7 @@
  * Identical content is stored once; previous generations stay here for offline rollback.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
@@ -36,11 +36,24 @@ export interface ObjectStore {
    * Throws IntegrityError on a mismatch, leaving nothing behind.
    */
   put(sha: string, size: number | undefined, body: Readable, where: string): Promise<number>;
+  /**
+   * A writer for one object whose SHA is learnt at the end (a blob streamed out of a pack): bytes
+   * are hashed as they are written, and `finish(sha)` makes the object visible only when they hash
+   * to `sha` (and are `size` bytes); `abort` discards them.
+   */
+  openWriter(size: number, where: string): ObjectWriter;
   /** Copy a local file into the store after checking it hashes to `sha`. */
   importFile(sha: string, file: string): Promise<void>;
   /** Every SHA in the store. */
   list(): Promise<string[]>;
   remove(sha: string): Promise<void>;
+}
+
+/** One object on its way into the store (see {@link ObjectStore.openWriter}). */
+export interface ObjectWriter {
+  write(chunk: Buffer): Promise<void>;
+  finish(sha: string): Promise<void>;
+  abort(): Promise<void>;
 }
 
 const SHA = /^[0-9a-f]{40}$/;
@@ -107,6 +120,56 @@ export function createObjectStore(dir: string, options: { readonly readOnly?: bo
     }
   };
 
+  const openWriter = (size: number, where: string): ObjectWriter => {
+    const hasher = createBlobHasher(size);
+    const tmp = join(tmpDir, `pack.${processTag()}.${randomBytes(6).toString('hex')}`);
+    let handle: FileHandle | undefined;
+    let opening: Promise<FileHandle> | undefined;
+    const file = async (): Promise<FileHandle> => {
+      if (handle !== undefined) return handle;
+      opening ??= (async () => {
+        await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+        return open(tmp, 'wx', 0o600);
+      })();
+      handle = await opening;
+      return handle;
+    };
+    const discard = async (): Promise<void> => {
+      await handle?.close().catch(() => undefined);
+      handle = undefined;
+      await unlink(tmp).catch(() => undefined);
+    };
+    return {
+      async write(chunk) {
+        if (hasher.bytesHashed + chunk.length > size) throw new IntegrityError('(a streamed object)', `more than ${size} bytes`, where);
+        hasher.update(chunk);
+        try {
+          const target = await file();
+          for (let offset = 0; offset < chunk.length; ) offset += (await target.write(chunk, offset, chunk.length - offset)).bytesWritten;
+        } catch (error) {
+          await discard();
+          throw localStorageError(error, dir) ?? error;
+        }
+      },
+      async finish(sha) {
+        try {
+          const actual = hasher.digest();
+          if (actual !== sha) throw new IntegrityError(sha, actual, where);
+          const target = await file();
+          await target.sync();
+          await target.close();
+          handle = undefined;
+          await commit(tmp, sha);
+          verified.add(sha);
+        } catch (error) {
+          await discard();
+          throw localStorageError(error, dir) ?? error;
+        }
+      },
+      abort: discard,
+    };
+  };
+
   const importFile = async (sha: string, file: string): Promise<void> => {
     if (await holds(sha)) return;
     const info = await stat(file);
@@ -151,7 +214,7 @@ export function createObjectStore(dir: string, options: { readonly readOnly?: bo
     }
     let removed = 0;
     for (const name of names) {
-      const tag = /^[0-9a-f]{40}\.(\d+-\d+)\./.exec(name)?.[1];
+      const tag = /^(?:[0-9a-f]{40}|pack)\.(\d+-\d+)\./.exec(name)?.[1];
       // Names of older versions carry no tag: nothing writes them any more.
       if (tag !== undefined && tagAlive(tag)) continue;
       await rm(join(tmpDir, name), { force: true });
@@ -172,6 +235,7 @@ export function createObjectStore(dir: string, options: { readonly readOnly?: bo
       }
     },
     sweepTemp,
+    openWriter,
     pathOf,
     put,
     importFile,

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildBinary, seaSupport } from '../../scripts/build-binary.js';
-import { VERSION } from '../../src/cli/version.js';
+import { VERSION } from '../../src/version.js';
 import { parseExposition } from '../../src/cli/metrics.js';
 import { createFixture, TOKEN, type Fixture } from '../support/fixture.js';
 import { jsonOf, runBinary, type BinaryResult } from './run.js';

@@ -71,6 +71,7 @@ describe('defaults', () => {
       lowSpeedLimit: 1024,
       lowSpeedTimeSec: 60,
       transferTimeoutSec: 3600,
+      transport: 'auto',
       configFile: undefined,
     } satisfies Config);
   });

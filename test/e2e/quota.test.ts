@@ -13,7 +13,7 @@ import { blobRequests, createFixture, type Fixture } from '../support/fixture.js
 
 let fx: Fixture;
 beforeEach(async () => {
-  fx = await createFixture();
+  fx = await createFixture({ transport: 'rest' });
 });
 afterEach(async () => {
   await fx.close();

@@ -12,7 +12,7 @@ import { parseJson } from '../support/cli.js';
 
 let fx: Fixture;
 beforeEach(async () => {
-  fx = await createFixture();
+  fx = await createFixture({ transport: 'rest' });
 });
 afterEach(async () => {
   await fx.close();

@@ -68,24 +68,31 @@ describe('hostsync sync', () => {
     expect(update['bytesDownloaded']).toBeLessThan(1024);
   });
 
-  it('syncs only --path into DEST', async () => {
+  /** API requests of the last run(s) in the server log. */
+  const apiRequests = (): string[] => fx.server.requests.filter((r) => r.kind === 'api').map((r) => r.path);
+
+  it.each(['rest', 'auto'] as const)('syncs only --path into DEST (transport %s)', async (transport) => {
     const commit = await writeVariedTree(fx);
-    await fx.sync('--path', 'hosts');
+    await fx.sync('--path', 'hosts', '--transport', transport);
     await fx.expectSameAsCommit(commit, 'hosts');
     await fx.repo.write('hosts/gamma/configuration.nix', '{ gamma }\n');
     await fx.repo.write('README.md', 'outside the path\n');
     const next = await fx.repo.commit('gamma');
     fx.server.resetLog();
-    const update = await fx.sync('--path', 'hosts');
+    const update = await fx.sync('--path', 'hosts', '--transport', transport);
     await fx.expectSameAsCommit(next, 'hosts');
     expect((update['changes'] as Record<string, string[]>)['added']).toEqual(['gamma/configuration.nix']);
-    expect(blobRequests(fx.server)).toHaveLength(1);
+    if (transport === 'rest') expect(blobRequests(fx.server)).toHaveLength(1);
+    else {
+      expect(update['source']).toBe('wire');
+      expect(apiRequests()).toEqual([expect.stringMatching(/\/commits\/HEAD$/)]); // the poll; tree and content came in one pack
+    }
   });
 
-  it('downloads exactly the ten changed blobs of a 150-file repository, within 15% (+64 KiB) of their size on the wire', async () => {
+  it.each(['rest', 'auto'] as const)('downloads only the ten changed blobs of a 150-file repository, within 15%% (+64 KiB) of their size on the wire (transport %s)', async (transport) => {
     for (let i = 0; i < 150; i++) await fx.repo.write(`modules/m${String(i).padStart(3, '0')}.nix`, `# module ${i}\n${'x'.repeat(200 + i * 13)}\n`);
     await fx.repo.commit('150 files');
-    await fx.sync();
+    await fx.sync('--transport', transport);
     let changedBytes = 0;
     for (let i = 0; i < 10; i++) {
       const content = `# module ${i} edited\n${pseudoRandomBytes(3000 + i * 100, i).toString('base64')}\n`;
@@ -94,10 +101,15 @@ describe('hostsync sync', () => {
     }
     const commit = await fx.repo.commit('ten edits');
     fx.server.resetLog();
-    const result = await fx.sync();
+    const result = await fx.sync('--transport', transport);
     await fx.expectSameAsCommit(commit);
-    expect(blobRequests(fx.server)).toHaveLength(10);
     expect(result['bytesDownloaded']).toBe(changedBytes);
+    if (transport === 'rest') expect(blobRequests(fx.server)).toHaveLength(10);
+    else {
+      expect(result['strategy']).toBe('pack');
+      expect(apiRequests()).toHaveLength(1); // the ref: 1 quota point, nothing else
+      expect(fx.server.requests.filter((r) => r.kind === 'git')).toHaveLength(2); // capabilities + fetch
+    }
     const wire = fx.server.requests.reduce((sum, r) => sum + r.bytesSent, 0);
     expect(wire).toBeLessThanOrEqual(changedBytes * 1.15 + 64 * 1024);
   });

@@ -2,7 +2,7 @@
  * End to end: `hostsync validate [--fix]` — the real CLI against the GitHub-compatible server;
  * DEST compared with `git archive` after repairs.
  */
-import { chmod, mkdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { symlink, chmod, mkdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { blobRequests, createFixture, type Fixture } from '../support/fixture.js';
@@ -158,7 +158,11 @@ describe('hostsync validate', () => {
         ],
       }),
     );
-    const result = await fx.run(['validate', '--json', '--config', config], { bare: true, env: { PATH: '/usr/bin:/bin' } });
+    // A PATH with a shell and nothing else: nix is absent here whether or not the machine has it.
+    const bin = join(fx.tmp, 'bin');
+    await mkdir(bin);
+    await symlink('/bin/sh', join(bin, 'sh'));
+    const result = await fx.run(['validate', '--json', '--config', config], { bare: true, env: { PATH: bin } });
     expect(result.code).toBe(1);
     const { checks } = parseJson(result) as { checks: CheckJson[] };
     const status = Object.fromEntries(checks.map((c) => [c.id, c.status]));

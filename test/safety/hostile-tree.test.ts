@@ -14,7 +14,7 @@ import { fingerprint, stagingLeftovers } from '../support/safety-helpers.js';
 
 let fx: Fixture;
 beforeEach(async () => {
-  fx = await createFixture();
+  fx = await createFixture({ transport: 'rest' });
 });
 afterEach(async () => {
   await fx.close();

@@ -13,7 +13,7 @@ import { pseudoRandomBytes } from '../support/sample-content.js';
 let fx: Fixture;
 let cleanups: (() => Promise<unknown>)[] = [];
 beforeEach(async () => {
-  fx = await createFixture();
+  fx = await createFixture({ transport: 'rest' });
   cleanups = [];
 });
 afterEach(async () => {

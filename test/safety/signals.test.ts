@@ -73,7 +73,7 @@ describe('SIGINT and SIGTERM', () => {
     await fx.repo.write('big.bin', pseudoRandomBytes(256 * 1024, 4));
     await fx.repo.commit('B');
     fx.server.faults = [{ match: (r) => /\/git\/blobs\//.test(r.path), action: { trickle: { bytes: 4096, everyMs: 100 } } }];
-    const run = spawnCli(['sync', '--repo', 'acme/hypervisor', '--dest', fx.dest, '--state-dir', fx.stateDir], { env: fx.env, cwd: fx.tmp });
+    const run = spawnCli(['sync', '--transport', 'rest', '--repo', 'acme/hypervisor', '--dest', fx.dest, '--state-dir', fx.stateDir], { env: fx.env, cwd: fx.tmp });
     cleanups.push(() => run.child.kill('SIGKILL'));
     const tmp = join(fx.stateDir, 'objects', 'tmp');
     expect(await pollFor(async () => ((await readdir(tmp).catch(() => [])).length > 0 ? true : undefined), { intervalMs: 50, timeoutMs: 20_000 })).toBe(true);
@@ -111,7 +111,7 @@ describe('SIGKILL', () => {
     await fx.repo.write('big.bin', pseudoRandomBytes(256 * 1024, 5));
     const second = await fx.repo.commit('B');
     fx.server.faults = [{ match: (r) => /\/git\/blobs\//.test(r.path), action: { trickle: { bytes: 4096, everyMs: 100 } } }];
-    const run = spawnCli(['sync', '--repo', 'acme/hypervisor', '--dest', fx.dest, '--state-dir', fx.stateDir], { env: fx.env, cwd: fx.tmp });
+    const run = spawnCli(['sync', '--transport', 'rest', '--repo', 'acme/hypervisor', '--dest', fx.dest, '--state-dir', fx.stateDir], { env: fx.env, cwd: fx.tmp });
     const tmp = join(fx.stateDir, 'objects', 'tmp');
     expect(await pollFor(async () => ((await readdir(tmp).catch(() => [])).length > 0 ? true : undefined), { intervalMs: 50, timeoutMs: 20_000 })).toBe(true);
     run.child.kill('SIGKILL');

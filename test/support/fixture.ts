@@ -45,14 +45,20 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function createFixture(options: GitHubServerOptions & { repoName?: string } = {}): Promise<Fixture> {
+/**
+ * Options of {@link createFixture}: the server's, the repository's name, and the transport every run
+ * uses unless it says otherwise (HOSTSYNC_TRANSPORT): suites about the REST path pin `rest`.
+ */
+export type FixtureOptions = GitHubServerOptions & { readonly repoName?: string; readonly transport?: 'auto' | 'rest' | 'git' };
+
+export async function createFixture(options: FixtureOptions = {}): Promise<Fixture> {
   const tmp = await mkdtemp(join(tmpdir(), 'hostsync-e2e-'));
   const repo = await createRepo();
   const server = await startGitHubServer({ tokens: [TOKEN], ...options });
   const repoName = options.repoName ?? 'acme/hypervisor';
   const dest = join(tmp, 'dest');
   const stateDir = join(tmp, 'state');
-  const env = { GITHUB_API_URL: server.apiUrl, GITHUB_SERVER_URL: server.serverUrl, GITHUB_TOKEN: TOKEN };
+  const env: Record<string, string> = { GITHUB_API_URL: server.apiUrl, GITHUB_SERVER_URL: server.serverUrl, GITHUB_TOKEN: TOKEN, ...(options.transport !== undefined ? { HOSTSYNC_TRANSPORT: options.transport } : {}) };
   let served = false;
   const run = async (args: readonly string[], runOptions: RunOptions = {}): Promise<CliResult> => {
     if (!served) {

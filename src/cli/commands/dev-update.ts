@@ -11,7 +11,7 @@ import type { Output } from '../output.js';
 import type { DevUpdateResult, StepResult } from '../../pipeline/dev-update.js';
 import { toJson as syncJson } from './sync.js';
 import { clientFactory, countStatuses, renderValidation, validateJson } from './validate.js';
-import { githubClient } from '../github.js';
+import { githubClient, retryPolicy } from '../github.js';
 
 export async function runCommand(flags: Record<string, unknown>, argv: readonly string[], io: CliIO): Promise<number> {
   const { config, output } = await loadCommandConfig(flags, argv, io, { defaultConfigFile: true });
@@ -31,6 +31,9 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
         log: output.log,
         env: io.env,
         signal: io.signal,
+        retry: retryPolicy(io.timing),
+        onProgress: output.progress.transfer,
+        onPhase: output.progress.phase,
         createClient: (c: Config, signal: AbortSignal) => githubClient(c, c.repo, output, io.timing, signal),
       },
       exec,

@@ -6,7 +6,7 @@ import { formatBytes, type Output } from '../output.js';
 import { loadCommandConfig } from '../load.js';
 import type { CliIO } from '../io.js';
 import { recordSyncMetrics } from '../metrics.js';
-import { githubClient } from '../github.js';
+import { githubClient, retryPolicy } from '../github.js';
 
 export async function runCommand(flags: Record<string, unknown>, argv: readonly string[], io: CliIO): Promise<number> {
   const { config, output } = await loadCommandConfig(flags, argv, io);
@@ -18,6 +18,7 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
     log: output.log,
     env: io.env,
     signal: io.signal,
+    retry: retryPolicy(io.timing),
     onProgress: output.progress.transfer,
     onPhase: output.progress.phase,
     createClient: (c, signal) =>

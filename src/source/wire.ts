@@ -1,0 +1,392 @@
+/**
+ * git's wire protocol as a source (src/git/, decision 0004): the commit, its changed trees and its
+ * changed blobs in one thin, delta-compressed pack — what `git fetch --depth 1` moves — with no git
+ * binary and no `.git` on the host, and no REST quota.
+ *
+ *   ref:     GitHub's conditional REST request (a 304 is free), or `ls-refs` (other hosts, `transport:
+ *            git`, a spent quota)
+ *   tree:    `fetch` want C, deepen 1, and — when DEST holds P — have P, shallow P: the pack's trees
+ *            plus P's unchanged subtrees (known from the manifest) give C's entries; its blobs stream
+ *            into the verifying object store as they arrive (with --check-only: `filter blob:none`)
+ *   bases:   a thin pack's REF_DELTAs name objects of P: trees rebuilt from the manifest (their SHAs
+ *            checked), blobs from the object store or from DEST files that hash to them. A base that
+ *            cannot be found makes the fetch run again without `have` (logged), never a missing object.
+ *   trust:   the downgrade guard from the commits themselves (C's parent is P, or a commits-only fetch
+ *            `filter tree:0` walked back to P); `--require-signed` asks GitHub's API
+ *   content: blobs the plan still misses by `want <blob>` (then REST blobs, tarball, clone)
+ */
+import { open } from 'node:fs/promises';
+import type { Config } from '../config/types.js';
+import { HostsyncError } from '../errors.js';
+import type { Capabilities } from '../git/capabilities.js';
+import { parseCommit } from '../git/commit.js';
+import { GitHttpError, GitProtocolError, GitServerError, GitTransportError, MissingBasesError, PackError, ProtocolVersionError } from '../git/errors.js';
+import { withRetry, type RetryPolicy } from '../github/retry.js';
+import { fetchPack, lsRefs } from '../git/fetch-pack.js';
+import { createGitHttpTransport, type GitHttpTransport } from '../git/http-transport.js';
+import type { BaseProvider, BlobWriter, PackObjectSink, StoredObject } from '../git/object-sink.js';
+import { hashBlobFile } from '../local/hash.js';
+import type { Logger, Manifest, WantedBlob } from '../model.js';
+import { guardIterable, LowSpeedError, type LowSpeed } from '../net/low-speed.js';
+import { remoteEntriesFromTree } from '../plan/remote.js';
+import type { StrategyChoice, TransferName } from '../plan/strategy.js';
+import type { ObjectStore } from '../state/objects.js';
+import { refCandidates } from '../transfer/git-source.js';
+import type { TransferContext, TransferResult, TransferStrategy } from '../transfer/types.js';
+import { createTreeIndex, flattenTrees, type TreeIndex } from './trees.js';
+import type { KnownRef, ReadTreeOptions, RemoteSource, RemoteTree, ResolvedCommit, SourceStats, TransferNeeds } from './types.js';
+
+/** What the host already has: the source's delta bases. */
+export interface HostObjects {
+  readonly store: ObjectStore;
+  /** An absolute path in DEST that held this blob at the applied commit (checked before use). */
+  localPath(sha: string): string | undefined;
+}
+
+export interface WireSourceOptions {
+  readonly config: Config;
+  /** The repository's smart-HTTP URL, e.g. https://github.com/acme/hypervisor.git. */
+  readonly url: string;
+  /** Request headers: Authorization (Basic), User-Agent. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly dispatcher?: import('undici').Dispatcher | undefined;
+  /** GitHub's REST API: the conditional poll, signatures, and fallback strategies. Absent for other hosts. */
+  readonly rest?: RemoteSource | undefined;
+  /** Resolve the ref with ls-refs even when a REST source is there (`transport: git`). */
+  readonly refsOverGit: boolean;
+  readonly host: () => HostObjects;
+  readonly lowSpeed: LowSpeed;
+  readonly log: Logger;
+  readonly signal?: AbortSignal | undefined;
+  readonly gitAvailable: () => Promise<boolean>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Retries of a failed fetch (a dropped connection, a 5xx, a damaged pack). */
+  readonly retry?: RetryPolicy | undefined;
+}
+
+/** Failures of a fetch worth another attempt: the connection, the server's 5xx, a pack damaged on the way. */
+function retryableWire(error: unknown): boolean {
+  if (error instanceof MissingBasesError || error instanceof ProtocolVersionError || error instanceof GitServerError) return false;
+  // A garbled pkt-line or pack on the way (a flaky proxy, a cut connection) may well come right the next time.
+  if (error instanceof GitTransportError || error instanceof PackError || error instanceof GitProtocolError || error instanceof LowSpeedError) return true;
+  return error instanceof GitHttpError && (error.status >= 500 || error.status === 429 || error.status === 408);
+}
+
+/** How deep the downgrade guard walks history when the new commit is not a child of the applied one. */
+export const ANCESTRY_DEPTH = 10_000;
+
+/** Failures that mean "this server does not serve the wire protocol to us": fall back to REST. */
+export function isWireUnavailable(error: unknown): boolean {
+  return error instanceof ProtocolVersionError || (error instanceof GitHttpError && [404, 405, 406, 410, 415, 501].includes(error.status));
+}
+
+/** Create the wire-protocol source. */
+export function createWireSource(options: WireSourceOptions): RemoteSource {
+  const { config, log } = options;
+  const stats: SourceStats = options.rest?.stats ?? { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
+  const transport = meteredTransport(createGitHttpTransport({ url: options.url, headers: options.headers, ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}) }), stats, options.lowSpeed);
+  let capabilities: Capabilities | undefined;
+  /** Commits and trees the pack of this run brought, by SHA. */
+  const objects = new Map<string, Buffer>();
+  const sizes = new Map<string, number>();
+  const call = { transport, agent: 'hostsync', ...(options.signal ? { signal: options.signal } : {}) };
+  /** One fetch, tried again on transient failures (each attempt starts the pack over). */
+  const retried = <T>(what: string, attempt: () => Promise<T>): Promise<T> =>
+    withRetry(attempt, {
+      ...options.retry,
+      signal: options.signal,
+      isRetryable: retryableWire,
+      onRetry: (error, n) => log('warn', `retry ${n} of ${what}: ${error instanceof Error ? error.message : String(error)}`),
+    });
+
+  const resolveOverGit = async (ref: string): Promise<string> => {
+    if (/^[0-9a-f]{40}$/i.test(ref)) return ref.toLowerCase();
+    const candidates = refCandidates(ref);
+    const listed = await retried(`the refs of ${transport.url}`, () => lsRefs({ ...call, ...(capabilities ? { capabilities } : {}), refPrefixes: candidates, peel: true, symrefs: true }));
+    capabilities = listed.capabilities;
+    const byName = new Map(listed.refs.map((r) => [r.name, r]));
+    for (const name of candidates) {
+      const found = byName.get(name);
+      if (found?.oid !== undefined) return found.peeled ?? found.oid;
+    }
+    if (ref === 'HEAD') throw new HostsyncError(`${config.repo} has no default branch at ${transport.url} (ls-refs lists no HEAD): the repository is empty, or not visible to this token.`);
+    throw new HostsyncError(`Unknown ref '${ref}' in ${config.repo}: ${transport.url} lists no branch or tag by that name (abbreviated SHAs need GitHub's API). Check the ref (case matters).`);
+  };
+
+  /** Fetch `commit` with the host's state as bases; on missing bases, once more without `have`. */
+  const fetchCommit = async (commit: string, read: ReadTreeOptions): Promise<{ blobs: number; bytes: number }> => {
+    const previous = read.previous;
+    const index = previous === undefined ? undefined : indexOf(previous);
+    const host = options.host();
+    let counts = { blobs: 0, bytes: 0 };
+    const bases = baseProvider(host, objects, index);
+    const sinkOf = (): PackObjectSink => {
+      counts = { blobs: 0, bytes: 0 };
+      return packSink(host.store, objects, sizes, counts, `the pack of ${commit.slice(0, 12)} from ${transport.url}`);
+    };
+    const thin = previous !== undefined && previous.commit !== commit;
+    const request = {
+      wants: [commit],
+      deepen: 1,
+      ...(read.withContent ? {} : { filter: 'blob:none' }),
+      ...(thin ? { haves: [previous.commit], shallow: [previous.commit] } : {}),
+    };
+    const what = `the pack of ${commit.slice(0, 12)}`;
+    try {
+      const result = await retried(what, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), ...request, sink: sinkOf(), bases }));
+      capabilities = result.capabilities;
+    } catch (error) {
+      if (!(error instanceof MissingBasesError) || !thin) throw error;
+      log('warn', `The pack for ${commit.slice(0, 12)} named ${error.missing.length} delta base(s) this host does not hold (e.g. ${error.missing[0]}); fetching the commit again without them.`);
+      const result = await retried(what, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], deepen: 1, ...(read.withContent ? {} : { filter: 'blob:none' }), sink: sinkOf(), bases: baseProvider(host, objects, undefined) }));
+      capabilities = result.capabilities;
+    }
+    return counts;
+  };
+
+  const readTree = async (commit: string, read: ReadTreeOptions): Promise<RemoteTree> => {
+    let prefetched = await fetchCommit(commit, read);
+    const commitData = objects.get(commit);
+    if (commitData === undefined) throw new GitProtocolError(`The pack for ${commit.slice(0, 12)} from ${transport.url} did not hold that commit.`);
+    const { tree: rootTree } = parseCommit(commitData);
+    const known = read.previous === undefined ? createTreeIndex([], undefined) : indexOf(read.previous);
+    const sizeOf = (sha: string): number | undefined => sizes.get(sha) ?? known.sizeOf(sha);
+    let flat = flattenTrees(rootTree, read.path, (sha) => objects.get(sha), known, sizeOf);
+    if (flat.missing.length > 0) {
+      // The server took trees for granted that DEST's manifest does not describe (a folder outside --path, say).
+      log('warn', `The pack for ${commit.slice(0, 12)} left out ${flat.missing.length} tree(s) this host does not know (e.g. ${flat.missing[0]}); fetching the commit's trees in full.`);
+      const again = await fetchCommit(commit, { ...read, previous: undefined });
+      prefetched = { blobs: prefetched.blobs + again.blobs, bytes: prefetched.bytes + again.bytes };
+      flat = flattenTrees(rootTree, read.path, (sha) => objects.get(sha), createTreeIndex([], undefined), sizeOf);
+      if (flat.missing.length > 0) throw new GitProtocolError(`The server did not send tree ${flat.missing[0]} of ${commit.slice(0, 12)}; refusing an incomplete tree.`);
+    }
+    if (flat.folderTree === '') throw new HostsyncError(`--path '${read.path}' does not exist in commit ${commit.slice(0, 12)}. Check the folder name (case matters).`, 2);
+    // Validated like any tree (hostile names, duplicates, orphans); the folder's own entries are relative already.
+    const entries = remoteEntriesFromTree(flat.entries.map((entry) => ({ ...entry, type: entry.mode === '040000' ? 'tree' : entry.mode === '160000' ? 'commit' : 'blob' })), '', commit);
+    return { entries, repoBytes: undefined, prefetched, tree: flat.folderTree, chain: flat.chain };
+  };
+
+  const checkAncestry = async (commit: string, previous: Manifest): Promise<void> => {
+    const parents = (sha: string): readonly string[] | undefined => {
+      const data = objects.get(sha);
+      return data === undefined ? undefined : parseCommit(data).parents;
+    };
+    if (parents(commit)?.includes(previous.commit) === true) return; // one push, one commit: proven for free
+    // Commits only, back from C until P (or the depth): small, and no quota.
+    const commits = new Map<string, Buffer>();
+    const sink: PackObjectSink = {
+      object: (object) => {
+        if (object.type === 'commit') commits.set(object.sha, object.data);
+      },
+      blob: () => discardWriter(),
+    };
+    await retried(`the history of ${commit.slice(0, 12)}`, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], haves: [previous.commit], deepen: ANCESTRY_DEPTH, filter: 'tree:0', sink }));
+    const seen = new Set<string>();
+    const queue = [commit];
+    while (queue.length > 0) {
+      const sha = queue.pop()!;
+      if (sha === previous.commit) return;
+      if (seen.has(sha)) continue;
+      seen.add(sha);
+      const data = commits.get(sha) ?? objects.get(sha);
+      if (data === undefined) continue; // beyond what was sent: the server left out what P reaches
+      queue.push(...parseCommit(data).parents);
+    }
+    throw new HostsyncError(
+      `Refusing commit ${commit.slice(0, 12)}: ${config.ref} moved from the last applied commit ${previous.commit.slice(0, 12)} to one that is not its descendant (within ${ANCESTRY_DEPTH} commits) — a force-push or rewind on the server? DEST keeps ${previous.commit.slice(0, 12)}. Pass --allow-downgrade to apply it anyway.`,
+    );
+  };
+
+  return {
+    name: 'wire',
+    reason: '',
+    stats,
+    async resolveRef(ref: string, known: KnownRef | undefined): Promise<ResolvedCommit> {
+      if (options.rest !== undefined && !options.refsOverGit) {
+        try {
+          return await options.rest.resolveRef(ref, known);
+        } catch (error) {
+          if (!(error instanceof HostsyncError) || error.name !== 'RateLimitError') throw error;
+          log('warn', `${error.message} Resolving ${ref} with git's ls-refs instead (no API requests).`);
+        }
+      }
+      return { sha: await resolveOverGit(ref), etag: undefined, changed: true };
+    },
+    readTree,
+    async checkTrust(commit, previous) {
+      if (config.requireSigned) {
+        if (options.rest === undefined) throw new HostsyncError(`--require-signed asks GitHub's API whether ${commit.slice(0, 12)} is verified, and ${config.repo} is not on GitHub's API. Drop requireSigned.`, 2);
+        await options.rest.checkTrust(commit, undefined);
+      }
+      if (config.allowDowngrade || previous === undefined || previous.commit === commit || previous.repo !== config.repo || previous.ref !== config.ref) return;
+      await checkAncestry(commit, previous);
+    },
+    chooseTransfer(needs: TransferNeeds, gitAvailable: boolean): StrategyChoice {
+      if (needs.wanted.length === 0) return { order: [], reason: 'nothing to download' };
+      const rest: TransferName[] = options.rest === undefined ? [] : ['blobs', 'tarball'];
+      return { order: ['pack', ...rest, ...(gitAvailable ? (['clone'] as const) : [])], reason: `${needs.wanted.length} blob(s) the commit's pack took for granted: fetched by SHA over git's protocol` };
+    },
+    async createStrategy(name, commit) {
+      if (name === 'pack') return packStrategy(transport, () => capabilities, (c) => (capabilities = c), call.signal);
+      return options.rest?.createStrategy(name, commit);
+    },
+    close: async () => {
+      objects.clear();
+      await options.rest?.close();
+    },
+  };
+}
+
+/** A transport whose traffic counts in the source's stats and whose bodies must keep the minimum rate. */
+function meteredTransport(inner: GitHttpTransport, stats: SourceStats, low: LowSpeed): GitHttpTransport {
+  const sync = (before: { requests: number; bytesReceived: number }): void => {
+    stats.httpRequests += inner.stats.requests - before.requests;
+  };
+  return {
+    get url() {
+      return inner.url;
+    },
+    stats: inner.stats,
+    async advertise(signal) {
+      const before = { ...inner.stats };
+      try {
+        return await inner.advertise(signal);
+      } finally {
+        sync(before);
+        stats.bytesReceived += inner.stats.bytesReceived - before.bytesReceived;
+      }
+    },
+    async post(body, signal) {
+      const before = { ...inner.stats };
+      const answer = await inner.post(body, signal);
+      sync(before);
+      const counted = async function* (): AsyncGenerator<Buffer> {
+        let last = inner.stats.bytesReceived;
+        for await (const chunk of guardIterable(answer, low, `The answer of ${inner.url}/git-upload-pack`)) {
+          stats.bytesReceived += inner.stats.bytesReceived - last;
+          last = inner.stats.bytesReceived;
+          yield chunk;
+        }
+      };
+      return counted();
+    },
+  };
+}
+
+/** The manifest's trees, indexed (chain trees above --path included). */
+function indexOf(previous: Manifest): TreeIndex {
+  const extra = new Map((previous.chain ?? []).map((tree) => [tree.sha, Buffer.from(tree.data, 'base64')]));
+  return createTreeIndex(previous.entries, previous.tree, extra);
+}
+
+/** Where the pack's objects go: commits and trees to memory, blobs into the verifying store. */
+function packSink(store: ObjectStore, objects: Map<string, Buffer>, sizes: Map<string, number>, counts: { blobs: number; bytes: number }, where: string): PackObjectSink {
+  return {
+    object(object) {
+      if (object.type === 'commit' || object.type === 'tree') objects.set(object.sha, object.data);
+    },
+    blob(size): BlobWriter {
+      const writer = store.openWriter(size, where);
+      return {
+        write: (chunk) => writer.write(chunk),
+        async finish(sha) {
+          await writer.finish(sha);
+          sizes.set(sha, size);
+          counts.blobs += 1;
+          counts.bytes += size;
+        },
+        abort: () => writer.abort(),
+      };
+    },
+  };
+}
+
+function discardWriter(): BlobWriter {
+  return { write: () => undefined, finish: () => undefined, abort: () => undefined };
+}
+
+/** A file read at random: a delta base from the store or from DEST. */
+async function fileObject(path: string, size: number): Promise<StoredObject> {
+  const handle = await open(path, 'r');
+  return {
+    type: 'blob',
+    size,
+    async read(offset, length) {
+      const buffer = Buffer.alloc(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done === length ? buffer : buffer.subarray(0, done);
+    },
+    close: () => handle.close(),
+  };
+}
+
+/** Delta bases: this pack's trees, the manifest's rebuilt trees, blobs from the store or DEST. */
+function baseProvider(host: HostObjects, objects: ReadonlyMap<string, Buffer>, index: TreeIndex | undefined): BaseProvider {
+  return {
+    async get(sha) {
+      const tree = objects.get(sha) ?? index?.tree(sha);
+      if (tree !== undefined) return { type: 'tree', size: tree.length, read: (offset, length) => tree.subarray(offset, offset + length) };
+      if (await host.store.holds(sha)) {
+        const path = host.store.pathOf(sha);
+        const { stat } = await import('node:fs/promises');
+        return fileObject(path, (await stat(path)).size);
+      }
+      const local = host.localPath(sha);
+      if (local !== undefined) {
+        // Only a file that really holds the blob may serve as its base.
+        const actual = await hashBlobFile(local).catch(() => undefined);
+        if (actual === sha) {
+          const { stat } = await import('node:fs/promises');
+          return fileObject(local, (await stat(local)).size);
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/** Blobs the plan still misses, fetched by SHA (`want <blob>`) into the store. */
+function packStrategy(transport: GitHttpTransport, capabilities: () => Capabilities | undefined, remember: (c: Capabilities) => void, signal: AbortSignal | undefined): TransferStrategy {
+  return {
+    name: 'pack',
+    async fetch(wanted: readonly WantedBlob[], context: TransferContext): Promise<TransferResult> {
+      const need: WantedBlob[] = [];
+      for (const blob of wanted) if (!(await context.store.holds(blob.sha))) need.push(blob);
+      if (need.length === 0) return { bytes: 0, blobs: 0 };
+      const counts = { blobs: 0, bytes: 0 };
+      const known = capabilities();
+      const runSignal = context.signal ?? signal;
+      const result = await fetchPack({
+        transport,
+        agent: 'hostsync',
+        ...(known ? { capabilities: known } : {}),
+        ...(runSignal ? { signal: runSignal } : {}),
+        wants: need.map((blob) => blob.sha),
+        sink: packSink(context.store, new Map(), new Map(), counts, `blobs from ${transport.url}`),
+        bases: { get: () => undefined },
+      });
+      remember(result.capabilities);
+      const still: string[] = [];
+      for (const blob of need) if (!(await context.store.holds(blob.sha))) still.push(blob.sha);
+      if (still.length > 0) throw new GitProtocolError(`The server answered a fetch of ${need.length} blob(s) without ${still.length} of them (e.g. ${still[0]}).`);
+      context.onProgress?.({ doneBlobs: counts.blobs, totalBlobs: need.length, doneBytes: counts.bytes, totalBytes: counts.bytes });
+      return counts;
+    },
+  };
+}
+
+/**
+ * Failures of the wire transport after its retries, worth one line and a fallback to the REST API:
+ * the server does not speak protocol v2 to us, the connection or the pack kept failing. Anything
+ * else — a hostile tree, a full disk, a stop — fails the run as it is.
+ */
+export function describeWireFailure(error: unknown): string | undefined {
+  const isGit = error instanceof GitProtocolError || error instanceof GitHttpError || error instanceof GitTransportError || error instanceof PackError || error instanceof LowSpeedError;
+  if (!isGit || error instanceof MissingBasesError) return undefined;
+  return error.message;
+}

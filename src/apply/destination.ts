@@ -22,6 +22,8 @@ import { applyPlan, recoverInterrupted } from './apply.js';
 import { destinationProblem } from './dest-guard.js';
 import { applyAsGeneration, currentGeneration } from './generations.js';
 import { resolveOwner } from './owner.js';
+import { recordApplied } from '../local/scan.js';
+import { saveStatCache, type StatCache } from '../local/stat-cache.js';
 
 /** The settings a destination is opened with (a subset of the config). */
 export type DestinationSettings = Pick<Config, 'dest' | 'layout' | 'stateDir' | 'lockTimeout' | 'owner' | 'group' | 'prune' | 'allowSystemDest' | 'historyLimit' | 'backupLimitMb'>;
@@ -61,8 +63,12 @@ export interface Destination {
   scanRoot(): Promise<string>;
   /** Read the manifest again (after an apply or a repair). */
   reloadManifest(): Promise<Manifest | undefined>;
-  /** Apply a verified plan in DEST's layout, recording `manifest`; every needed blob must be in the store. */
-  apply(plan: Plan, manifest: Manifest, previous: Manifest | undefined, now: () => number): Promise<void>;
+  /**
+   * Apply a verified plan in DEST's layout, recording `manifest`; every needed blob must be in the
+   * store. With the scan's stat cache, every path written is recorded in it and the cache saved, so
+   * the next poll hashes none of them (once the racy window has passed).
+   */
+  apply(plan: Plan, manifest: Manifest, previous: Manifest | undefined, now: () => number, statCache?: StatCache): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -153,7 +159,9 @@ export async function openDestination(settings: DestinationSettings, options: Op
         manifest = await loadManifestOrGeneration(paths, options.log);
         return manifest;
       },
-      async apply(plan, next, previous, now) {
+      async apply(plan, next, previous, now, statCache) {
+        // Every object the apply (and its journal) relies on is durable first: one barrier for the batch.
+        await store.flush();
         if (settings.layout === 'symlink') {
           await applyAsGeneration(plan, next, { paths, store, ...owner, keep: settings.historyLimit, now });
         } else {
@@ -162,6 +170,7 @@ export async function openDestination(settings: DestinationSettings, options: Op
           await applyPlan(plan, next, previous, { paths, store, ...owner, backupLimitBytes, log: options.log });
         }
         manifest = next;
+        if (statCache !== undefined) await recordInStatCache(plan, statCache, paths, await scanRootOf(settings, paths.dest), options.log);
       },
       async close() {
         await pins.release().catch(() => undefined);
@@ -184,6 +193,22 @@ export async function withDestination<T>(settings: DestinationSettings, options:
     return await work(destination);
   } finally {
     await destination.close();
+  }
+}
+
+/** The stat cache after an apply: what was written recorded, what was removed dropped; a failure only costs re-hashing. */
+async function recordInStatCache(plan: Plan, before: StatCache, paths: DestPaths, root: string, log: Logger): Promise<void> {
+  const written = new Map<string, string>();
+  const removed: string[] = [];
+  for (const change of plan.changes) {
+    const target = change.target;
+    if (target !== undefined && (target.mode === '100644' || target.mode === '100755')) written.set(change.path, target.sha);
+    else removed.push(change.path);
+  }
+  try {
+    await saveStatCache(paths.statCache, await recordApplied(before, root, written, removed));
+  } catch (error) {
+    log('warn', `The stat cache was not updated (${errorMessage(error)}); the next run hashes the files it cannot trust.`);
   }
 }
 

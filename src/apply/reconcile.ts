@@ -1,14 +1,14 @@
 /**
  * The only code that writes the target tree. `reconcile` drives a list of paths to desired states
  * in two passes — clear (deepest first: remove what is in the way) then build (shallowest first:
- * directories, then files by temp file + fsync + rename) — and is idempotent, so the same call
+ * directories, then files by temp file + rename, one durable point at the end) — and is idempotent, so the same call
  * completes an interrupted apply and, with the states swapped, undoes one.
  *
  * Never writes through a symlink: every parent is lstat'ed from DEST down and must be a real
  * directory; a symlink where a file goes is replaced by rename (which does not follow it).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, readFile, readdir, readlink, rename, rmdir, stat, symlink, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, readdir, readlink, rename, rmdir, stat, symlink, unlink } from 'node:fs/promises';
 import { createBlobHasher, hashBlobFile } from '../local/hash.js';
 import { Transform } from 'node:stream';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { errorCode, HostsyncError, IntegrityError } from '../errors.js';
 import type { ObjectStore } from '../state/objects.js';
-import { syncDir } from '../state/files.js';
+import { createDurableBatch } from '../state/durable.js';
 
 /** What a path should be. File modes are git's: 100644 → 0644, 100755 → 0755 (umask-independent). */
 export type PathState =
@@ -51,18 +51,23 @@ const depth = (path: string): number => path.split('/').length;
 /** Drive every step's path to its state. Safe to run again after a crash at any point. */
 export async function reconcile(steps: readonly ReconcileStep[], options: ReconcileOptions): Promise<void> {
   const verified = new Set<string>(['']);
-  const touchedDirs = new Set<string>();
+  // One durable point for the whole pass (decision 0009): no fsync per file. Until it is reached a
+  // crash leaves the journal in place, and its replay checks every path's content by hash.
+  const durable = createDurableBatch();
   const clearing = [...steps].sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? 1 : -1));
   for (const step of clearing) {
     await clearPath(step, options, verified);
   }
   const building = [...steps].sort((a, b) => depth(a.path) - depth(b.path) || (a.path < b.path ? -1 : 1));
   for (const step of building) {
-    if (step.state.kind === 'absent') continue;
+    if (step.state.kind === 'absent') {
+      durable.add(join(options.dest, step.path)); // its folder records the removal
+      continue;
+    }
     await buildPath(step, options, verified);
-    touchedDirs.add(parentOf(step.path));
+    durable.add(join(options.dest, step.path));
   }
-  for (const dir of touchedDirs) await syncDir(join(options.dest, dir));
+  await durable.flush();
 }
 
 function parentOf(path: string): string {
@@ -164,12 +169,6 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
       await copyVerified(options.store, state.sha, out, full);
       await chmod(tmp, mode); // the umask must not decide git's modes
       await setOwner(tmp, options);
-      const handle = await open(tmp, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
     }
     const existing = await lstatOrUndefined(full);
     if (existing?.isDirectory()) await rmdir(full);

@@ -70,8 +70,8 @@ export async function restoreManifest(target: Manifest, current: Manifest | unde
   for (const copy of plan.localCopies) await store.importFile(copy.sha, join(root, copy.path));
   const placed = new Set((current?.entries ?? []).map((entry) => entry.path));
   const pruned = plan.changes.filter((change) => change.kind === 'deleted' && !placed.has(change.path)).map((change) => change.path);
-  if (plan.changes.length > 0) await destination.apply(plan, target, current, Date.now);
-  await saveStatCache(paths.statCache, scan.statCache).catch(() => undefined); // an optimisation only
+  if (plan.changes.length > 0) await destination.apply(plan, target, current, Date.now, scan.statCache);
+  else await saveStatCache(paths.statCache, scan.statCache).catch(() => undefined); // an optimisation only
   return { changed: plan.changes.map((change) => change.path), pruned, fetched };
 }
 

@@ -16,6 +16,7 @@ import {
   emptyStatCache,
   isRacy,
   matchesStat,
+  racyMarginOf,
   statCacheEntry,
   systemClockNs,
   type StatCache,
@@ -99,6 +100,7 @@ export async function scanDestination(dest: string, options: ScanOptions): Promi
   if (!(await isDirectoryIfPresent(dest))) return { entries, stats, statCache: { entries: cache }, undecodable: [] };
 
   const walked = await walkTree(dest, options.isPreserved ?? (() => false));
+  const marginNs = racyMarginOf(walked.files.map((file) => file.stats.mtimeNs));
   stats.files = walked.files.length;
   stats.dirs = walked.dirs.length;
   for (const path of walked.dirs) entries.set(path, { path, kind: 'dir', mode: '040000', size: 0 });
@@ -109,7 +111,7 @@ export async function scanDestination(dest: string, options: ScanOptions): Promi
   for (const file of walked.files) {
     const cached = previous.entries.get(file.path);
     const trusted =
-      cached !== undefined && matchesStat(cached, file.stats) && !isRacy(cached.mtimeNs, referenceNs)
+      cached !== undefined && matchesStat(cached, file.stats) && !isRacy(cached.mtimeNs, referenceNs, marginNs)
         ? cached
         : undefined;
     if (trusted !== undefined) cache.set(file.path, trusted);
@@ -129,10 +131,10 @@ export async function scanDestination(dest: string, options: ScanOptions): Promi
     stats.hashed++;
     stats.bytesHashed += Number(hashed.stats.size);
     entries.set(file.path, fileEntry(file.path, hashed.stats, hashed.sha));
-    if (!isRacy(hashed.stats.mtimeNs, referenceNs)) cache.set(file.path, statCacheEntry(hashed.stats, hashed.sha));
+    if (!isRacy(hashed.stats.mtimeNs, referenceNs, marginNs)) cache.set(file.path, statCacheEntry(hashed.stats, hashed.sha));
   });
 
-  return { entries: sortedByPath(entries), stats, statCache: { entries: cache }, undecodable: walked.undecodable.sort() };
+  return { entries: sortedByPath(entries), stats, statCache: { entries: cache, marginNs }, undecodable: walked.undecodable.sort() };
 }
 
 /**
@@ -273,4 +275,29 @@ function readError(path: string, error: unknown): HostsyncError {
     undefined,
     { cause: error },
   );
+}
+
+/**
+ * The stat cache after an apply: `before` (the scan's) with every path the apply wrote recorded
+ * with its new lstat and the SHA it was written with, and every removed path dropped — so the next
+ * poll hashes none of them once the racy window has passed. `written` maps relative paths to the
+ * SHA now there (files only), `removed` lists paths that are gone.
+ */
+export async function recordApplied(before: StatCache, root: string, written: ReadonlyMap<string, string>, removed: readonly string[]): Promise<StatCache> {
+  const entries = new Map(before.entries);
+  for (const path of removed) entries.delete(path);
+  const base = root.endsWith('/') ? root : `${root}/`;
+  const paths = [...written.keys()];
+  for (let i = 0; i < paths.length; i += 256) {
+    await Promise.all(
+      paths.slice(i, i + 256).map(async (path) => {
+        const info = await lstatIfPresent(base + path).catch(() => undefined);
+        const sha = written.get(path);
+        if (info?.isFile() === true && sha !== undefined) entries.set(path, statCacheEntry(info, sha));
+        else entries.delete(path);
+      }),
+    );
+  }
+  const margins = [...entries.values()].map((entry) => entry.mtimeNs);
+  return { entries, marginNs: before.marginNs ?? racyMarginOf(margins) };
 }

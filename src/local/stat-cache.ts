@@ -32,6 +32,8 @@ export interface StatCacheEntry {
 /** Relative POSIX path → {@link StatCacheEntry}. Regular files only. */
 export interface StatCache {
   readonly entries: ReadonlyMap<string, StatCacheEntry>;
+  /** The racy margin of DEST's file system ({@link racyMarginOf}); the wide default when unknown. */
+  readonly marginNs?: bigint | undefined;
 }
 
 /** A cache read from disk, with what happened while reading it. */
@@ -58,6 +60,23 @@ export interface SaveStatCacheOptions {
  */
 export const RACY_MARGIN_NS = 2_000_000_000n;
 
+/**
+ * The margin on a file system with nanosecond timestamps: files are stamped from the kernel's
+ * coarse clock, at most one tick (≤ 10 ms at HZ=100) behind the wall clock; 100 ms is that with room.
+ */
+export const FINE_RACY_MARGIN_NS = 100_000_000n;
+
+/**
+ * The racy margin for files with these mtimes: the fine one when any has a sub-second part (the
+ * file system keeps nanoseconds), else the wide one (whole-second or 2-second timestamps: FAT, some
+ * network file systems). A wide margin costs only re-hashes; a fine one lets a large apply's files
+ * be trusted at the next poll.
+ */
+export function racyMarginOf(mtimesNs: Iterable<bigint>): bigint {
+  for (const mtime of mtimesNs) if (mtime % 1_000_000_000n !== 0n) return FINE_RACY_MARGIN_NS;
+  return RACY_MARGIN_NS;
+}
+
 const FORMAT_VERSION = 1;
 const SHA_PATTERN = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 /** Timestamps before 1970 are negative. */
@@ -74,8 +93,8 @@ export function systemClockNs(): bigint {
 }
 
 /** True when a file with this mtime cannot be trusted by a cache taken at `referenceNs`. */
-export function isRacy(mtimeNs: bigint, referenceNs: bigint): boolean {
-  return mtimeNs >= referenceNs - RACY_MARGIN_NS;
+export function isRacy(mtimeNs: bigint, referenceNs: bigint, marginNs: bigint = RACY_MARGIN_NS): boolean {
+  return mtimeNs >= referenceNs - marginNs;
 }
 
 /** The cache entry recording `stats` (from `lstat(path, { bigint: true })`) and the blob id. */
@@ -121,7 +140,8 @@ export function serializeStatCache(cache: StatCache, writtenAtNs: bigint): strin
       ];
     }),
   );
-  return `${JSON.stringify({ version: FORMAT_VERSION, writtenAtNs: writtenAtNs.toString(), entries })}\n`;
+  const margin = cache.marginNs === undefined ? {} : { marginNs: cache.marginNs.toString() };
+  return `${JSON.stringify({ version: FORMAT_VERSION, writtenAtNs: writtenAtNs.toString(), ...margin, entries })}\n`;
 }
 
 /**
@@ -137,17 +157,18 @@ export function parseStatCache(text: string): { readonly cache: StatCache; reado
   }
   if (!isRecord(data) || data['version'] !== FORMAT_VERSION) return undefined;
   const writtenAtNs = parseBigInt(data['writtenAtNs']);
+  const marginNs = data['marginNs'] === undefined ? RACY_MARGIN_NS : parseBigInt(data['marginNs']);
   const raw = data['entries'];
-  if (writtenAtNs === undefined || !isRecord(raw)) return undefined;
+  if (writtenAtNs === undefined || marginNs === undefined || marginNs < 0n || !isRecord(raw)) return undefined;
   const entries = new Map<string, StatCacheEntry>();
   let racy = 0;
   for (const [path, value] of Object.entries(raw)) {
     const entry = parseEntry(value);
     if (entry === undefined) return undefined;
-    if (isRacy(entry.mtimeNs, writtenAtNs)) racy++;
+    if (isRacy(entry.mtimeNs, writtenAtNs, marginNs)) racy++;
     else entries.set(path, entry);
   }
-  return { cache: { entries }, racy };
+  return { cache: { entries, marginNs }, racy };
 }
 
 /** Read the cache at `file`; a missing, unreadable or corrupt file gives an empty cache. */
@@ -161,7 +182,7 @@ export async function loadStatCache(file: string): Promise<LoadedStatCache> {
   }
   const parsed = parseStatCache(text);
   if (parsed === undefined) return { entries: new Map(), status: 'invalid', racy: 0 };
-  return { entries: parsed.cache.entries, status: 'loaded', racy: parsed.racy };
+  return { entries: parsed.cache.entries, marginNs: parsed.cache.marginNs, status: 'loaded', racy: parsed.racy };
 }
 
 /**

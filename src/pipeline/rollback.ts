@@ -62,7 +62,7 @@ export async function rollbackOpened(destination: Destination, config: RollbackC
   const wanted = await loadGeneration(paths, target.id);
   if (wanted === undefined) throw new HostsyncError(`Generation ${target.id} (${target.commit.slice(0, 12)}) was pruned from ${paths.root}; pick another from 'hostsync history'.`);
   const scanRoot = await destination.scanRoot();
-  const { plan } = await scanAndPlan({ paths, store, remote: wanted.entries, previous: current.entries, preserve: config.preserve, prune: false, scanRoot, beforeStoreQuery: (shas) => destination.pins.add(shas) });
+  const { plan, scan } = await scanAndPlan({ paths, store, remote: wanted.entries, previous: current.entries, preserve: config.preserve, prune: false, scanRoot, beforeStoreQuery: (shas) => destination.pins.add(shas) });
   const missing = plan.fetch.length;
   if (missing > 0) {
     throw new HostsyncError(
@@ -73,7 +73,7 @@ export async function rollbackOpened(destination: Destination, config: RollbackC
   if (config.checkOnly) return { dest, from: current.commit, to: target.commit, generation: undefined, changes, checkOnly: true };
   for (const copy of plan.localCopies) await store.importFile(copy.sha, `${scanRoot}/${copy.path}`);
   const manifest: Manifest = { ...wanted, appliedAt: new Date(now()).toISOString(), strategy: 'rollback' };
-  await destination.apply(plan, manifest, current, now);
+  await destination.apply(plan, manifest, current, now, scan.statCache);
   const generation = await recordGeneration(paths, manifest, { kind: 'rollback', previousCommit: current.commit, changes: countByKind(changes) }, config.historyLimit);
   // Hold at the rolled-back generation until the ref moves; rolling forward to the held commit lifts it.
   const rolledBackFrom = (await readHold(paths))?.rolledBackFrom ?? current.commit;

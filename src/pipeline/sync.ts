@@ -214,7 +214,7 @@ export async function planSync(destination: Destination, config: Config, deps: S
       // Pinned before the store is asked what it holds, so another destination's collection cannot take it meanwhile.
       beforeStoreQuery: (shas) => destination.pins.add(shas),
     });
-    phase.end(`${scan.stats.files} files, ${scan.stats.hashed} hashed, ${scan.stats.cacheHits} from the stat cache`);
+    phase.end(`${scan.stats.files} files, ${scan.stats.hashed} hashed, ${scan.stats.cacheHits} from the stat cache`, { files: scan.stats.files, hashed: scan.stats.hashed, cacheHits: scan.stats.cacheHits });
     if (plan.conflicts.length > 0) {
       throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${commit.slice(0, 12)} needs a file. Move it, or change 'preserve', then run again.`);
     }
@@ -329,12 +329,13 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
   } finally {
     plan.deadline.dispose();
   }
-  phase.end(`via ${fetched.strategy}, ${fetched.blobs} blobs, ${fetched.bytes} bytes`);
+  phase.end(`via ${fetched.strategy}, ${fetched.blobs} blobs, ${fetched.bytes} bytes`, { blobs: fetched.blobs, bytes: fetched.bytes });
   const prefetched = plan.prefetched.blobs > 0 && fetched.strategy === 'none';
   const strategy: StrategyName = prefetched ? 'pack' : fetched.strategy;
   throwIfAborted(deps.signal);
 
-  if (plan.pending || previous?.commit !== commit) {
+  const applied = plan.pending || previous?.commit !== commit;
+  if (applied) {
     const manifest: Manifest = {
       version: 1,
       repo: config.repo,
@@ -348,13 +349,14 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
       ...(plan.chain !== undefined && plan.chain.length > 0 ? { chain: plan.chain.map((t) => ({ sha: t.sha, data: t.data.toString('base64') })) } : {}),
     };
     phase.start('apply');
-    await destination.apply(plan.plan, manifest, previous, now);
-    phase.end(`${plan.plan.changes.length} changes`);
+    await destination.apply(plan.plan, manifest, previous, now, plan.scan.statCache);
+    phase.end(`${plan.plan.changes.length} changes`, { changes: plan.plan.changes.length });
     await recordGeneration(destination.paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(plan.changes) }, config.historyLimit);
     if (!plan.held) await clearHold(destination.paths);
     await collectGarbage(config.stateDir, destination.store, now).catch((error: unknown) => deps.log('warn', `Skipped cleaning the object store: ${errorMessage(error)}`));
   }
-  if (plan.statCacheChanged) await saveStatCache(destination.paths.statCache, plan.scan.statCache);
+  // An apply records what it wrote in the stat cache itself (Destination.apply).
+  if (!applied && plan.statCacheChanged) await saveStatCache(destination.paths.statCache, plan.scan.statCache);
   if (plan.resolved.etag !== undefined) {
     const cache = await loadRefCache(destination.paths.etags);
     cache[refKey(config.apiUrl, config.repo, config.ref)] = { etag: plan.resolved.etag, sha: plan.resolved.sha };

@@ -2,6 +2,7 @@
  * The content-addressed object store in the state dir (`objects/ab/cdef…`, keyed by git blob SHA).
  * Every byte that may reach DEST passes through `put`, which hashes while writing and refuses
  * content that does not match its SHA: the single point of verification for all strategies.
+ * Objects become durable in batches (`flush`, before the journal that names them).
  * Identical content is stored once; previous generations stay here for offline rollback.
  */
 import { createReadStream } from 'node:fs';
@@ -13,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { errorCode, IntegrityError, LocalStorageError } from '../errors.js';
 import { createBlobHasher, hashBlobFile } from '../local/hash.js';
 import { processTag, tagAlive } from './owner-process.js';
+import { createDurableBatch } from './durable.js';
 
 export interface ObjectStore {
   readonly dir: string;
@@ -44,6 +46,11 @@ export interface ObjectStore {
   openWriter(size: number, where: string): ObjectWriter;
   /** Copy a local file into the store after checking it hashes to `sha`. */
   importFile(sha: string, file: string): Promise<void>;
+  /**
+   * Make every object written since the last flush durable (one barrier for the batch: decision
+   * 0008). Call before anything durable points at them (the journal, a manifest).
+   */
+  flush(): Promise<void>;
   /** Every SHA in the store. */
   list(): Promise<string[]>;
   remove(sha: string): Promise<void>;
@@ -61,6 +68,8 @@ const SHA = /^[0-9a-f]{40}$/;
 /** Open (creating if needed) the store at `dir`. `readOnly` (--check-only): a rotted object is reported missing, not removed. */
 export function createObjectStore(dir: string, options: { readonly readOnly?: boolean } = {}): ObjectStore {
   const tmpDir = join(dir, 'tmp');
+  /** Objects written and not yet durable: made durable together by `flush`. */
+  const batch = createDurableBatch();
   /** Objects whose content this instance wrote or hashed: trusted for the rest of the run. */
   const verified = new Set<string>();
   const pathOf = (sha: string): string => {
@@ -77,10 +86,16 @@ export function createObjectStore(dir: string, options: { readonly readOnly?: bo
     }
   };
 
+  const fanout = new Set<string>();
   const commit = async (tmp: string, sha: string): Promise<void> => {
     const target = pathOf(sha);
-    await mkdir(join(dir, sha.slice(0, 2)), { recursive: true, mode: 0o700 });
+    const prefix = sha.slice(0, 2);
+    if (!fanout.has(prefix)) {
+      await mkdir(join(dir, prefix), { recursive: true, mode: 0o700 });
+      fanout.add(prefix);
+    }
     await rename(tmp, target);
+    batch.add(target);
   };
 
   const put = async (sha: string, size: number | undefined, body: Readable, where: string): Promise<number> => {
@@ -110,7 +125,6 @@ export function createObjectStore(dir: string, options: { readonly readOnly?: bo
         const actual = await hashBlobFile(tmp);
         if (actual !== sha) throw new IntegrityError(sha, actual, where);
       }
-      await fsyncFile(tmp);
       await commit(tmp, sha);
       verified.add(sha);
       return written;
@@ -156,7 +170,6 @@ export function createObjectStore(dir: string, options: { readonly readOnly?: bo
           const actual = hasher.digest();
           if (actual !== sha) throw new IntegrityError(sha, actual, where);
           const target = await file();
-          await target.sync();
           await target.close();
           handle = undefined;
           await commit(tmp, sha);
@@ -236,6 +249,7 @@ export function createObjectStore(dir: string, options: { readonly readOnly?: bo
     },
     sweepTemp,
     openWriter,
+    flush: () => batch.flush(),
     pathOf,
     put,
     importFile,
@@ -272,11 +286,4 @@ function localStorageError(error: unknown, dir: string): LocalStorageError | und
   return new LocalStorageError(`Cannot write the object store ${dir}: ${DISK_CODES[code]}: ${fix}, then run again (${code}). DEST was not touched.`, { cause: error });
 }
 
-async function fsyncFile(file: string): Promise<void> {
-  const handle = await open(file, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+

@@ -4,11 +4,14 @@
  */
 
 /** Every workload, in the order they run. */
-export const WORKLOADS = ['first-install', 'poll', 'ten-edits', 'typical-update', 'large-poll', 'large-edit', 'big-file'] as const;
+export const WORKLOADS = ['first-install', 'poll', 'ten-edits', 'typical-update', 'large-install', 'large-poll', 'large-edit', 'huge-poll', 'huge-edit', 'big-file'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 /** Workloads `--skip-large` leaves out (the 20,000-file repository and the 50 MiB file). */
-export const LARGE_WORKLOADS: ReadonlySet<WorkloadName> = new Set<WorkloadName>(['large-poll', 'large-edit', 'big-file']);
+export const LARGE_WORKLOADS: ReadonlySet<WorkloadName> = new Set<WorkloadName>(['large-install', 'large-poll', 'large-edit', 'huge-poll', 'huge-edit', 'big-file']);
+
+/** Workloads measured once per pass (each is seconds to minutes per tool). */
+export const ONCE_WORKLOADS: ReadonlySet<WorkloadName> = new Set<WorkloadName>(['large-install', 'huge-poll', 'huge-edit']);
 
 export interface BenchOptions {
   /** Added by the server before it answers each request, throttled pass. @default 50 */

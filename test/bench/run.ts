@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGitHubServer } from '../support/github-server.js';
 import { createLargeTree, createSampleChain, type LargeTree, type SampleChain } from './fixtures.js';
-import { LARGE_WORKLOADS, parseBenchOptions, USAGE, type BenchOptions, type WorkloadName } from './options.js';
+import { LARGE_WORKLOADS, ONCE_WORKLOADS, parseBenchOptions, USAGE, type BenchOptions, type WorkloadName } from './options.js';
 import { evaluateTargets, renderMarkdown, renderTable, type ModeResult, type TargetResult, type ToolResult, type WorkloadResult } from './report.js';
 import { HOSTSYNC_BIN } from './tools.js';
 import {
@@ -34,6 +34,7 @@ import {
 const TOKEN = 'ghp_benchTokenValue0123456789abcdefABCDEF';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LARGE_FILES = 20_000;
+const HUGE_FILES = 100_000;
 const BIG_FILE_BYTES = 50 * 1024 * 1024;
 
 const TITLES: Record<WorkloadName, string> = {
@@ -41,7 +42,10 @@ const TITLES: Record<WorkloadName, string> = {
   poll: 'Unchanged poll of the sample repository',
   'ten-edits': 'Ten text files edited',
   'typical-update': 'Typical update: 6 edited, 2 added, 1 deleted, 1 mode change, 1 folder moved, 4 KiB of the 2 MiB binary rewritten',
+  'large-install': `First install of a ${LARGE_FILES.toLocaleString('en')}-file repository into an empty directory`,
   'large-poll': `Unchanged poll of a ${LARGE_FILES.toLocaleString('en')}-file repository`,
+  'huge-poll': `Unchanged poll of a ${HUGE_FILES.toLocaleString('en')}-file repository`,
+  'huge-edit': `One file edited in the ${HUGE_FILES.toLocaleString('en')}-file repository`,
   'large-edit': `One file edited in the ${LARGE_FILES.toLocaleString('en')}-file repository`,
   'big-file': 'A 50 MiB pseudo-random file added (the previous one deleted)',
 };
@@ -53,7 +57,10 @@ const NOTES: Record<WorkloadName, readonly string[]> = {
   poll: [settleNote],
   'ten-edits': [settleNote, 'one new commit per run; DEST compared with git archive afterwards'],
   'typical-update': [settleNote, 'one new commit per run; DEST compared with git archive afterwards'],
-  'large-poll': [settleNote, 'DEST adopted from git archive by an unmeasured hostsync sync (a per-blob install of 20,000 files would cost 20,000 quota points)'],
+  'large-install': ['one run: hostsync (wire protocol) and git clone --depth 1, each into a fresh directory'],
+  'large-poll': [settleNote, 'DEST adopted from git archive by an unmeasured hostsync sync'],
+  'huge-poll': [settleNote, 'one run; GitHub truncates recursive trees at 100,000 entries: the REST path walks subtrees, the wire protocol reads trees from the pack'],
+  'huge-edit': [settleNote, 'one run (one 600-byte file rewritten)'],
   'large-edit': [settleNote, 'one new commit per run (one 600-byte file rewritten)'],
   'big-file': [settleNote, 'the sample repository again: one new commit per run adds the file (and deletes the previous one)'],
 };
@@ -82,6 +89,9 @@ class Families {
   private samplePair: Promise<SteadyPair> | undefined;
   private large: Promise<LargeTree> | undefined;
   private largePair: Promise<SteadyPair> | undefined;
+  private huge: Promise<LargeTree> | undefined;
+  private hugePair: Promise<SteadyPair> | undefined;
+  private sampleRestPair: Promise<SteadyPair> | undefined;
   readonly cleanups: (() => Promise<void>)[] = [];
 
   constructor(private readonly ctx: BenchContext) {}
@@ -105,32 +115,66 @@ class Families {
     return this.samplePair;
   }
 
-  largeSteady(): Promise<SteadyPair> {
-    this.largePair ??= (async () => {
+  /** The sample repository's second DEST, kept by hostsync over the REST API. */
+  sampleRestSteady(): Promise<SteadyPair> {
+    this.sampleRestPair ??= (async () => {
+      const chain = await this.sampleChain();
+      return prepareSteady(this.ctx, 'bench/fleet', chain.repo, await chain.repo.head(), false, 'rest');
+    })();
+    return this.sampleRestPair;
+  }
+
+  largeTree(): Promise<LargeTree> {
+    this.large ??= (async () => {
       const started = performance.now();
-      this.large = createLargeTree(LARGE_FILES);
-      const tree = await this.large;
+      const tree = await createLargeTree(LARGE_FILES);
       this.cleanups.push(() => tree.repo.cleanup());
       await this.ctx.server.addRepo('bench/monorepo', tree.repo.dir);
       log(`large repository: ${tree.files} files built in ${Math.round(performance.now() - started)} ms`);
-      const pair = await prepareSteady(this.ctx, 'bench/monorepo', tree.repo, tree.commit, true);
-      log(`large repository: DEST adopted and clone made in ${Math.round(performance.now() - started)} ms since the build started`);
+      return tree;
+    })();
+    return this.large;
+  }
+
+  largeSteady(): Promise<SteadyPair> {
+    this.largePair ??= (async () => {
+      const started = performance.now();
+      const tree = await this.largeTree();
+      const pair = await prepareSteady(this.ctx, 'bench/monorepo', tree.repo, await tree.repo.head(), true);
+      log(`large repository: DEST adopted and clone made in ${Math.round(performance.now() - started)} ms`);
       return pair;
     })();
     return this.largePair;
   }
 
-  async largeTree(): Promise<LargeTree> {
-    await this.largeSteady();
-    if (this.large === undefined) throw new Error('BUG: large tree not built');
-    return this.large;
+  hugeTree(): Promise<LargeTree> {
+    this.huge ??= (async () => {
+      const started = performance.now();
+      const tree = await createLargeTree(HUGE_FILES);
+      this.cleanups.push(() => tree.repo.cleanup());
+      await this.ctx.server.addRepo('bench/huge', tree.repo.dir);
+      log(`huge repository: ${tree.files} files built in ${Math.round(performance.now() - started)} ms`);
+      return tree;
+    })();
+    return this.huge;
+  }
+
+  hugeSteady(): Promise<SteadyPair> {
+    this.hugePair ??= (async () => {
+      const started = performance.now();
+      const tree = await this.hugeTree();
+      const pair = await prepareSteady(this.ctx, 'bench/huge', tree.repo, await tree.repo.head(), true);
+      log(`huge repository: DEST adopted and clone made in ${Math.round(performance.now() - started)} ms`);
+      return pair;
+    })();
+    return this.hugePair;
   }
 
 }
 
 async function runWorkload(name: WorkloadName, ctx: BenchContext, families: Families, modeRuns: number, options: BenchOptions, mode: string): Promise<ToolResult[]> {
   const label = `${mode}-${name}`;
-  const runs = name === 'big-file' ? Math.min(options.largeRuns, modeRuns) : modeRuns;
+  const runs = name === 'big-file' ? Math.min(options.largeRuns, modeRuns) : ONCE_WORKLOADS.has(name) ? Math.min(1, modeRuns) : modeRuns;
   switch (name) {
     case 'first-install': {
       const chain = await families.sampleChain();
@@ -141,22 +185,39 @@ async function runWorkload(name: WorkloadName, ctx: BenchContext, families: Fami
     case 'ten-edits': {
       const chain = await families.sampleChain();
       const pair = await families.sampleSteady();
-      const tools = await updates(ctx, pair, runs, label, () => chain.editTenFiles());
+      const rest = await families.sampleRestSteady();
+      const tools = await updates(ctx, pair, runs, label, () => chain.editTenFiles(), rest);
       await verifyDest(pair);
+      await verifyDest(rest);
       return tools;
     }
     case 'typical-update': {
       const chain = await families.sampleChain();
       const pair = await families.sampleSteady();
-      const tools = await updates(ctx, pair, runs, label, () => chain.typicalUpdate());
+      const rest = await families.sampleRestSteady();
+      const tools = await updates(ctx, pair, runs, label, () => chain.typicalUpdate(), rest);
       await verifyDest(pair);
+      await verifyDest(rest);
       return tools;
+    }
+    case 'large-install': {
+      const tree = await families.largeTree();
+      return firstInstall(ctx, 'bench/monorepo', tree.repo, runs, label, { rest: false, tarball: false });
     }
     case 'large-poll':
       return unchangedPoll(ctx, await families.largeSteady(), runs, label, true);
     case 'large-edit': {
       const pair = await families.largeSteady();
       const tree = await families.largeTree();
+      const tools = await updates(ctx, pair, runs, label, () => tree.editOneFile());
+      await verifyDest(pair);
+      return tools;
+    }
+    case 'huge-poll':
+      return unchangedPoll(ctx, await families.hugeSteady(), runs, label, true);
+    case 'huge-edit': {
+      const pair = await families.hugeSteady();
+      const tree = await families.hugeTree();
       return updates(ctx, pair, runs, label, () => tree.editOneFile());
     }
     case 'big-file': {

@@ -28,14 +28,14 @@ function baseEnv(ctx: ToolContext): Record<string, string> {
   return { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: ctx.home, LANG: 'C', LC_ALL: 'C' };
 }
 
-/** `hostsync sync --json --verbose` (verbose adds the per-phase timings on stderr). */
-export function hostsyncSync(ctx: ToolContext, repo: string, dest: string, stateDir: string, profileName?: string): Command {
+/** `hostsync sync --json` (phases and their timings come in the JSON), with a transport when given. */
+export function hostsyncSync(ctx: ToolContext, repo: string, dest: string, stateDir: string, profileName?: string, transport?: 'auto' | 'rest' | 'git'): Command {
   const prof = ctx.profileDir !== undefined && profileName !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.profileDir, profileName)}`] : [];
   // A .js entry runs under this Node; anything else is an executable (the single-executable build).
   const viaNode = ctx.bin.endsWith('.js');
   return {
     file: viaNode ? process.execPath : ctx.bin,
-    args: [...(viaNode ? [...prof, ctx.bin] : []), 'sync', '--repo', repo, '--dest', dest, '--state-dir', stateDir, '--json', '--verbose'],
+    args: [...(viaNode ? [...prof, ctx.bin] : []), 'sync', '--repo', repo, '--dest', dest, '--state-dir', stateDir, '--json', ...(transport === undefined ? [] : ['--transport', transport])],
     cwd: ctx.home,
     env: { ...baseEnv(ctx), GITHUB_API_URL: ctx.apiUrl, GITHUB_SERVER_URL: ctx.serverUrl, GITHUB_TOKEN: ctx.token, NO_COLOR: '1' },
   };

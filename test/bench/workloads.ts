@@ -15,7 +15,7 @@ import { compareTrees, extractGitArchive, type TestRepo } from '../support/repo.
 import { archiveInto } from './fixtures.js';
 import { measureCommands, type Command } from './measure.js';
 import type { WorkloadName } from './options.js';
-import { maxConcurrent, parsePhases, ratios, summarize, type RunRecord, type ToolResult, type WorkloadResult } from './report.js';
+import { maxConcurrent, ratios, readPhases, summarize, type RunRecord, type ToolResult, type WorkloadResult } from './report.js';
 import { gitClone, gitFetch, gitReset, gitStatus, hostsyncSync, tarballDownload, type ToolContext } from './tools.js';
 
 /** Time after an apply before the next measured run: hostsync's 2 s racy margin, plus slack. */
@@ -84,12 +84,12 @@ async function measureRun(ctx: BenchContext, commands: readonly Command[], hosts
   let warnings: string[] = [];
   if (hostsync) {
     const out = m.outputs[m.outputs.length - 1];
-    const json = JSON.parse(out?.stdout ?? '{}') as { filesHashed?: number; strategy?: string; durationMs?: number; commit?: string };
+    const json = JSON.parse(out?.stdout ?? '{}') as { filesHashed?: number; strategy?: string; source?: string; durationMs?: number; commit?: string; phases?: { name: string; ms: number; counts?: Record<string, number> }[] };
     if (expectCommit !== undefined && json.commit !== expectCommit) throw new Error(`hostsync synced ${json.commit ?? '?'}, expected ${expectCommit}.`);
     filesHashed = json.filesHashed ?? null;
-    strategy = json.strategy ?? null;
+    strategy = json.strategy === undefined ? null : `${json.source ?? '?'}/${json.strategy}`;
     innerMs = json.durationMs ?? null;
-    ({ phases, scan, warnings } = parsePhases(out?.stderr ?? ''));
+    ({ phases, scan, warnings } = readPhases(json, out?.stderr ?? ''));
   }
   return {
     wallMs: m.wallMs,
@@ -178,9 +178,11 @@ export const PEERS = {
 } as const;
 
 const HOSTSYNC = 'hostsync sync';
+/** hostsync on GitHub's REST API alone (per-blob downloads, tarball), beside the default wire protocol. */
+export const HOSTSYNC_REST = 'hostsync sync --transport rest';
 
-/** First install: hostsync into an empty DEST with a fresh state dir, a shallow clone, a tarball. */
-export async function firstInstall(ctx: BenchContext, repoName: string, repo: TestRepo, runs: number, label: string): Promise<ToolResult[]> {
+/** First install: hostsync into an empty DEST with a fresh state dir (also over REST), a shallow clone, a tarball. */
+export async function firstInstall(ctx: BenchContext, repoName: string, repo: TestRepo, runs: number, label: string, options: { readonly rest: boolean; readonly tarball: boolean } = { rest: true, tarball: true }): Promise<ToolResult[]> {
   const commit = await repo.head();
   const dirs: string[] = [];
   const fresh = async (name: string): Promise<string> => {
@@ -192,22 +194,24 @@ export async function firstInstall(ctx: BenchContext, repoName: string, repo: Te
     for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
   };
   let firstDest = '';
-  return rounds(ctx, label, runs, [
-    {
-      tool: HOSTSYNC,
-      hostsync: true,
-      commands: async (run) => {
-        const dir = await fresh('first');
-        firstDest = join(dir, 'dest');
-        return [hostsyncSync(ctx.tools, repoName, firstDest, join(dir, 'state'), `${label}-${run}`)];
-      },
-      after: async (run) => {
-        if (run === 0) await expectSameAsCommit(repo, commit, firstDest);
-        await cleanup();
-      },
+  const install = (tool: string, transport: 'rest' | undefined): Contender => ({
+    tool,
+    hostsync: true,
+    commands: async (run) => {
+      const dir = await fresh('first');
+      firstDest = join(dir, 'dest');
+      return [hostsyncSync(ctx.tools, repoName, firstDest, join(dir, 'state'), `${label}-${run}${transport ?? ''}`, transport)];
     },
+    after: async (run) => {
+      if (run === 0) await expectSameAsCommit(repo, commit, firstDest);
+      await cleanup();
+    },
+  });
+  return rounds(ctx, label, runs, [
+    install(HOSTSYNC, undefined),
+    ...(options.rest ? [install(HOSTSYNC_REST, 'rest')] : []),
     { tool: PEERS.clone, hostsync: false, commands: async () => [gitClone(ctx.tools, repoName, join(await fresh('clone'), 'work'))], after: cleanup },
-    { tool: PEERS.tarball, hostsync: false, commands: async () => [tarballDownload(ctx.tools, repoName, commit, join(await fresh('tarball'), 'work'))], after: cleanup },
+    ...(options.tarball ? [{ tool: PEERS.tarball, hostsync: false, commands: async () => [tarballDownload(ctx.tools, repoName, commit, join(await fresh('tarball'), 'work'))], after: cleanup }] : []),
   ]);
 }
 
@@ -222,6 +226,8 @@ export interface SteadyPair {
   lastApply: number;
   /** Settled since the last apply: racy window over, warm-up poll and git status done. */
   settled: boolean;
+  /** The transport of this pair's hostsync (undefined: the default). */
+  readonly transport: 'rest' | undefined;
 }
 
 /**
@@ -229,12 +235,12 @@ export interface SteadyPair {
  * `git archive` of the commit and hostsync adopts it (hashing, no download): a 20,000-file
  * per-blob first install would take minutes on the fake server and 20,000 quota points.
  */
-export async function prepareSteady(ctx: BenchContext, repoName: string, repo: TestRepo, commit: string, adopt: boolean): Promise<SteadyPair> {
+export async function prepareSteady(ctx: BenchContext, repoName: string, repo: TestRepo, commit: string, adopt: boolean, transport?: 'rest'): Promise<SteadyPair> {
   const root = await freshDir(ctx, 'steady');
   const dest = join(root, 'dest');
   const stateDir = join(root, 'state');
   const clone = join(root, 'clone');
-  const install = [hostsyncSync(ctx.tools, repoName, dest, stateDir)];
+  const install = [hostsyncSync(ctx.tools, repoName, dest, stateDir, undefined, transport)];
   const cloneAndFetch = [gitClone(ctx.tools, repoName, clone), gitFetch(ctx.tools, clone)];
   let lastApply = 0;
   await unthrottled(ctx, async () => {
@@ -252,7 +258,7 @@ export async function prepareSteady(ctx: BenchContext, repoName: string, repo: T
       await measureCommands(cloneAndFetch, ctx.scratch);
     }
   });
-  return { repoName, repo, dest, stateDir, clone, lastApply, settled: false };
+  return { repoName, repo, dest, stateDir, clone, lastApply, settled: false, transport };
 }
 
 /** Wait out the racy window since the last apply, then one unmeasured poll and `git status`. */
@@ -261,7 +267,7 @@ export async function settle(ctx: BenchContext, pair: SteadyPair): Promise<void>
   if (pair.settled) return;
   const wait = pair.lastApply + SETTLE_MS - performance.now();
   if (wait > 0) await sleep(wait);
-  await measureCommands([hostsyncSync(ctx.tools, pair.repoName, pair.dest, pair.stateDir)], ctx.scratch);
+  await measureCommands([hostsyncSync(ctx.tools, pair.repoName, pair.dest, pair.stateDir, undefined, pair.transport)], ctx.scratch);
   await measureCommands([gitStatus(ctx.tools, pair.clone)], ctx.scratch);
   pair.settled = true;
 }
@@ -282,8 +288,9 @@ export async function unchangedPoll(ctx: BenchContext, pair: SteadyPair, runs: n
  * Updates: before each run `push` commits a change; hostsync syncs, git fetches and resets; both
  * must land on the new commit. Then the pair settles before the next run.
  */
-export async function updates(ctx: BenchContext, pair: SteadyPair, runs: number, label: string, push: () => Promise<string>): Promise<ToolResult[]> {
+export async function updates(ctx: BenchContext, pair: SteadyPair, runs: number, label: string, push: () => Promise<string>, restPair?: SteadyPair): Promise<ToolResult[]> {
   await settle(ctx, pair);
+  if (restPair !== undefined) await settle(ctx, restPair);
   let expected = '';
   const checkClone = async (): Promise<void> => {
     const head = await measureCommands([{ file: 'git', args: ['rev-parse', 'HEAD'], cwd: pair.clone, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } }], ctx.scratch);
@@ -306,6 +313,20 @@ export async function updates(ctx: BenchContext, pair: SteadyPair, runs: number,
           return Promise.resolve();
         },
       },
+      ...(restPair === undefined
+        ? []
+        : [
+            {
+              tool: HOSTSYNC_REST,
+              hostsync: true,
+              commands: (run: number) => [hostsyncSync(ctx.tools, restPair.repoName, restPair.dest, restPair.stateDir, `${label}-${run}-rest`, 'rest')],
+              after: () => {
+                restPair.lastApply = performance.now();
+                restPair.settled = false;
+                return Promise.resolve();
+              },
+            },
+          ]),
       { tool: PEERS.fetchReset, hostsync: false, commands: () => [gitFetch(ctx.tools, pair.clone), gitReset(ctx.tools, pair.clone)], after: checkClone },
     ],
     {
@@ -313,7 +334,10 @@ export async function updates(ctx: BenchContext, pair: SteadyPair, runs: number,
         expected = await push();
         return expected;
       },
-      between: () => settle(ctx, pair),
+      between: async () => {
+        await settle(ctx, pair);
+        if (restPair !== undefined) await settle(ctx, restPair);
+      },
     },
   );
 }

@@ -1,0 +1,93 @@
+/**
+ * One durable point per batch instead of one fsync per file (decision 0009). Writers record what
+ * they wrote; `flush` makes all of it durable at once: `syncfs(2)` on each file system touched
+ * (through coreutils' `sync -f`, Node has no binding), else every recorded file and directory
+ * fsynced concurrently. Measured here on ext4: 3,000 files — 815 ms fsynced one by one, 350 ms
+ * 64 at a time, 32 ms with one `sync -f`.
+ *
+ * Whether a write that is not yet durable may be seen after a power cut is the journal's business
+ * (decision 0002): content is verified by hash wherever it is used (the store's `holds`, the
+ * apply's `alreadyThere`), so a torn file is redone, never trusted.
+ */
+import { execFile } from 'node:child_process';
+import { open, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { errorCode } from '../errors.js';
+
+/** Files and folders written since the last flush, durable together at `flush`. */
+export interface DurableBatch {
+  /** Record a file (or a folder) that must survive a power cut after the next flush. */
+  add(path: string): void;
+  /** Make everything recorded durable; resolves once it is. */
+  flush(): Promise<void>;
+  /** Paths recorded and not yet flushed. */
+  readonly pending: number;
+}
+
+/** How many fsyncs are in flight at once when `sync -f` cannot be used. */
+const PARALLEL_FSYNCS = 64;
+
+let syncfsAvailable: boolean | undefined;
+
+/** `sync -f PATH`: syncfs(2) of PATH's file system. Resolves false when the tool is not there. */
+function syncfs(path: string): Promise<boolean> {
+  if (syncfsAvailable === false) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    execFile('sync', ['-f', path], { timeout: 120_000 }, (error) => {
+      if (error === null) {
+        syncfsAvailable = true;
+        resolve(true);
+        return;
+      }
+      // A missing `sync` (or one without -f) is remembered; a failure of a present one falls back once.
+      if (errorCode(error) === 'ENOENT' || /invalid option|unrecognized option/i.test(String((error as { stderr?: unknown }).stderr ?? error.message))) syncfsAvailable = false;
+      resolve(false);
+    });
+  });
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+    await handle.sync();
+  } catch (error) {
+    // Gone since (a temp file renamed, a folder removed): nothing left to make durable there.
+    // Some file systems refuse fsync on directories; their renames are atomic anyway.
+    const code = errorCode(error);
+    if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ENAMETOOLONG' && code !== 'EINVAL' && code !== 'EISDIR') throw error;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** A new, empty batch. */
+export function createDurableBatch(): DurableBatch {
+  const paths = new Set<string>();
+  return {
+    add(path) {
+      paths.add(path);
+      paths.add(dirname(path));
+    },
+    get pending() {
+      return paths.size;
+    },
+    async flush() {
+      if (paths.size === 0) return;
+      const batch = [...paths];
+      paths.clear();
+      // One syncfs per file system (by device), from any path on it that still exists.
+      const byDevice = new Map<number, string>();
+      for (const path of batch) {
+        const info = await stat(path).catch(() => undefined);
+        if (info !== undefined && !byDevice.has(info.dev)) byDevice.set(info.dev, path);
+      }
+      // Nothing recorded exists any more (all removed): nothing to make durable.
+      if (byDevice.size === 0) return;
+      let synced = true;
+      for (const path of byDevice.values()) if (!(await syncfs(path))) synced = false;
+      if (synced) return;
+      for (let i = 0; i < batch.length; i += PARALLEL_FSYNCS) await Promise.all(batch.slice(i, i + PARALLEL_FSYNCS).map(fsyncPath));
+    },
+  };
+}

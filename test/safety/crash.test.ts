@@ -29,8 +29,8 @@ const OFFLINE_API = 'http://127.0.0.1:1';
 
 interface KillPoint {
   readonly name: string;
-  /** What the kill waits for: a downloaded blob, the journal file, or a recovery run's progress. */
-  readonly after: 'download' | 'journal' | 'recovery';
+  /** What the kill waits for: a downloaded blob, the journal file, a file the build pass writes, or a recovery run's progress. */
+  readonly after: 'download' | 'journal' | 'recovery' | { readonly written: string };
   readonly delayMs: number;
   /** Also run a sync with the server back and check it converges to B (the costliest step; a subset suffices). */
   readonly converge: boolean;
@@ -45,9 +45,12 @@ interface KillPoint {
 const POINTS: readonly KillPoint[] = [
   { name: 'download, first blob in', after: 'download', delayMs: 0, converge: true, offline: 'wall' },
   { name: 'download, +150 ms', after: 'download', delayMs: 150, converge: false, offline: 'wall' },
-  ...[0, 10, 20, 40, 80, 160, 320, 640, 1280].map(
+  // The apply is fast (batched durability, synchronous writes): the points sit within its first ~100 ms …
+  ...[0, 2, 5, 10, 20, 40, 80].map(
     (delayMs): KillPoint => ({ name: `journal +${delayMs} ms`, after: 'journal', delayMs, converge: delayMs === 0, offline: delayMs === 0 ? 'refused' : 'wall' }),
   ),
+  // … and at places of the build pass, whatever the machine's speed.
+  ...['new/n000.nix', 'new/n120.nix', 'new/n240.nix'].map((written): KillPoint => ({ name: `build pass wrote ${written}`, after: { written }, delayMs: 0, converge: false, offline: 'wall' })),
   { name: 'recovery killed two thirds through, then recovered again', after: 'recovery', delayMs: 0, converge: true, offline: 'wall' },
 ];
 
@@ -193,6 +196,9 @@ describe('SIGKILL during an update of ~1,500 of 3,000 files', () => {
       killed = await killRun(syncArgs(), async () => (await Promise.all(missingBlobs.map(storeHas))).some(Boolean), point.delayMs);
     } else if (point.after === 'journal') {
       killed = await killRun(syncArgs(), () => exists(journalFile), point.delayMs);
+    } else if (typeof point.after === 'object') {
+      const written = join(fx.dest, point.after.written);
+      killed = await killRun(syncArgs(), () => exists(written), point.delayMs);
     } else {
       // Leave a journal behind (kill as soon as it exists), then kill the recovery itself once its
       // build pass reaches new/ (after m00/…m29/, about two thirds through).

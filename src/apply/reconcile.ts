@@ -206,7 +206,10 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
     if (state.kind === 'file') setOwner(full, options);
     return;
   }
-  const tmp = parent === '' ? `${options.dest}/${tempName()}` : `${options.dest}/${parent}/${tempName()}`;
+  // A path known to be empty gets its content directly (nothing to replace atomically; a torn
+  // file after a crash is rewritten by the journal's replay, which checks content by hash).
+  const tmp = empty && state.kind === 'file' ? full : parent === '' ? `${options.dest}/${tempName()}` : `${options.dest}/${parent}/${tempName()}`;
+  let created = false;
   try {
     if (state.kind === 'symlink') {
       // Bytes, not text: a target need not be UTF-8.
@@ -218,6 +221,7 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
       const data = options.store.readSmall(state.sha, `the object store (for ${full})`);
       if (data !== undefined) {
         const fd = openSync(tmp, 'wx', mode);
+        created = true;
         try {
           for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
           fchmodSync(fd, mode); // the umask must not decide git's modes
@@ -226,24 +230,33 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
           closeSync(fd);
         }
       } else {
-        await copyVerified(options.store, state.sha, createWriteStream(tmp, { flags: 'wx', mode }), full);
+        created = true; // the stream opens with 'wx': on EEXIST nothing of ours is there, and unlinking below is skipped
+        await copyVerified(options.store, state.sha, createWriteStream(tmp, { flags: 'wx', mode }), full).catch((error: unknown) => {
+          if (errorCode(error) === 'EEXIST') created = false;
+          throw error;
+        });
         chmodSync(tmp, mode);
         setOwner(tmp, options);
       }
     }
-    try {
-      renameSync(tmp, full);
-    } catch (error) {
-      // A folder in the way that the clear pass could not see (a race): replace an empty one.
-      if (errorCode(error) !== 'EISDIR' && errorCode(error) !== 'ENOTEMPTY' && errorCode(error) !== 'EEXIST') throw error;
-      rmdirSync(full);
-      renameSync(tmp, full);
+    if (tmp !== full) {
+      try {
+        renameSync(tmp, full);
+      } catch (error) {
+        // A folder in the way that the clear pass could not see (a race): replace an empty one.
+        if (errorCode(error) !== 'EISDIR' && errorCode(error) !== 'ENOTEMPTY' && errorCode(error) !== 'EEXIST') throw error;
+        rmdirSync(full);
+        renameSync(tmp, full);
+      }
     }
   } catch (error) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
+    // Only what this step created goes: a file that appeared at an empty path meanwhile is not ours.
+    if (tmp !== full || created) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created
+      }
     }
     throw error;
   }

@@ -137,6 +137,7 @@ export function createObjectStore(dir: string, options: { readonly readOnly?: bo
     }
     renameSync(tmp, target);
     batch.add(target);
+    placed.add(sha);
   };
   const commit = async (tmp: string, sha: string): Promise<void> => commitSync(tmp, sha);
   let tmpReady = false;
@@ -285,7 +286,10 @@ export function createObjectStore(dir: string, options: { readonly readOnly?: bo
     return shas.sort();
   };
 
+  /** Objects this instance moved into place: they are there (GC pins keep them) and right. */
+  const placed = new Set<string>();
   const holds = async (sha: string): Promise<boolean> => {
+    if (placed.has(sha)) return true;
     if (verified.has(sha)) return has(sha);
     if (!(await has(sha))) return false;
     const actual = await hashBlobFile(pathOf(sha)).catch(() => undefined);

@@ -18,16 +18,17 @@ let
   # The top-level keys of hostsync's config file: topLevelKeys() of src/config/settings.ts.
   # test/nix/module.test.ts keeps this list equal to it.
   knownSettings = [
-    "repo" "ref" "dest" "path" "apiUrl" "serverUrl" "stateDir" "transport" "tokenFile" "appId"
+    "repo" "ref" "dest" "path" "apiUrl" "serverUrl" "stateDir" "transport" "poll" "lfs" "tokenFile"
+    "gitUser" "sshKeyFile" "sshKnownHostsFile" "proxy" "noProxy" "caFile" "appId"
     "appPrivateKeyFile" "appInstallationId" "concurrency" "json" "checkOnly" "forceFull" "verbose"
     "quiet" "prune" "allowSystemDest" "preserve" "layout" "historyLimit" "lockTimeout"
-    "backupLimitMb" "requireSigned" "allowDowngrade" "owner" "group" "rebuild" "hooks" "checks"
-    "preset" "metricsFile" "timeoutSec" "stallSec" "lowSpeedLimit" "lowSpeedTimeSec"
-    "transferTimeoutSec"
+    "backupLimitMb" "requireSigned" "trust" "allowDowngrade" "owner" "group" "rebuild" "hooks"
+    "checks" "preset" "rollout" "hostId" "metricsFile" "timeoutSec" "stallSec" "lowSpeedLimit"
+    "lowSpeedTimeSec" "transferTimeoutSec"
   ];
 
-  # Keys the options of this module write (tokenFile: as a credential); extraSettings may not set them.
-  modelledSettings = [ "repo" "ref" "dest" "path" "stateDir" "tokenFile" "preserve" "prune" "rebuild" "metricsFile" ];
+  # Keys the options of this module write (tokenFile, appPrivateKeyFile: as credentials); extraSettings may not set them.
+  modelledSettings = [ "repo" "ref" "dest" "path" "stateDir" "tokenFile" "appPrivateKeyFile" "preserve" "prune" "rebuild" "metricsFile" ];
 
   # The content of /etc/hostsync/config.json. Never the token: hostsync refuses a `token` key,
   # and this file lands in the world-readable Nix store.
@@ -55,8 +56,10 @@ let
     Type = "oneshot";
     ExecStart = "${cfg.package}/bin/hostsync dev-update --config /etc/hostsync/config.json";
     # The token reaches hostsync only as $CREDENTIALS_DIRECTORY/github-token, copied by systemd
-    # from the file at each start; never through the Nix store or the environment.
-    LoadCredential = optional (cfg.tokenFile != null) "github-token:${cfg.tokenFile}";
+    # from the file at each start; never through the Nix store or the environment. A GitHub App's
+    # private key the same way, as $CREDENTIALS_DIRECTORY/github-app-key.
+    LoadCredential = optional (cfg.tokenFile != null) "github-token:${cfg.tokenFile}"
+      ++ optional (cfg.appPrivateKeyFile != null) "github-app-key:${cfg.appPrivateKeyFile}";
     # Manifests, object store, journal and lock ($STATE_DIRECTORY).
     StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
     StateDirectoryMode = "0700";
@@ -196,6 +199,21 @@ in
       '';
     };
 
+    appPrivateKeyFile = mkOption {
+      type = types.nullOr absolutePath;
+      default = null;
+      example = "/etc/hostsync/github-app.pem";
+      description = ''
+        The private key (.pem) of a GitHub App to authenticate as instead of with a token: a string
+        path on the host, root-owned, mode 0600, created outside the configuration like `tokenFile`.
+        systemd copies it at each start into the service's credential directory
+        (`LoadCredential=github-app-key:PATH`), where hostsync finds it as
+        `$CREDENTIALS_DIRECTORY/github-app-key`; it never enters the Nix store. Set the App's ID
+        (not secret) with `extraSettings.appId`, and `extraSettings.appInstallationId` if you want
+        to skip the lookup (docs/operations.md, "GitHub Apps"). `null`: no App.
+      '';
+    };
+
     stateDir = mkOption {
       type = types.strMatching "/var/lib/.+";
       default = "/var/lib/hostsync";
@@ -305,6 +323,14 @@ in
       {
         assertion = cfg.tokenFile == null || !(lib.hasPrefix "${builtins.storeDir}/" cfg.tokenFile);
         message = "services.hostsync.tokenFile is in the Nix store, which every user can read: give the path of a root-only file on the host.";
+      }
+      {
+        assertion = cfg.appPrivateKeyFile == null || !(lib.hasPrefix "${builtins.storeDir}/" cfg.appPrivateKeyFile);
+        message = "services.hostsync.appPrivateKeyFile is in the Nix store, which every user can read: give the path of a root-only file on the host.";
+      }
+      {
+        assertion = (cfg.appPrivateKeyFile != null) == (cfg.extraSettings ? appId);
+        message = "services.hostsync: a GitHub App needs both its ID (extraSettings.appId) and its key (appPrivateKeyFile); set both or neither.";
       }
       {
         assertion = !(cfg.extraSettings ? token);

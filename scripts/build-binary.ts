@@ -6,7 +6,8 @@
  *   copy of this node (optionally stripped) ─postject NODE_SEA_BLOB─▶ dist/hostsync
  *
  * Node 20's SEA runs one CommonJS script whose `require` only loads built-in modules, so
- * everything (octokit, undici, cac, kleur, p-retry, p-limit, picomatch, tar) is bundled into it.
+ * everything (octokit, undici, cac, kleur, p-retry, p-limit, picomatch, tar) is bundled into it,
+ * and so are the unit files of systemd/ (an esbuild `define`), which `install-units` writes.
  * The result embeds the node that runs this script: build with the Node version you want to ship.
  * docs/binary.md has sizes, start-up times and caveats.
  *
@@ -19,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { EMBEDDED_UNITS_DEFINE, readUnitFiles } from '../src/units/texts.js';
 
 /** The sentinel postject flips so that node looks for the injected blob. */
 export const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -65,8 +67,21 @@ export async function seaSupport(node: string = process.execPath, version: strin
 /** The tiny entry: the CLI's `main`, the same call bin/hostsync.js makes. */
 const ENTRY = "import { main } from './src/cli/main.ts';\nvoid main(process.argv);\n";
 
+/**
+ * The esbuild `define`s of the bundle: no `import.meta.url` in CommonJS, and the unit files of
+ * systemd/ as the texts `install-units` writes (src/units/texts.ts reads them from
+ * {@link EMBEDDED_UNITS_DEFINE}; a single executable has no package folder to read them from).
+ */
+export async function bundleDefines(root: string = ROOT): Promise<Record<string, string>> {
+  return {
+    // Code that reads import.meta.url gets undefined and takes its "no package folder" path.
+    'import.meta.url': 'undefined',
+    [EMBEDDED_UNITS_DEFINE]: JSON.stringify(await readUnitFiles(path.join(root, 'systemd'))),
+  };
+}
+
 /** Bundle the CLI into one CommonJS file that requires only Node built-ins. */
-async function bundle(outfile: string): Promise<{ bytes: number; modules: number }> {
+export async function bundle(outfile: string): Promise<{ bytes: number; modules: number }> {
   const result = await build({
     stdin: { contents: ENTRY, resolveDir: ROOT, sourcefile: 'sea-entry.ts', loader: 'ts' },
     outfile,
@@ -74,10 +89,7 @@ async function bundle(outfile: string): Promise<{ bytes: number; modules: number
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    // CommonJS has no import.meta: code that reads import.meta.url (install-units looking for the
-    // package's systemd/ folder) gets undefined, takes its "no package folder" path and uses the
-    // embedded copies — exactly right for a single executable.
-    define: { 'import.meta.url': 'undefined' },
+    define: await bundleDefines(),
     // Whitespace and syntax only: identifiers stay, so a bug's stack trace still names functions.
     minifyWhitespace: true,
     minifySyntax: true,

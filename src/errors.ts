@@ -41,6 +41,17 @@ export class UsageError extends HostsyncError {
   }
 }
 
+/**
+ * The ref names no branch, tag or commit on the server: a ref with alternatives (`canary/%H|main`)
+ * moves on to the next one; anything else fails the run with the message.
+ */
+export class UnknownRefError extends HostsyncError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownRefError';
+  }
+}
+
 /** Content that does not match the SHA it was asked for: never allowed near DEST. */
 export class IntegrityError extends HostsyncError {
   readonly expected: string;

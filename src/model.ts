@@ -29,6 +29,21 @@ export interface RemoteEntry {
   readonly sha: string;
   /** Blob size in bytes where the tree reports it (files and symlinks). */
   readonly size?: number | undefined;
+  /** A Git LFS file: `sha` and `size` are then the content's, the pointer the commit holds is here (src/lfs). */
+  readonly lfs?: LfsLink | undefined;
+}
+
+/**
+ * The pointer behind a Git LFS file. The entry's `sha`/`size` describe the content (the object the
+ * pointer names, as a git blob), so plan, store, apply and rollback work on what DEST holds.
+ */
+export interface LfsLink {
+  /** Blob SHA of the pointer file in the commit's tree. */
+  readonly pointer: string;
+  /** Bytes of the pointer file. */
+  readonly pointerSize: number;
+  /** SHA-256 of the content, as the pointer names it. */
+  readonly oid: string;
 }
 
 /** What hostsync found on the host at a path it cares about. */
@@ -56,6 +71,8 @@ export interface ManifestEntry {
   readonly mode: GitMode;
   readonly sha: string;
   readonly size?: number | undefined;
+  /** A Git LFS file: `sha`/`size` are the content's (see {@link LfsLink}). */
+  readonly lfs?: LfsLink | undefined;
 }
 
 /** The record of the last applied commit for one destination. Lives in the state dir, never in DEST. */
@@ -74,6 +91,8 @@ export interface Manifest {
   readonly tree?: string | undefined;
   /** With `--path`: the raw tree objects (base64) from the repository root down to the folder's parent. */
   readonly chain?: readonly { readonly sha: string; readonly data: string }[] | undefined;
+  /** The `lfs` setting the entries were resolved under: with `auto`, every entry without `lfs` was found not to be a pointer. */
+  readonly lfs?: 'auto' | 'off' | undefined;
 }
 
 /** A blob the host needs, with one path it appears at (used by tarball/clone to find it). */
@@ -100,4 +119,22 @@ export function kindOfMode(mode: GitMode): EntryKind {
     case '160000':
       return 'submodule';
   }
+}
+
+/**
+ * How far the work of a phase has come, for the progress display (src/cli/progress.ts): what is
+ * done, and the totals only where they are known in advance — never a guess, so a rate and an ETA
+ * derived from them are measured, not made up.
+ */
+export interface WorkProgress {
+  /** Bytes received or read so far in this phase. */
+  readonly bytes: number;
+  /** Bytes the phase will move, when known in advance (blob sizes from the tree). */
+  readonly totalBytes?: number | undefined;
+  /** Items done, in `unit`. */
+  readonly items: number;
+  /** Items the phase will do, when known in advance. */
+  readonly totalItems?: number | undefined;
+  /** What `items` counts, plural: "blobs", "objects", "paths". */
+  readonly unit: string;
 }

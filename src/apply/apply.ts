@@ -27,6 +27,8 @@ export interface ApplyOptions {
   readonly uid?: number | undefined;
   readonly gid?: number | undefined;
   readonly now?: () => Date;
+  /** Steps done of the forward apply (reconcile's progress: a clear and a build pass per path). */
+  readonly onProgress?: ((done: number, total: number) => void) | undefined;
   /** Test hook: called after the journal is written and before each step of the apply. */
   readonly onStep?: ((index: number) => void) | undefined;
 }
@@ -49,7 +51,7 @@ export async function applyPlan(plan: Plan, manifest: Manifest, previous: Manife
   await writeJournal(paths.journal, journal);
   const reconcileOptions = { dest: paths.dest, store, uid: options.uid, gid: options.gid };
   try {
-    await reconcile(forwardSteps(journal), reconcileOptions);
+    await reconcile(forwardSteps(journal), reconcileOptions, options.onProgress);
   } catch (error) {
     try {
       await removeTempFiles(paths.dest, ops.map((op) => parentOf(op.path)));

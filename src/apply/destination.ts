@@ -68,7 +68,7 @@ export interface Destination {
    * store. With the scan's stat cache, every path written is recorded in it and the cache saved, so
    * the next poll hashes none of them (once the racy window has passed).
    */
-  apply(plan: Plan, manifest: Manifest, previous: Manifest | undefined, now: () => number, statCache?: StatCache): Promise<void>;
+  apply(plan: Plan, manifest: Manifest, previous: Manifest | undefined, now: () => number, statCache?: StatCache, onProgress?: (done: number, total: number) => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -159,15 +159,15 @@ export async function openDestination(settings: DestinationSettings, options: Op
         manifest = await loadManifestOrGeneration(paths, options.log);
         return manifest;
       },
-      async apply(plan, next, previous, now, statCache) {
+      async apply(plan, next, previous, now, statCache, onProgress) {
         // Every object the apply (and its journal) relies on is durable first: one barrier for the batch.
         await store.flush();
         if (settings.layout === 'symlink') {
-          await applyAsGeneration(plan, next, { paths, store, ...owner, keep: settings.historyLimit, now });
+          await applyAsGeneration(plan, next, { paths, store, ...owner, keep: settings.historyLimit, now, onProgress });
         } else {
           const created = await mkdir(paths.dest, { recursive: true, mode: 0o755 });
           if (created !== undefined) await chmod(paths.dest, 0o755); // the umask must not decide DEST's mode
-          await applyPlan(plan, next, previous, { paths, store, ...owner, backupLimitBytes, log: options.log });
+          await applyPlan(plan, next, previous, { paths, store, ...owner, backupLimitBytes, log: options.log, onProgress });
         }
         manifest = next;
         if (statCache !== undefined) await recordInStatCache(plan, statCache, paths, await scanRootOf(settings, paths.dest), options.log);

@@ -64,6 +64,8 @@ export interface GenerationApplyOptions {
   /** Generation directories kept, the current one included. */
   readonly keep: number;
   readonly now: () => number;
+  /** Paths done of the build (reconcile's progress). */
+  readonly onProgress?: ((done: number, total: number) => void) | undefined;
 }
 
 /** Build the new generation, switch DEST to it atomically, record the manifest, prune old ones. */
@@ -85,7 +87,7 @@ export async function applyAsGeneration(plan: Plan, manifest: Manifest, options:
       path: change.path,
       state: change.target === undefined ? { kind: 'absent' } : targetState(change.target.mode, change.target.sha),
     }));
-    await reconcile(steps, { dest: dir, store: options.store, uid: options.uid, gid: options.gid });
+    await reconcile(steps, { dest: dir, store: options.store, uid: options.uid, gid: options.gid }, options.onProgress);
     const tmp = join(dirname(destLink), `.${basename(destLink)}.hostsync-tmp-${randomBytes(6).toString('hex')}`);
     await symlink(relative(dirname(destLink), dir), tmp);
     await rename(tmp, destLink);

@@ -13,7 +13,7 @@ import type { DestPaths } from '../state/layout.js';
 import type { ObjectStore } from '../state/objects.js';
 import { GC_GRACE_MS, livePins, withGcLock } from '../state/pins.js';
 
-export type GenerationKind = 'sync' | 'rollback' | 'fix' | 'recovered';
+export type GenerationKind = 'sync' | 'rollback' | 'fix' | 'recovered' | 'restore';
 
 export interface ChangeCounts {
   readonly added: number;

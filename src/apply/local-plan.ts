@@ -45,14 +45,22 @@ export async function scanAndPlan(input: LocalPlanInput): Promise<{ plan: Plan; 
     for (const entry of scan.entries.values()) if (entry.sha !== undefined) shas.add(entry.sha);
     await input.beforeStoreQuery([...shas]);
   }
-  const planned = await planWithStore(
-    { remote: input.remote, local: scan.entries, previous: input.previous, isPreserved, prune: input.prune },
-    input.store,
-  );
-  const plan = scan.undecodable.length === 0 ? planned : { ...planned, unmanaged: [...planned.unmanaged, ...scan.undecodable.filter((path) => !coveredBy(path, planned.unmanaged))].sort() };
+  const plan = await planScanned(input, scan);
   // Nothing hashed and every cached entry still there: the cache file already says all this.
   const statCacheChanged = statCache === undefined || scan.stats.hashed > 0 || scan.statCache.entries.size !== statCache.entries.size;
   return { plan, scan, statCacheChanged };
+}
+
+/**
+ * Plan against a scan already made: scanAndPlan's second half, and a plan made again when the
+ * remote entries changed after the scan (Git LFS files resolved to their content, src/lfs).
+ */
+export async function planScanned(input: Pick<LocalPlanInput, 'store' | 'remote' | 'previous' | 'preserve' | 'prune'>, scan: ScanResult): Promise<Plan> {
+  const planned = await planWithStore(
+    { remote: input.remote, local: scan.entries, previous: input.previous, isPreserved: preserveMatcher(input.preserve), prune: input.prune },
+    input.store,
+  );
+  return scan.undecodable.length === 0 ? planned : { ...planned, unmanaged: [...planned.unmanaged, ...scan.undecodable.filter((path) => !coveredBy(path, planned.unmanaged))].sort() };
 }
 
 /** Whether an unmanaged folder already reported covers `path`. */

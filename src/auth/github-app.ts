@@ -47,6 +47,8 @@ export interface AppTokenProviderOptions {
   readonly apiUrl: string;
   /** JSON file in the state dir for the token between runs (written 0600). */
   readonly cacheFile: string;
+  /** Write a minted token to `cacheFile` (a --check-only run on a host without a state dir does not). @default true */
+  readonly persist?: boolean | undefined;
   /** The run's redactor: the key, every JWT and every token are added to it. */
   readonly redact: SecretSink;
   /** @default globalThis.fetch with a `timeoutMs` timeout */
@@ -209,7 +211,7 @@ export function createAppTokenProvider(options: AppTokenProviderOptions): AppTok
     const expires = server === undefined ? githubExpiry : at + (githubExpiry - server);
     const token: AppToken = { value: minted.token, expiresAt: new Date(expires).toISOString(), mintedAt: new Date(at).toISOString(), installationId, source: 'github-app' };
     const record: CachedAppToken = { appId: options.appId, installationId, repository: repository.toLowerCase(), token: token.value, expiresAt: token.expiresAt, mintedAt: token.mintedAt };
-    await writeCachedToken(options.cacheFile, record).catch((error: unknown) => {
+    if (options.persist !== false) await writeCachedToken(options.cacheFile, record).catch((error: unknown) => {
       options.log?.('warn', `Cannot keep the GitHub App token in ${options.cacheFile} (${errorMessage(error)}); the next run mints a new one.`);
     });
     return token;

@@ -107,6 +107,7 @@ export function requiredCheck(id: string, params: Params): Check {
   return {
     id,
     type: 'required',
+    expects: (hostname) => dirs.map((raw) => expandPath(raw, hostname).replace(/^\.\/|\/$/g, '')).filter((path) => !isAbsolute(path)),
     async run(context) {
       const samples = await sample(context);
       return samples.length === 0 ? notApplied() : evaluateRequired(samples).outcome;

@@ -151,6 +151,8 @@ export function unmanagedCheck(id: string): Check {
       if (!(await destIsDir(context))) return outcome('skip', 'DEST is not a directory (see the dest check).');
       const scan = await context.host.scan();
       const managed = new Set(context.manifest.entries.map((entry) => entry.path));
+      // Folders a check requires are expected, not unmanaged (their other contents still are).
+      for (const dir of context.expectedDirs) if (scan.entries.get(dir)?.kind === 'dir') managed.add(dir);
       return evaluateUnmanaged(context.manifest.commit, findUnmanaged(managed, scan.entries), context.prune);
     },
     fix: async (context) => context.repair.restore(true),

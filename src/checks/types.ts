@@ -35,6 +35,12 @@ export interface Check {
   run(context: CheckContext): Promise<CheckOutcome>;
   /** Repair what `run` found; resolves with what was done. Only called when `fixable`. */
   fix?(context: CheckContext, outcome: CheckOutcome): Promise<string>;
+  /**
+   * Folders inside DEST this check requires (relative, `{hostname}` expanded): expected, so the
+   * `unmanaged` check does not report them (nor a `--fix --prune` delete them) when they are empty
+   * or hold nothing else.
+   */
+  expects?(hostname: string): readonly string[];
 }
 
 /** Metadata of a file as the checks need it (lstat: symlinks are not followed). */
@@ -134,6 +140,8 @@ export interface CheckContext {
   /** Why the manifest could not be read, if it could not. */
   readonly manifestError: string | undefined;
   readonly isPreserved: (path: string) => boolean;
+  /** Folders the configured checks require (see {@link Check.expects}), with their parent folders. */
+  readonly expectedDirs: ReadonlySet<string>;
   /** `--prune`: unmanaged paths may be deleted by `--fix`. */
   readonly prune: boolean;
   /** The config's `owner` and `group` (names or ids). */

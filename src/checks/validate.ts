@@ -3,6 +3,7 @@
  * the config (config errors first, before anything is looked at), resolve DEST, take the lock when
  * fixing (a read-only validate never blocks a sync), run, fix, run again.
  */
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { CheckConfig } from '../config/types.js';
 import { errorMessage, HostsyncError, UsageError } from '../errors.js';
@@ -68,6 +69,16 @@ export function checksOrThrow(settings: Pick<ValidateSettings, 'checks' | 'prese
   return checks;
 }
 
+/** `hosts/vm` → hosts, hosts/vm: a required folder's parents must exist too. */
+function withParents(dirs: readonly string[]): Set<string> {
+  const all = new Set<string>();
+  for (const dir of dirs) {
+    const parts = dir.split('/').filter((part) => part !== '' && part !== '.');
+    for (let i = 1; i <= parts.length; i++) all.add(parts.slice(0, i).join('/'));
+  }
+  return all;
+}
+
 /** Validate (and with `fix`, repair) one destination. */
 export async function validateDestination(settings: ValidateSettings, options: { readonly fix: boolean }, deps: ValidateDeps): Promise<ValidateResult> {
   const checks = checksOrThrow(settings);
@@ -94,7 +105,13 @@ async function validateOpened(destination: Destination, checks: Check[], setting
       await client.close();
     }
   };
-  const repair = createRepairer({ destination, preserve: settings.preserve, historyLimit: settings.historyLimit, fetchBlobs });
+  const expectedDirs = withParents(checks.flatMap((check) => check.expects?.(hostname()) ?? []));
+  // A --fix --prune keeps the required folders the commit does not have (they are expected).
+  const keep = (manifest: Manifest | undefined): string[] => {
+    const managed = new Set((manifest?.entries ?? []).map((entry) => entry.path));
+    return [...expectedDirs].filter((dir) => !managed.has(dir));
+  };
+  const repair = createRepairer({ destination, preserve: settings.preserve, keep, historyLimit: settings.historyLimit, fetchBlobs });
   let lastCommit: string | undefined;
   const makeContext = async (): Promise<CheckContext> => {
     let manifest: Manifest | undefined;
@@ -113,7 +130,7 @@ async function validateOpened(destination: Destination, checks: Check[], setting
       throw error;
     });
     const host = createHostProbe({ paths, root, store, manifest, isPreserved, runCommand: deps.runCommand, env: childEnv(deps.env) });
-    return { dest, root, paths, manifest, manifestError, isPreserved, prune: settings.prune, owner: settings.owner, group: settings.group, host, repair };
+    return { dest, root, paths, manifest, manifestError, isPreserved, expectedDirs, prune: settings.prune, owner: settings.owner, group: settings.group, host, repair };
   };
   const report = await runValidation(checks, makeContext, {
     fix: options.fix,

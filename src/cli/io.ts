@@ -6,7 +6,7 @@
  */
 import { processEnv } from '../config/load.js';
 import { createRedactor, type Redactor } from '../redact.js';
-import type { TextStream } from './progress.js';
+import type { Scheduler, TextStream } from './progress.js';
 
 /** Knobs that make runs deterministic and fast in tests; production leaves them unset. */
 export interface Timing {
@@ -18,6 +18,10 @@ export interface Timing {
   readonly now?: (() => number) | undefined;
   /** Waits the server asks for (`retry-after`, a near reset). @default a timer */
   readonly sleep?: ((ms: number) => Promise<void>) | undefined;
+  /** The progress display's clock (spinner frames, ETA, the plain 10 s lines). @default Date.now */
+  readonly progressNow?: (() => number) | undefined;
+  /** The progress display's repeating timer. @default an unref'd setInterval */
+  readonly schedule?: Scheduler | undefined;
 }
 
 export interface CliIO {
@@ -31,6 +35,11 @@ export interface CliIO {
   /** Aborted when the process is asked to stop (SIGINT, SIGTERM). */
   readonly signal: AbortSignal;
   readonly timing?: Timing | undefined;
+  /**
+   * Called when the run's output is JSON (`--json`, or `json` in the config file), so that a
+   * failure is reported as a JSON document too. `main` sets it; commands call it through ./load.ts.
+   */
+  readonly reportJson?: (() => void) | undefined;
 }
 
 /** The real process. */

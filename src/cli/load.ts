@@ -1,35 +1,30 @@
-/** Load the configuration for a command and set up its output; config errors are usage errors (exit 2). */
+/**
+ * Load the configuration for a command and set up its output; config errors are usage errors
+ * (exit 2). Every command reads the default config file (/etc/hostsync/config.json, or
+ * $HOSTSYNC_CONFIG) when --config is absent, so a hint such as `hostsync validate` works as printed
+ * on a host the units run on.
+ */
 import type { Config, ConfigRequirements, LooseConfig, ParseResult } from '../config/types.js';
 import { loadConfig, colorWanted } from '../config/load.js';
 import { isDumbTerminal, journalStream } from '../config/terminal.js';
 import { UsageError } from '../errors.js';
+import { networkSecrets } from '../net/settings.js';
 import type { CliIO } from './io.js';
-import { restoreStrings } from './options.js';
 import { createOutput, stderrIsJournal, type Output } from './output.js';
 
-export interface LoadOptions {
-  /** Read /etc/hostsync/config.json when --config is absent (dev-update, the systemd units). */
-  readonly defaultConfigFile?: boolean;
-}
-
-/** Parse flags + config file + env into a full Config (repo and dest required). */
-export async function loadCommandConfig(flags: Record<string, unknown>, argv: readonly string[], io: CliIO, options: LoadOptions = {}): Promise<{ config: Config; output: Output }> {
-  return finish(await loadConfig(restoreStrings(flags, argv), { defaultConfigFile: options.defaultConfigFile === true, env: io.env, cwd: io.cwd, isRoot: io.isRoot }), io);
+/** Parse flags + config file + env into a full Config (repo and dest required); the pinned-keys files are read too (a sync needs them). */
+export async function loadCommandConfig(flags: Readonly<Record<string, unknown>>, io: CliIO): Promise<{ config: Config; output: Output }> {
+  return finish(await loadConfig(flags, { defaultConfigFile: true, readTrustPins: true, env: io.env, cwd: io.cwd, isRoot: io.isRoot }), io);
 }
 
 /** The same for commands that can do without some settings (history, rollback, validate). */
-export async function loadLooseCommandConfig(
-  flags: Record<string, unknown>,
-  argv: readonly string[],
-  io: CliIO,
-  require: ConfigRequirements,
-  options: LoadOptions = {},
-): Promise<{ config: LooseConfig; output: Output }> {
-  return finish(await loadConfig(restoreStrings(flags, argv), { require, defaultConfigFile: options.defaultConfigFile === true, env: io.env, cwd: io.cwd, isRoot: io.isRoot }), io);
+export async function loadLooseCommandConfig(flags: Readonly<Record<string, unknown>>, io: CliIO, require: ConfigRequirements): Promise<{ config: LooseConfig; output: Output }> {
+  return finish(await loadConfig(flags, { require, defaultConfigFile: true, env: io.env, cwd: io.cwd, isRoot: io.isRoot }), io);
 }
 
 /** The output of a command that reads no config (install-units). */
 export function plainOutput(io: CliIO, json: boolean): Output {
+  if (json) io.reportJson?.();
   return createOutput({ json, verbose: false, quiet: false, color: colorWanted(io.stdout.isTTY === true, io.env), stdout: io.stdout, stderr: io.stderr, redact: io.redact });
 }
 
@@ -42,6 +37,9 @@ function finish<C extends LooseConfig>(result: ParseResult<C>, io: CliIO): { con
   }
   const { config } = result;
   io.redact.add(config.token?.value);
+  io.redact.add(config.githubApp?.privateKey);
+  for (const secret of networkSecrets(config)) io.redact.add(secret);
+  if (config.json) io.reportJson?.();
   const output = createOutput({
     json: config.json,
     verbose: config.verbose,
@@ -53,6 +51,8 @@ function finish<C extends LooseConfig>(result: ParseResult<C>, io: CliIO): { con
     stdout: io.stdout,
     stderr: io.stderr,
     redact: io.redact,
+    now: io.timing?.progressNow,
+    schedule: io.timing?.schedule,
   });
   for (const warning of result.warnings) output.log('warn', warning);
   return { config, output };

@@ -1,107 +1,21 @@
 /**
- * The thin CLI: a cac program whose commands each live in their own module, imported only when
- * that command runs. Only this file sets the exit code.
+ * The thin CLI: parse with the cac program (./program.ts), answer --help and --version, catch
+ * typos, then run the command's module, imported only when that command runs. Only this file sets
+ * the exit code. A `--json` run prints one JSON document on stdout whatever happens: the
+ * command's, or `{format, command, ok: false, error}` when it failed before printing one.
  */
-import { cac, type CAC, type Command } from 'cac';
-import { ExitCode, HostsyncError, InterruptedError, errorCode, errorMessage, summarize } from '../errors.js';
-import { settingOptions, type OptionSpec } from './options.js';
+import type { Command } from 'cac';
+import { ExitCode, HostsyncError, InterruptedError, UsageError, errorCode, errorMessage, summarize } from '../errors.js';
+import { commandFlags, optionKey, takeNoValueOptions, type OptionSpec } from './options.js';
 import { processIO, type CliIO } from './io.js';
-import { formatFailure, stderrIsJournal } from './progress.js';
+import { formatFailure, formatPlainLog, stderrIsJournal } from './progress.js';
 import { journalStream } from '../config/terminal.js';
-import { VERSION } from '../version.js';
+import { buildProgram, commandSpec, COMMANDS, GLOBAL_OPTIONS, type CommandSpec } from './program.js';
+import { commandHelp, programHelp, versionLine } from './help.js';
+import { unknownCommand, unknownOption } from './suggest.js';
+import { failureDocument } from './render/json.js';
 
-type Flags = Record<string, unknown>;
-type CommandModule = { runCommand: (flags: Flags, argv: readonly string[], io: CliIO) => Promise<number> };
-
-/** Each command's module, imported only when it runs (static thunks, so a bundler can see them). */
-const COMMANDS: Record<string, () => Promise<CommandModule>> = {
-  sync: () => import('./commands/sync.js'),
-  history: () => import('./commands/history.js'),
-  rollback: () => import('./commands/rollback.js'),
-  'install-units': () => import('./commands/install-units.js'),
-  validate: () => import('./commands/validate.js'),
-  'dev-update': () => import('./commands/dev-update.js'),
-};
-
-/**
- * Commands are declared with `ignoreOptionDefaultValue`: a declared `--no-x` would otherwise make
- * cac report `x: true` when neither flag is given, overriding the config file (and breaking
- * `--x <value>` with "value is missing"). Defaults live in src/config, not here.
- */
-function addOptions(command: Command, specs: readonly OptionSpec[]): Command {
-  for (const spec of specs) command.option(spec.flag, spec.description, spec.default !== undefined ? { default: spec.default } : undefined);
-  return command;
-}
-
-/** Build the program. `run` receives the command name, its flags and the raw argv. */
-export function buildProgram(run: (name: string, flags: Flags, args: readonly string[]) => Promise<number>): CAC & { pending: Promise<number> | undefined } {
-  const program = cac('hostsync') as CAC & { pending: Promise<number> | undefined };
-  program.pending = undefined;
-  const action = (name: string) => (...params: unknown[]): void => {
-    const flags = params[params.length - 1] as Flags;
-    const args = params.slice(0, -1).map(String);
-    program.pending = run(name, flags, args);
-  };
-
-  addOptions(
-    program
-      .command('sync', 'Make DEST byte-identical to the repository (or --path of it) at --ref', { ignoreOptionDefaultValue: true })
-      .example('hostsync sync --repo acme/hypervisor --ref main --dest /etc/hypervisor')
-      .example('hostsync sync --config /etc/hostsync/config.json --check-only'),
-    settingOptions('sync'),
-  ).action(action('sync'));
-
-  addOptions(
-    program
-      .command('history', 'List the generations applied to DEST (works offline)', { ignoreOptionDefaultValue: true })
-      .example('hostsync history --dest /etc/hypervisor'),
-    settingOptions('history'),
-  ).action(action('history'));
-
-  addOptions(
-    program
-      .command('rollback', 'Restore the previous generation (or --to COMMIT) from the local store, without network', { ignoreOptionDefaultValue: true })
-      .example('hostsync rollback --dest /etc/hypervisor')
-      .example('hostsync rollback --dest /etc/hypervisor --to 1a2b3c4d'),
-    [...settingOptions('rollback'), { flag: '--to <commit>', description: 'Commit (SHA or prefix) of the generation to restore' }],
-  ).action(action('rollback'));
-
-  program
-    .command('install-units', 'Install the systemd service and timer units (plain and templated) into <prefix>/etc/systemd/system', { ignoreOptionDefaultValue: true })
-    .option('--prefix <dir>', 'Install under DIR/etc/systemd/system (default: /)')
-    .option('--bin <path>', 'Executable the units run (default: this hostsync)')
-    .option('--force', 'Replace unit files whose content differs')
-    .option('--dry-run', 'Show what would be written; write nothing')
-    .option('--json', 'Print one JSON object on stdout')
-    .example('sudo hostsync install-units')
-    .example('hostsync install-units --prefix /tmp/units --bin /run/current-system/sw/bin/hostsync')
-    .action(action('install-units'));
-
-  addOptions(
-    program
-      .command('validate', 'Run health checks of the install (pass / warn / fail / skip); --fix repairs what it can', { ignoreOptionDefaultValue: true })
-      .example('hostsync validate --dest /etc/hypervisor')
-      .example('hostsync validate --config /etc/hostsync/config.json --fix'),
-    [...settingOptions('validate'), { flag: '--fix', description: 'Repair what can be repaired, then check again (with --prune, also delete what hostsync did not place)' }],
-  ).action(action('validate'));
-
-  addOptions(
-    program
-      .command('dev-update', 'validate → sync → rebuild → validate, from --config (default /etc/hostsync/config.json)', { ignoreOptionDefaultValue: true })
-      .example('hostsync dev-update')
-      .example('hostsync dev-update --ref feature/new-bridge --check-only'),
-    [
-      ...settingOptions('dev-update'),
-      { flag: '--no-rebuild', description: 'Do not run a configured rebuild' },
-      { flag: '--fix', description: 'Let the first validate repair what it can' },
-      { flag: '--skip-rebuild', description: 'Sync, but do not run the rebuild command' },
-    ],
-  ).action(action('dev-update'));
-
-  program.help();
-  program.version(VERSION);
-  return program;
-}
+export { buildProgram } from './program.js';
 
 /**
  * Run the CLI with `argv` (as process.argv). Resolves with the exit code and sets process.exitCode
@@ -112,7 +26,7 @@ export function buildProgram(run: (name: string, flags: Flags, args: readonly st
  */
 export async function main(argv: readonly string[], given?: CliIO): Promise<number> {
   const controller = new AbortController();
-  const io = given ?? processIO(controller.signal);
+  const base = given ?? processIO(controller.signal);
   const stopSignals = given === undefined ? trapSignals(controller) : undefined;
   if (given === undefined) {
     // `hostsync history | head`: a closed pipe is the reader's choice, not a failure.
@@ -122,35 +36,110 @@ export async function main(argv: readonly string[], given?: CliIO): Promise<numb
       });
     }
   }
+  const args = argv.slice(2);
+  const untilDashes = args.indexOf('--') === -1 ? args : args.slice(0, args.indexOf('--'));
+  let json = untilDashes.includes('--json');
+  let printed = false;
+  const io: CliIO = {
+    ...base,
+    stdout: {
+      write: (text: string) => {
+        printed = true;
+        return base.stdout.write(text);
+      },
+      isTTY: base.stdout.isTTY,
+      columns: base.stdout.columns,
+    },
+    reportJson: () => {
+      json = true;
+      base.reportJson?.();
+    },
+  };
+  let name: string | undefined;
   let code: number;
   try {
-    const program = buildProgram(async (name, flags) => {
-      const load = COMMANDS[name];
-      if (load === undefined) throw new Error(`BUG: no module for command ${name}`);
-      return (await load()).runCommand(flags, argv, io);
-    });
-    const parsed = program.parse([...argv], { run: false });
-    if (parsed.options['help'] === true || parsed.options['version'] === true) return finish(ExitCode.Ok);
-    if (program.matchedCommand === undefined) {
-      const word = program.args[0];
-      throw new HostsyncError(
-        word === undefined ? 'No command given. Run `hostsync --help` for the commands, e.g. `hostsync sync --help`.' : `Unknown command '${word}'. Run \`hostsync --help\` for the list.`,
-        ExitCode.Usage,
-      );
-    }
-    await program.runMatchedCommand();
-    code = program.pending === undefined ? ExitCode.Ok : await program.pending;
+    code = await dispatch(argv, io, (matched) => (name = matched));
   } catch (error) {
-    code = handleError(error, io);
+    const failure = describeFailure(error, io);
+    fail(failure.text, io);
+    code = failure.exitCode;
+    if (json && !printed) io.stdout.write(`${JSON.stringify(failureDocument(name, failure.message, code), null, 2)}\n`);
   }
-  return finish(code);
+  const final = io.signal.aborted ? interruptedCode(io.signal) ?? code : code;
+  stopSignals?.();
+  if (given === undefined) process.exitCode = final;
+  return final;
+}
 
-  function finish(exitCode: number): number {
-    const final = io.signal.aborted ? interruptedCode(io.signal) ?? exitCode : exitCode;
-    stopSignals?.();
-    if (given === undefined) process.exitCode = final;
-    return final;
+/** Parse, answer help and version, check the options, run the command. Throws what the run throws. */
+async function dispatch(argv: readonly string[], io: CliIO, matched: (name: string) => void): Promise<number> {
+  let running: CommandSpec | undefined;
+  const taken = takeNoValueOptions(argv, COMMANDS.flatMap((command) => command.options));
+  const program = buildProgram(async (name, flags, positional) => {
+    const spec = commandSpec(name);
+    if (spec === undefined) throw new Error(`BUG: no module for command ${name}`);
+    running = spec;
+    for (const key of Object.keys(taken.values)) {
+      if (!spec.options.some((option) => optionKey(option.flag) === key)) throw unknownOption(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, spec.options, spec.name);
+    }
+    return (await spec.load()).runCommand({ ...commandFlags(flags, taken.argv, spec.options), ...taken.values }, argv, io, positional);
+  });
+  program.parse([...taken.argv], { run: false });
+  const options = program.options;
+  const command = program.matchedCommand;
+  const spec = command === undefined ? undefined : commandSpec(command.name);
+  if (command === undefined || spec === undefined) {
+    const word = program.args[0];
+    if (word !== undefined) throw unknownCommand(word);
+    checkOptions(program.globalCommand, undefined, argv, GLOBAL_OPTIONS, undefined);
+    if (options['version'] === true) return print(io, versionLine());
+    if (options['help'] === true) return print(io, programHelp());
+    throw new UsageError('No command given. Run `hostsync --help` for the commands, e.g. `hostsync sync --help`.');
   }
+  matched(spec.name);
+  checkOptions(command, program.globalCommand, argv, spec.options, spec.name);
+  if (options['help'] === true) return print(io, commandHelp(spec));
+  if (options['version'] === true && spec.name !== 'version') return print(io, versionLine());
+  for (const option of spec.options) {
+    if (option.deprecatedFor !== undefined && argv.includes(option.flag.split(/\s/)[0]!)) {
+      io.stderr.write(formatPlainLog('warn', `${option.flag.split(/\s/)[0]} is deprecated; use ${option.deprecatedFor}.`, stderrIsJournal(journalStream(io.env))));
+    }
+  }
+  await program.runMatchedCommand();
+  if (running === undefined) throw new Error(`BUG: command ${spec.name} did not run`);
+  return program.pending === undefined ? ExitCode.Ok : await program.pending;
+}
+
+function print(io: CliIO, text: string): number {
+  io.stdout.write(text);
+  return ExitCode.Ok;
+}
+
+/**
+ * Refuse options the command does not take, naming the closest one it does. cac reports them too,
+ * but only once a command matched, and without a suggestion.
+ */
+function checkOptions(command: Command, global: Command | undefined, argv: readonly string[], specs: readonly OptionSpec[], name: string | undefined): void {
+  const parsed = command.cli.options;
+  for (const key of Object.keys(parsed)) {
+    if (key === '--' || command.hasOption(key) !== undefined || global?.hasOption(key) !== undefined) continue;
+    throw unknownOption(typedOption(key, argv), specs, name);
+  }
+}
+
+/** How the user typed the option cac calls `key` (`stateDirr` → `--state-dirr`). */
+function typedOption(key: string, argv: readonly string[]): string {
+  const camel = (text: string): string => text.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+  for (const arg of argv) {
+    if (arg === '--') break;
+    const flag = arg.split('=')[0]!;
+    if (!flag.startsWith('-')) continue;
+    const bare = flag.replace(/^-+/, '');
+    if (camel(bare) === key || camel(bare.replace(/^no-/, '')) === key) return flag;
+    // A cluster of short flags: `-xz`.
+    if (!flag.startsWith('--') && bare.includes(key)) return `-${key}`;
+  }
+  return key.length === 1 ? `-${key}` : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 /** SIGINT/SIGTERM abort the run once; a second one ends the process at once. Returns the untrap. */
@@ -189,24 +178,37 @@ const SYSTEM_ERRORS: Record<string, string> = {
   EDQUOT: 'disk quota exceeded: free some space and run again',
 };
 
-/** Print an expected failure as one line, anything else with its stack. Returns the exit code. */
-export function handleError(error: unknown, io: CliIO): number {
+/** What a failure prints (`text`, on stderr), its message alone (for JSON) and its exit code. */
+export interface Failure {
+  readonly text: string;
+  readonly message: string;
+  readonly exitCode: number;
+}
+
+/** An expected failure is one line; anything else carries its stack (a bug). */
+export function describeFailure(error: unknown, io: Pick<CliIO, 'redact'>): Failure {
   const redact = io.redact;
   if (error instanceof HostsyncError) {
-    fail(`hostsync: ${summarize(redact(error.message))}`, io);
-    return error.exitCode;
+    const message = summarize(redact(error.message));
+    return { text: `hostsync: ${message}`, message, exitCode: error.exitCode };
   }
   const code = errorCode(error);
   if (code !== undefined && code in SYSTEM_ERRORS) {
     const path = typeof (error as { path?: unknown }).path === 'string' ? ` ${(error as { path: string }).path}` : '';
-    fail(`hostsync: ${redact(`${SYSTEM_ERRORS[code]}${path ? ` (${path.trim()})` : ''}`)}. Nothing was applied.`, io);
-    return ExitCode.Failure;
+    const message = `${redact(`${SYSTEM_ERRORS[code]}${path ? ` (${path.trim()})` : ''}`)}. Nothing was applied.`;
+    return { text: `hostsync: ${message}`, message, exitCode: ExitCode.Failure };
   }
   if (error instanceof Error && error.name === 'CACError') {
-    fail(`hostsync: ${redact(error.message)}. Run \`hostsync --help\` for the options.`, io);
-    return ExitCode.Usage;
+    const message = `${redact(error.message)}. Run \`hostsync --help\` for the options.`;
+    return { text: `hostsync: ${message}`, message, exitCode: ExitCode.Usage };
   }
   const text = error instanceof Error ? (error.stack ?? error.message) : errorMessage(error);
-  fail(`hostsync: internal error (a bug; please report it with this output):\n${redact(text)}`, io);
-  return ExitCode.Failure;
+  return { text: `hostsync: internal error (a bug; please report it with this output):\n${redact(text)}`, message: `internal error: ${redact(errorMessage(error))}`, exitCode: ExitCode.Failure };
+}
+
+/** Print an expected failure as one line, anything else with its stack. Returns the exit code. */
+export function handleError(error: unknown, io: CliIO): number {
+  const failure = describeFailure(error, io);
+  fail(failure.text, io);
+  return failure.exitCode;
 }

@@ -39,10 +39,12 @@ export interface OutputOptions {
 export interface Output {
   readonly log: Logger;
   /**
-   * Phases and download progress for the pipeline: pass `onProgress: output.progress.transfer`
-   * and `onPhase: output.progress.phase`. Bound functions.
+   * Phases and their progress for the pipeline: pass `onProgress: output.progress.work` and
+   * `onPhase: output.progress.phase`. Bound functions.
    */
-  readonly progress: Pick<Reporter, 'phase' | 'transfer'>;
+  readonly progress: Pick<Reporter, 'phase' | 'transfer' | 'work'>;
+  /** Whether phases are drawn live on a terminal (spinners, ✔ lines): a summary need not repeat them. */
+  readonly live: boolean;
   /** A human line on stdout (suppressed with --json and --quiet); colours kept, other control characters removed. */
   line(text: string): void;
   /** The one JSON document of a --json run. */
@@ -60,9 +62,10 @@ export function createOutput(options: OutputOptions): Output {
   const stderr = options.stderr ?? process.stderr;
   const stdout = options.stdout ?? process.stdout;
   const redact = options.redact ?? createRedactor();
+  const interactive = options.interactive ?? stderr.isTTY === true;
   const reporter = createReporter({
     stream: stderr,
-    interactive: options.interactive ?? stderr.isTTY === true,
+    interactive,
     threshold: options.verbose ? 'debug' : options.quiet ? 'warn' : 'info',
     journal: options.journal === true,
     paint: (options.stderrColor ?? options.color) ? ANSI_PAINT : NO_PAINT,
@@ -74,9 +77,11 @@ export function createOutput(options: OutputOptions): Output {
     redact,
     log: (level, message) => reporter.log(level, redact(message)),
     progress: {
-      phase: (name, state, detail) => reporter.phase(name, state, detail === undefined ? undefined : redact(detail)),
+      phase: (name, state, detail, outcome) => reporter.phase(name, state, detail === undefined ? undefined : redact(detail), outcome),
       transfer: reporter.transfer,
+      work: reporter.work,
     },
+    live: interactive && !options.quiet && !options.json,
     line(text) {
       if (options.json || options.quiet) return;
       reporter.clear();

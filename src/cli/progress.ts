@@ -13,6 +13,7 @@
 import { fstatSync } from 'node:fs';
 import type { LogLevel } from '../pipeline/sync.js';
 import type { TransferProgress } from '../transfer/types.js';
+import type { WorkProgress } from '../model.js';
 import { formatBytes } from '../format.js';
 
 /** Where rendered text goes: process.stderr, or a fake in tests. */
@@ -108,44 +109,93 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** Download speed and time left from recent samples; `undefined` until there is enough to say. */
+/** Speed and time left from recent samples; `undefined` until there is enough to say. */
 export interface Rate {
   readonly bytesPerSec: number | undefined;
   readonly etaMs: number | undefined;
 }
 
+/** No rate, no ETA: what a phase shows before it has measured anything. */
+export const NO_RATE: Rate = { bytesPerSec: undefined, etaMs: undefined };
+
+/** A rate is shown after this much measuring; an ETA after {@link ETA_AFTER_MS}. */
+const RATE_AFTER_MS = 500;
 /**
- * A sliding-window rate: bytes over the last `windowMs` (5 s), so the ETA follows the current
- * speed rather than the average since the start. Pure given the samples it is fed.
+ * An ETA needs a couple of seconds of measuring: the first fraction of a second of a transfer
+ * (connection set-up, a first small file) says nothing about the rest — a 2.6 s tarball once
+ * showed "ETA 1 h 1 min" from its first 0.5 s.
  */
-export function createRateMeter(windowMs = 5000): { sample(at: number, doneBytes: number, totalBytes: number): Rate } {
-  const samples: { at: number; bytes: number }[] = [];
+const ETA_AFTER_MS = 2000;
+
+/**
+ * A sliding-window meter: bytes and items over the last `windowMs` (5 s), so the rate and the ETA
+ * follow the current speed rather than the average since the start. The ETA is the remaining work
+ * of a known total divided by the measured rate of the same measure (bytes when the byte total is
+ * known, else items); with no known total there is no ETA. Pure given the samples it is fed.
+ */
+export function createWorkMeter(windowMs = 5000): { sample(at: number, work: WorkProgress): Rate } {
+  const samples: { at: number; bytes: number; items: number }[] = [];
   return {
-    sample(at, doneBytes, totalBytes) {
-      samples.push({ at, bytes: doneBytes });
+    sample(at, work) {
+      samples.push({ at, bytes: work.bytes, items: work.items });
       while (samples.length > 2 && samples[1]!.at <= at - windowMs) samples.shift();
       const first = samples[0]!;
       const elapsed = at - first.at;
-      // Under half a second of data says little about speed.
-      if (elapsed < 500) return { bytesPerSec: undefined, etaMs: undefined };
-      const bytesPerSec = ((doneBytes - first.bytes) * 1000) / elapsed;
-      const left = Math.max(0, totalBytes - doneBytes);
-      return { bytesPerSec, etaMs: bytesPerSec > 0 ? (left / bytesPerSec) * 1000 : undefined };
+      if (elapsed < RATE_AFTER_MS) return NO_RATE;
+      const bytesPerSec = ((work.bytes - first.bytes) * 1000) / elapsed;
+      const itemsPerSec = ((work.items - first.items) * 1000) / elapsed;
+      let etaMs: number | undefined;
+      if (elapsed >= ETA_AFTER_MS) {
+        if (work.totalBytes !== undefined && work.totalBytes > 0) etaMs = bytesPerSec > 0 ? (Math.max(0, work.totalBytes - work.bytes) / bytesPerSec) * 1000 : undefined;
+        else if (work.totalItems !== undefined && work.totalItems > 0) etaMs = itemsPerSec > 0 ? (Math.max(0, work.totalItems - work.items) / itemsPerSec) * 1000 : undefined;
+      }
+      return { bytesPerSec: work.bytes > 0 || work.totalBytes !== undefined ? bytesPerSec : undefined, etaMs };
     },
   };
 }
 
-/** The download as one line of plain text, without the bar: for plain lines and the bar's tail. */
-export function describeTransfer(progress: TransferProgress, rate: Rate): string {
-  const percent = progress.totalBytes > 0 ? Math.floor((progress.doneBytes / progress.totalBytes) * 100) : progress.totalBlobs > 0 ? Math.floor((progress.doneBlobs / progress.totalBlobs) * 100) : 100;
-  const parts = [
-    `${percent}%`,
-    `${progress.doneBlobs}/${progress.totalBlobs} files`,
-    `${formatBytes(progress.doneBytes)} of ${formatBytes(progress.totalBytes)}`,
-  ];
+/**
+ * The byte-only meter of earlier versions (tests and callers that count bytes alone): a
+ * {@link createWorkMeter} over bytes with a known total.
+ */
+export function createRateMeter(windowMs = 5000): { sample(at: number, doneBytes: number, totalBytes: number): Rate } {
+  const meter = createWorkMeter(windowMs);
+  return { sample: (at, doneBytes, totalBytes) => meter.sample(at, { bytes: doneBytes, totalBytes, items: 0, unit: 'bytes' }) };
+}
+
+/** A transfer strategy's progress as work (blobs and content bytes). */
+export function transferAsWork(progress: TransferProgress): WorkProgress {
+  const streamed = progress.streamedBytes !== undefined;
+  const totalBytes = streamed ? progress.streamTotal : progress.totalBytes;
+  return { bytes: progress.streamedBytes ?? progress.doneBytes, totalBytes: totalBytes !== undefined && totalBytes > 0 ? totalBytes : undefined, items: progress.doneBlobs, totalItems: progress.totalBlobs, unit: 'blobs' };
+}
+
+/** The fraction done, from the byte total when known, else the item total; undefined when neither is. */
+export function fractionOf(work: WorkProgress): number | undefined {
+  if (work.totalBytes !== undefined && work.totalBytes > 0) return Math.min(1, work.bytes / work.totalBytes);
+  if (work.totalItems !== undefined && work.totalItems > 0) return Math.min(1, work.items / work.totalItems);
+  return undefined;
+}
+
+/**
+ * A phase's work as one line of plain text, without the bar: "45%, 9/20 blobs, 1.0 MiB of 4.0 MiB,
+ * 1.0 MiB/s, ETA 3.0 s"; without totals "1234 objects, 12.3 MiB, 2.1 MiB/s" (no percentage, no ETA).
+ */
+export function describeWork(work: WorkProgress, rate: Rate): string {
+  const parts: string[] = [];
+  const fraction = fractionOf(work);
+  if (fraction !== undefined) parts.push(`${Math.floor(fraction * 100)}%`);
+  parts.push(work.totalItems !== undefined ? `${work.items}/${work.totalItems} ${work.unit}` : `${work.items} ${work.unit}`);
+  if (work.totalBytes !== undefined) parts.push(`${formatBytes(work.bytes)} of ${formatBytes(work.totalBytes)}`);
+  else if (work.bytes > 0) parts.push(formatBytes(work.bytes));
   if (rate.bytesPerSec !== undefined) parts.push(`${formatBytes(Math.round(rate.bytesPerSec))}/s`);
-  if (rate.etaMs !== undefined && progress.doneBytes < progress.totalBytes) parts.push(`ETA ${formatDuration(rate.etaMs)}`);
+  if (rate.etaMs !== undefined && (fraction === undefined || fraction < 1)) parts.push(`ETA ${formatDuration(rate.etaMs)}`);
   return parts.join(', ');
+}
+
+/** The download as one line (a transfer strategy's progress). */
+export function describeTransfer(progress: TransferProgress, rate: Rate): string {
+  return describeWork(transferAsWork(progress), rate);
 }
 
 /** A bar of `width` cells for a fraction in [0, 1]: `[=====>    ]`. */
@@ -186,7 +236,7 @@ export interface ReporterOptions {
   readonly schedule?: Scheduler | undefined;
   /** Terminal redraw interval (spinner frames, bar refresh). @default 100 */
   readonly frameMs?: number | undefined;
-  /** Plain mode: at most one download progress line per this many ms (none for shorter downloads). @default 10000 */
+  /** Plain mode: a line for a phase still running, every this many ms (none for shorter phases). @default 10000 */
   readonly plainIntervalMs?: number | undefined;
 }
 
@@ -194,21 +244,36 @@ export interface ReporterOptions {
 export interface Reporter {
   /** A log event; shown when its level reaches the threshold. */
   readonly log: (level: LogLevel, message: string) => void;
-  /** A pipeline phase starts or ends; `detail` says what it did (end) or what it is doing (start). */
-  readonly phase: (name: string, state: 'start' | 'end', detail?: string) => void;
-  /** Download progress (the pipeline's `onProgress`). */
+  /**
+   * A phase starts or ends; `detail` says what it did (end) or what it is doing (start). Phases
+   * nest (a dev-update step holds the sync's phases): an end closes the innermost of that name.
+   */
+  readonly phase: (name: string, state: 'start' | 'end', detail?: string, outcome?: PhaseOutcome) => void;
+  /** How far the innermost phase is (the pipeline's `onProgress`). */
+  readonly work: (progress: WorkProgress) => void;
+  /** A transfer strategy's progress: {@link Reporter.work} in blobs and bytes. */
   readonly transfer: (progress: TransferProgress) => void;
   /** Erase the live line so other output can be written to the terminal; the next event redraws it. */
   readonly clear: () => void;
-  /** End: erase the live line, stop the spinner; a phase still running is shown as failed (✖). */
+  /** End: erase the live line, stop the timers; phases still running are shown as failed (✖). */
   readonly close: () => void;
 }
+
+/** How a phase (a dev-update step) ended, for its mark: ✔ ok (the default), ✖ failed, - skipped, • pending. */
+export type PhaseOutcome = 'ok' | 'failed' | 'skipped' | 'pending';
 
 interface ActivePhase {
   readonly name: string;
   readonly startedAt: number;
   detail: string | undefined;
+  /** The phase's work so far, with its meter; undefined until an event came. */
+  work: { progress: WorkProgress; rate: Rate; readonly meter: ReturnType<typeof createWorkMeter>; sampledAt: number } | undefined;
+  /** When the last plain "still running" line was written. */
+  lastPlainAt: number;
 }
+
+/** Events closer together than this share one sample of the meter. */
+const SAMPLE_MS = 100;
 
 /** Create the reporter for one run. */
 export function createReporter(options: ReporterOptions): Reporter {
@@ -221,8 +286,10 @@ export function createReporter(options: ReporterOptions): Reporter {
   const threshold = LEVEL_RANK[options.threshold];
   const showProgress = threshold <= LEVEL_RANK.info;
 
-  let active: ActivePhase | undefined;
-  let transfer: { progress: TransferProgress; rate: Rate; meter: ReturnType<typeof createRateMeter>; lastPlainAt: number } | undefined;
+  /** Running phases, outermost first. */
+  const stack: ActivePhase[] = [];
+  /** Work reported while no phase runs (a caller without phases): shown as its own line. */
+  let loose: ActivePhase | undefined;
   let drawn = false;
   let frame = 0;
   let lastDrawAt = Number.NEGATIVE_INFINITY;
@@ -230,6 +297,8 @@ export function createReporter(options: ReporterOptions): Reporter {
   let closed = false;
 
   const levelTag: Record<LogLevel, (s: string) => string> = { debug: paint.gray, info: paint.cyan, warn: paint.yellow, error: paint.red };
+  const innermost = (): ActivePhase | undefined => stack.at(-1) ?? loose;
+  const indent = (depth: number): string => '  '.repeat(Math.max(0, depth));
 
   function erase(): void {
     if (!drawn) return;
@@ -238,20 +307,23 @@ export function createReporter(options: ReporterOptions): Reporter {
   }
 
   function liveLine(): string | undefined {
-    if (active === undefined && transfer === undefined) return undefined;
+    const active = innermost();
+    if (active === undefined) return undefined;
     const columns = Math.max(20, (stream.columns ?? 80) - 1);
     const spinner = SPINNER[frame % SPINNER.length]!;
-    const name = active?.name ?? 'download';
-    if (transfer !== undefined) {
-      const { progress, rate } = transfer;
-      const fraction = progress.totalBytes > 0 ? progress.doneBytes / progress.totalBytes : progress.totalBlobs > 0 ? progress.doneBlobs / progress.totalBlobs : 1;
-      const tail = describeTransfer(progress, rate);
-      const barWidth = Math.min(30, columns - name.length - tail.length - 5);
-      if (barWidth >= 8) return `${paint.cyan(spinner)} ${name} ${paint.cyan(renderBar(fraction, barWidth))} ${tail}`;
-      return `${paint.cyan(spinner)} ${truncate(`${name} ${tail}`, columns - 2)}`;
+    const lead = `${indent(stack.length - 1)}${paint.cyan(spinner)} `;
+    const leadWidth = indent(stack.length - 1).length + 2;
+    const name = stripControl(active.name);
+    if (active.work !== undefined) {
+      const { progress, rate } = active.work;
+      const tail = describeWork(progress, rate);
+      const fraction = fractionOf(progress);
+      const barWidth = fraction === undefined ? 0 : Math.min(30, columns - leadWidth - name.length - tail.length - 3);
+      if (barWidth >= 8) return `${lead}${name} ${paint.cyan(renderBar(fraction!, barWidth))} ${tail}`;
+      return `${lead}${truncate(`${name}: ${tail}`, columns - leadWidth)}`;
     }
-    const text = stripControl(active!.detail === undefined ? `${active!.name}…` : `${active!.name}: ${active!.detail}`);
-    return `${paint.cyan(spinner)} ${truncate(text, columns - 2)}`;
+    const text = stripControl(active.detail === undefined ? `${active.name}…` : `${active.name}: ${active.detail}`);
+    return `${lead}${truncate(text, columns - leadWidth)}`;
   }
 
   function draw(): void {
@@ -264,17 +336,37 @@ export function createReporter(options: ReporterOptions): Reporter {
     lastDrawAt = now();
   }
 
+  /** Plain mode: one line for the innermost phase when it has run another interval. */
+  function plainTick(): void {
+    const active = innermost();
+    if (active === undefined) return;
+    const at = now();
+    if (at - active.lastPlainAt < plainIntervalMs) return;
+    active.lastPlainAt = at;
+    const doing = active.work === undefined ? (active.detail ?? 'running') : describeWork(active.work.progress, active.work.rate);
+    stream.write(formatPlainLog('info', `${active.name}: ${doing} (${formatDuration(at - active.startedAt)} so far)`, journal));
+  }
+
   function ensureTimer(): void {
-    if (stopTimer !== undefined || !interactive || !showProgress) return;
-    stopTimer = schedule(() => {
-      frame++;
-      if (transfer !== undefined) transfer.rate = transfer.meter.sample(now(), transfer.progress.doneBytes, transfer.progress.totalBytes);
-      draw();
-    }, frameMs);
+    if (stopTimer !== undefined || !showProgress || closed) return;
+    stopTimer = schedule(
+      () => {
+        frame++;
+        const at = now();
+        for (const active of [...stack, ...(loose ? [loose] : [])]) {
+          if (active.work === undefined) continue;
+          active.work.rate = active.work.meter.sample(at, active.work.progress);
+          active.work.sampledAt = at;
+        }
+        if (interactive) draw();
+        else plainTick();
+      },
+      interactive ? frameMs : Math.min(1000, plainIntervalMs),
+    );
   }
 
   function stopTimerIfIdle(): void {
-    if (active !== undefined || transfer !== undefined || stopTimer === undefined) return;
+    if (stack.length > 0 || loose !== undefined || stopTimer === undefined) return;
     stopTimer();
     stopTimer = undefined;
   }
@@ -296,54 +388,78 @@ export function createReporter(options: ReporterOptions): Reporter {
     writeLog(level, message);
   };
 
-  const phase = (name: string, state: 'start' | 'end', detail?: string): void => {
+  /** What a finished phase's ✔ line adds: how much it moved, and how fast on average. */
+  function moved(active: ActivePhase, ms: number): string {
+    const work = active.work?.progress;
+    if (work === undefined || work.bytes <= 0) return '';
+    const rate = ms >= RATE_AFTER_MS ? `, ${formatBytes(Math.round((work.bytes * 1000) / ms))}/s` : '';
+    return `; ${formatBytes(work.bytes)} ${work.unit === 'blobs' || work.unit === 'objects' ? 'received' : 'done'}${rate}`;
+  }
+
+  const marks: Record<PhaseOutcome, string> = { ok: paint.green('✔'), failed: paint.red('✖'), skipped: paint.gray('-'), pending: paint.yellow('•') };
+
+  const phase = (name: string, state: 'start' | 'end', detail?: string, outcome: PhaseOutcome = 'ok'): void => {
     if (closed) return;
+    const at = now();
     if (state === 'start') {
-      active = { name, startedAt: now(), detail };
-      if (interactive) {
-        ensureTimer();
-        draw();
-      }
+      loose = undefined;
+      stack.push({ name, startedAt: at, detail, work: undefined, lastPlainAt: at });
+      ensureTimer();
+      draw();
       return;
     }
-    const startedAt = active?.name === name ? active.startedAt : undefined;
-    const took = startedAt === undefined ? '' : ` (${formatDuration(now() - startedAt)})`;
-    if (active?.name === name) active = undefined;
-    // A download belongs to the phase that ran it; its ✔ line tells what the bar knew, in human units.
-    const downloaded = transfer === undefined ? undefined : `${transfer.progress.doneBlobs} files, ${formatBytes(transfer.progress.doneBytes)}`;
-    transfer = undefined;
+    let index = -1;
+    for (let i = stack.length - 1; i >= 0; i--) {
+      if (stack[i]!.name === name) {
+        index = i;
+        break;
+      }
+    }
+    // Inner phases that never ended end with their parent.
+    const ended = index === -1 ? undefined : stack.splice(index)[0];
+    const ms = ended === undefined ? undefined : at - ended.startedAt;
+    const depth = index === -1 ? stack.length : index;
     if (interactive) {
       if (showProgress) {
-        const shown = downloaded ?? detail;
         erase();
-        stream.write(`${paint.green('✔')} ${stripControl(`${name}${shown === undefined ? '' : `: ${shown}`}`)}${paint.gray(took)}\n`);
+        const took = ms === undefined ? '' : ` (${formatDuration(ms)}${ended === undefined ? '' : moved(ended, ms)})`;
+        stream.write(`${indent(depth)}${marks[outcome]} ${stripControl(`${name}${detail === undefined ? '' : `: ${detail}`}`)}${paint.gray(took)}\n`);
       }
       stopTimerIfIdle();
       draw();
-    } else if (LEVEL_RANK.debug >= threshold) {
-      // `scan (1204 files, …): 43 ms`: the format test/bench parses.
-      const ms = startedAt === undefined ? '' : `: ${Math.round(now() - startedAt)} ms`;
-      stream.write(formatPlainLog('debug', `${name}${detail === undefined ? '' : ` (${detail})`}${ms}`, journal));
+    } else {
+      stopTimerIfIdle();
+      if (LEVEL_RANK.debug >= threshold) {
+        // `scan (1204 files, …): 43 ms`: the format --verbose prints (the bench reads --json phases instead).
+        const took = ms === undefined ? '' : `: ${Math.round(ms)} ms`;
+        stream.write(formatPlainLog('debug', `${name}${detail === undefined ? '' : ` (${detail})`}${took}`, journal));
+      }
     }
   };
 
-  const onTransfer = (progress: TransferProgress): void => {
+  const work = (progress: WorkProgress): void => {
     if (closed || !showProgress) return;
     const at = now();
-    if (transfer === undefined) {
-      const meter = createRateMeter();
-      transfer = { progress, meter, rate: meter.sample(at, progress.doneBytes, progress.totalBytes), lastPlainAt: at };
-    } else {
-      transfer.progress = progress;
-      transfer.rate = transfer.meter.sample(at, progress.doneBytes, progress.totalBytes);
+    let active = stack.at(-1);
+    if (active === undefined) {
+      loose ??= { name: progress.unit === 'blobs' ? 'download' : 'working', startedAt: at, detail: undefined, work: undefined, lastPlainAt: at };
+      active = loose;
     }
+    if (active.work === undefined) {
+      const meter = createWorkMeter();
+      active.work = { progress, meter, rate: meter.sample(at, progress), sampledAt: at };
+    } else {
+      active.work.progress = progress;
+      // A pack reports every chunk: the meter takes a sample a frame at most (the timer takes the rest).
+      if (at - active.work.sampledAt >= SAMPLE_MS) {
+        active.work.rate = active.work.meter.sample(at, progress);
+        active.work.sampledAt = at;
+      }
+    }
+    ensureTimer();
     if (interactive) {
-      ensureTimer();
-      const finished = progress.doneBlobs >= progress.totalBlobs;
+      const finished = progress.totalItems !== undefined && progress.items >= progress.totalItems;
       if (finished || at - lastDrawAt >= frameMs) draw();
-    } else if (at - transfer.lastPlainAt >= plainIntervalMs && progress.doneBlobs < progress.totalBlobs) {
-      transfer.lastPlainAt = at;
-      stream.write(formatPlainLog('info', `download ${describeTransfer(progress, transfer.rate)}`, journal));
     }
   };
 
@@ -352,15 +468,20 @@ export function createReporter(options: ReporterOptions): Reporter {
   const close = (): void => {
     if (closed) return;
     erase();
-    if (interactive && showProgress && active !== undefined) stream.write(`${paint.red('✖')} ${active.name}${paint.gray(` (${formatDuration(now() - active.startedAt)})`)}\n`);
+    if (interactive && showProgress) {
+      for (let i = stack.length - 1; i >= 0; i--) {
+        const active = stack[i]!;
+        stream.write(`${indent(i)}${paint.red('✖')} ${stripControl(active.name)}${paint.gray(` (${formatDuration(now() - active.startedAt)})`)}\n`);
+      }
+    }
     closed = true;
-    active = undefined;
-    transfer = undefined;
+    stack.length = 0;
+    loose = undefined;
     stopTimer?.();
     stopTimer = undefined;
   };
 
-  return { log, phase, transfer: onTransfer, clear, close };
+  return { log, phase, work, transfer: (progress) => work(transferAsWork(progress)), clear, close };
 }
 
 function truncate(text: string, width: number): string {

@@ -12,8 +12,11 @@ import { LAYER_RANK, asBoolean, asEnum, asInteger, asPath, asString, asStringLis
 import type { Found, Lookup, Problems, Setting } from './sources.js';
 import { createRedactor } from '../redact.js';
 import { closestMatch } from './suggest.js';
-import type { Config, ConfigInput, LooseConfig, ParseResult, StrictRequirements } from './types.js';
-import { apiUrlHint, checkAccount, checkGlob, checkRef, checkRepo, checkRepoPath, checkUrl, serverUrlFor } from './validate.js';
+import type { Config, ConfigInput, LooseConfig, ParseResult, ProxyConfig, StrictRequirements, TrustConfig } from './types.js';
+import { apiUrlHint, checkAccount, checkGitUser, checkGlob, checkProxyUrl, checkRef, checkRepo, checkRepoPath, checkUrl, serverUrlFor } from './validate.js';
+import { proxyPassword } from '../net/proxy-rules.js';
+import { checkPoll, checkRefAlternatives, isRefPattern, readHostId, readRollout } from './rollout.js';
+import { readGitHubApp, tokenBesideApp } from './github-app.js';
 
 /** Where a key lives in each layer, from the settings table. */
 function setting(key: string): Setting {
@@ -72,6 +75,15 @@ function readOptionalPath(find: Lookup, key: string, home: string, problems: Pro
   return found === undefined ? undefined : asPath(found, home, problems);
 }
 
+/** `trust.allowedSignersFile` / `--allowed-signers` and `trust.openpgpKeysFile` / `--openpgp-keys`, made absolute (read by loadConfig). */
+function readTrust(find: Lookup, home: string, problems: Problems): TrustConfig {
+  const read = (key: 'allowedSignersFile' | 'openpgpKeysFile'): string | undefined => {
+    const found = find({ file: ['trust', key], flag: flagOf(`trust.${key}`) });
+    return found === undefined ? undefined : asPath(found, home, problems);
+  };
+  return { allowedSignersFile: read('allowedSignersFile'), openpgpKeysFile: read('openpgpKeysFile') };
+}
+
 function readUrls(find: Lookup, problems: Problems): { apiUrl: string; serverUrl: string } {
   const apiFound = find(setting('apiUrl'));
   let apiUrl: string = defaultOf('apiUrl');
@@ -97,7 +109,7 @@ function readUrls(find: Lookup, problems: Problems): { apiUrl: string; serverUrl
 
 function readTarget(find: Lookup, input: ConfigInput, problems: Problems) {
   const required = { repo: input.require?.repo ?? true, dest: input.require?.dest ?? true };
-  let repo: { repo: string; owner: string; name: string } | undefined;
+  let repo: { repo: string; owner: string; name: string; url?: string | undefined } | undefined;
   const repoFound = find(setting('repo'));
   const repoValue = repoFound === undefined ? undefined : asString(repoFound, problems);
   if (repoFound !== undefined && repoValue !== undefined) {
@@ -112,9 +124,15 @@ function readTarget(find: Lookup, input: ConfigInput, problems: Problems) {
   const refFound = find(setting('ref'));
   const refValue = refFound === undefined ? undefined : asString(refFound, problems);
   if (refFound !== undefined && refValue !== undefined) {
-    const checked = checkRef(refValue, refFound.source);
-    if (checked.ok) ref = checked.value;
-    else problems.errors.push(checked.error);
+    if (isRefPattern(refValue)) {
+      const problem = checkRefAlternatives(refValue, refFound.source);
+      if (problem === undefined) ref = refValue;
+      else problems.errors.push(problem);
+    } else {
+      const checked = checkRef(refValue, refFound.source);
+      if (checked.ok) ref = checked.value;
+      else problems.errors.push(checked.error);
+    }
   }
 
   const destFound = find(setting('dest'));
@@ -135,6 +153,57 @@ function readTarget(find: Lookup, input: ConfigInput, problems: Problems) {
     else problems.errors.push(checked.error);
   }
   return { repo, ref, dest, path: repoPath };
+}
+
+/**
+ * The proxies: `proxy` (flag, file, HOSTSYNC_PROXY) for both schemes, else the variables curl and
+ * git read — https_proxy/HTTPS_PROXY for https://, http_proxy/HTTP_PROXY for http:// (lower case
+ * first) — and `noProxy` (else no_proxy/NO_PROXY). Undefined when no proxy is set.
+ */
+function readProxy(find: Lookup, env: ConfigInput['env'], cwd: string, problems: Problems): ProxyConfig | undefined {
+  const checked = (found: Found | undefined): string | undefined => {
+    const value = found === undefined ? undefined : asString(found, problems);
+    if (found === undefined || value === undefined) return undefined;
+    const result = checkProxyUrl(value.trim(), found.source);
+    if (result.ok) return result.value;
+    problems.errors.push(result.error);
+    return undefined;
+  };
+  const fromEnv = (names: readonly string[]): Found | undefined => createLookup({ flags: {}, env, cwd })({ file: [], env: names });
+  const configured = find(setting('proxy'));
+  const both = checked(configured);
+  const https = configured === undefined ? checked(fromEnv(['https_proxy', 'HTTPS_PROXY'])) : both;
+  const http = configured === undefined ? checked(fromEnv(['http_proxy', 'HTTP_PROXY'])) : both;
+  const noProxyFound = find(setting('noProxy'));
+  const noProxy = (noProxyFound === undefined ? undefined : asString(noProxyFound, problems))?.trim() ?? '';
+  if (https === undefined && http === undefined) return undefined;
+  return { http, https, noProxy };
+}
+
+function readGitUser(find: Lookup, problems: Problems): string {
+  const found = find(setting('gitUser'));
+  const value = found === undefined ? undefined : asString(found, problems);
+  if (found === undefined || value === undefined) return defaultOf('gitUser');
+  const checked = checkGitUser(value.trim(), found.source);
+  if (checked.ok) return checked.value;
+  problems.errors.push(checked.error);
+  return defaultOf('gitUser');
+}
+
+/** Settings that cannot apply to a repository given as a git URL (no GitHub API there). */
+function checkGitUrlSettings(gitUrl: string | undefined, simple: SimpleSettings, find: Lookup, problems: Problems): void {
+  const isSsh = gitUrl !== undefined && !/^https?:\/\//i.test(gitUrl);
+  for (const key of ['sshKeyFile', 'sshKnownHostsFile']) {
+    const found = find(setting(key));
+    if (found !== undefined && !isSsh) problems.warnings.push(`${found.source.label} is set, but the repository is not an SSH URL: it is not used.`);
+  }
+  if (gitUrl === undefined) return;
+  if (simple.transport === 'rest') {
+    problems.errors.push(`transport 'rest' reads GitHub's REST API, and ${describe(gitUrl)} is a git URL. Use transport auto or git, or give the repository as OWNER/NAME on GitHub.`);
+  }
+  if (simple.requireSigned) {
+    problems.errors.push(`requireSigned asks GitHub's API whether a commit is verified, and ${describe(gitUrl)} is a git URL. Drop requireSigned, or give the repository as OWNER/NAME on GitHub.`);
+  }
 }
 
 function readPreserve(find: Lookup, problems: Problems): string[] {
@@ -222,7 +291,12 @@ export function parseConfig(input: ConfigInput): ParseResult<LooseConfig> {
   const stateDir = readStateDir(find, input, problems);
   checkStateOutsideDest(stateDir, target.dest, problems);
   readOptionalPath(find, 'tokenFile', input.home, problems); // validated here, read by loadConfig
+  const githubApp = readGitHubApp(find, input, target.repo?.url, problems);
   const simple = readSimple(find, problems);
+  checkGitUrlSettings(target.repo?.url, simple, find, problems);
+  checkPoll(simple.poll, find(setting('poll')), simple.transport, target.repo?.url, problems);
+  const proxy = readProxy(find, input.env, input.cwd, problems);
+  const gitUser = readGitUser(find, problems);
   const verbosity = reconcileVerbosity({ value: simple.verbose, found: find(setting('verbose')) }, { value: simple.quiet, found: find(setting('quiet')) }, problems);
 
   const config: LooseConfig = {
@@ -230,6 +304,12 @@ export function parseConfig(input: ConfigInput): ParseResult<LooseConfig> {
     repo: target.repo?.repo,
     repoOwner: target.repo?.owner,
     repoName: target.repo?.name,
+    gitUrl: target.repo?.url,
+    gitUser,
+    sshKeyFile: readOptionalPath(find, 'sshKeyFile', input.home, problems),
+    sshKnownHostsFile: readOptionalPath(find, 'sshKnownHostsFile', input.home, problems),
+    proxy,
+    caFile: readOptionalPath(find, 'caFile', input.home, problems),
     ref: target.ref,
     dest: target.dest,
     path: target.path,
@@ -239,7 +319,8 @@ export function parseConfig(input: ConfigInput): ParseResult<LooseConfig> {
     verbose: verbosity.verbose,
     quiet: verbosity.quiet,
     preserve: readPreserve(find, problems),
-    token: input.token,
+    token: tokenBesideApp(input.token, githubApp, problems),
+    githubApp,
     owner: readAccount(find, 'owner', input.isRoot, problems),
     group: readAccount(find, 'group', input.isRoot, problems),
     rebuild: readRebuild(find, rebuildOff, input.file, problems),
@@ -247,10 +328,13 @@ export function parseConfig(input: ConfigInput): ParseResult<LooseConfig> {
     checks: readChecks(find, problems),
     preset: readPreset(find, problems),
     metricsFile: readOptionalPath(find, 'metricsFile', input.home, problems),
+    rollout: readRollout(find, problems),
+    hostId: readHostId(find, setting('hostId'), problems),
+    trust: readTrust(find, input.home, problems),
     configFile: input.file?.path,
   };
 
-  const redact = createRedactor([input.token?.value]);
+  const redact = createRedactor([input.token?.value, proxyPassword(proxy?.https), proxyPassword(proxy?.http)]);
   const warnings = problems.warnings.map(redact);
   if (problems.errors.length > 0) return { ok: false, errors: problems.errors.map(redact), warnings };
   return { ok: true, config, warnings };

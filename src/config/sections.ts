@@ -40,12 +40,13 @@ export function checkFileShape(file: ConfigFile, problems: Problems): void {
   for (const [section, known] of [
     ['rebuild', sectionKeys('rebuild')],
     ['hooks', sectionKeys('hooks')],
+    ['trust', sectionKeys('trust')],
   ] as const) {
     const value = data[section];
     if (value === undefined) continue;
     if (isRecord(value)) checkKeys(value, `${section}.`, known, path, problems);
     else {
-      const shape = section === 'rebuild' ? '{"command": "..."}' : '{"preSync": "...", "postSync": "..."}';
+      const shape = section === 'rebuild' ? '{"command": "..."}' : section === 'hooks' ? '{"preSync": "...", "postSync": "..."}' : '{"allowedSignersFile": "/etc/hostsync/allowed_signers"}';
       problems.errors.push(`Expected \`${section}\` in ${path} to be an object like ${shape}, got ${describe(value)}.`);
     }
   }
@@ -83,7 +84,7 @@ export function readRebuild(find: Lookup, disabled: boolean, file: ConfigFile | 
   return { command, when: whenValue as RebuildConfig['when'], timeoutSec, rollbackOnFailure };
 }
 
-/** `hooks.preSync` / `hooks.postSync`, or `--pre-sync` / `--post-sync`. */
+/** `hooks.preSync` / `hooks.postSync` / `hooks.onOutcome`, or `--pre-sync` / `--post-sync` / `--on-outcome`. */
 export function readHooks(find: Lookup, problems: Problems): HooksConfig {
   const read = (key: keyof HooksConfig): string | undefined => {
     const found = find({ file: ['hooks', key], flag: flagOf(`hooks.${key}`) });
@@ -91,7 +92,8 @@ export function readHooks(find: Lookup, problems: Problems): HooksConfig {
   };
   const preSync = read('preSync');
   const postSync = read('postSync');
-  return { ...(preSync === undefined ? {} : { preSync }), ...(postSync === undefined ? {} : { postSync }) };
+  const onOutcome = read('onOutcome');
+  return { ...(preSync === undefined ? {} : { preSync }), ...(postSync === undefined ? {} : { postSync }), ...(onOutcome === undefined ? {} : { onOutcome }) };
 }
 
 /** `checks`: an array of objects, each with a non-empty string `type`; other fields belong to the check. */

@@ -19,6 +19,8 @@ export interface RepoName {
   readonly repo: string;
   readonly owner: string;
   readonly name: string;
+  /** The git URL when the repository was given as one (no REST API then). */
+  readonly url?: string | undefined;
 }
 
 // github.com logins are alphanumerics and single hyphens; GHES and managed users add `_`.
@@ -27,8 +29,13 @@ const OWNER = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
 const NAME = /^[A-Za-z0-9._-]{1,100}$/;
 const URL_FORM = /^(?:[a-z+]+:\/\/(?:[^@/]+@)?[^/]+\/|git@[^:]+:|(?:www\.)?github\.com\/)([^/]+)\/([^/]+?)(?:\.git)?\/?$/i;
 
-/** `OWNER/NAME` with GitHub's allowed characters. A `.git` suffix is dropped with a warning. */
+/**
+ * `OWNER/NAME` with GitHub's allowed characters (a `.git` suffix is dropped with a warning), or a
+ * git URL of any host (see {@link checkGitUrl}).
+ */
 export function checkRepo(value: string, source: Source, warnings: string[]): Checked<RepoName> {
+  const asUrl = checkGitUrl(value, source, warnings);
+  if (asUrl !== undefined) return asUrl;
   const parts = value.split('/');
   const [owner, rawName] = parts;
   if (parts.length === 2 && owner !== undefined && rawName !== undefined && OWNER.test(owner)) {
@@ -43,6 +50,100 @@ export function checkRepo(value: string, source: Source, warnings: string[]): Ch
   const fromUrl = URL_FORM.exec(value);
   const example = fromUrl?.[1] !== undefined && fromUrl[2] !== undefined ? `${fromUrl[1]}/${fromUrl[2]}` : 'acme/hypervisor';
   return fail(`Invalid repository ${describe(value)}${source.where}. Expected format OWNER/NAME, e.g. ${source.example(example)}.`);
+}
+
+// scp-like SSH syntax, as git reads it: [user@]host:path with no '/' before the first ':'.
+const SCP_FORM = /^(?:([^@/:\s]+)@)?([^@/:\s[\]]+|\[[^\]\s]+\]):(?!\/\/)(.+)$/;
+const SSH_HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])$/;
+const SSH_USER = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
+
+/** The last two path segments (`acme`, `hypervisor` of `…/acme/hypervisor.git`), for messages. */
+function namesOf(path: string, host: string): { owner: string; name: string } {
+  const parts = path.split('/').filter((part) => part !== '' && part !== '~');
+  const last = parts[parts.length - 1] ?? host;
+  const name = last.endsWith('.git') && last.length > 4 ? last.slice(0, -4) : last;
+  return { owner: parts[parts.length - 2] ?? host, name };
+}
+
+/** Why a remote path cannot be handed to `git-upload-pack`, or undefined. */
+function remotePathProblem(path: string): string | undefined {
+  if (/[\u0000-\u001f\u007f]/.test(path)) return 'control characters';
+  if (path.replace(/^\/+/, '') === '' || path === '~') return 'no repository path';
+  if (path.startsWith('-')) return "a leading '-'";
+  return undefined;
+}
+
+/**
+ * A git URL: `https://host/path` (`http://` with a warning unless the host is local),
+ * `ssh://[user@]host[:port]/path`, or scp-like `[user@]host:path` (`git@github.com:acme/x.git`).
+ * Undefined when `value` looks like none of them (it is then read as OWNER/NAME); an error for a
+ * URL hostsync cannot use (`git://`, `file://`, credentials in it).
+ */
+export function checkGitUrl(value: string, source: Source, warnings: string[]): Checked<RepoName> | undefined {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(value)?.[1]?.toLowerCase();
+  if (scheme === undefined) {
+    const scp = SCP_FORM.exec(value);
+    if (scp === null) return undefined;
+    const [, user, host = '', path = ''] = scp;
+    if (!SSH_HOST.test(host) || (user !== undefined && !SSH_USER.test(user))) {
+      return fail(`Invalid SSH repository ${describe(value)}${source.where}: the user or host name has characters ssh would misread. Expected e.g. ${source.example('git@git.example.com:acme/hypervisor.git')}.`);
+    }
+    const problem = remotePathProblem(path);
+    if (problem !== undefined) return fail(`Invalid SSH repository ${describe(value)}${source.where}: the path has ${problem}. Expected e.g. ${source.example('git@git.example.com:acme/hypervisor.git')}.`);
+    return ok({ repo: value, ...namesOf(path, host), url: value });
+  }
+  if (scheme === 'git') return fail(`Refusing ${describe(value)}${source.where}: git:// is neither authenticated nor encrypted. Use the https:// or ssh:// URL of the repository.`);
+  const known = ['https', 'http', 'ssh', 'git+ssh', 'ssh+git'];
+  if (!known.includes(scheme)) return fail(`Unsupported repository URL ${describe(value)}${source.where}: hostsync reads repositories over https://, http:// or ssh://, e.g. ${source.example('https://git.example.com/acme/hypervisor.git')}.`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail(`Invalid repository URL ${describe(value)}${source.where}, e.g. ${source.example('https://git.example.com/acme/hypervisor.git')}.`);
+  }
+  if (url.password !== '' || (scheme.startsWith('http') && url.username !== '')) {
+    return fail(`Expected ${source.label} to hold no credentials, got ${describe(withoutCredentials(url))}. Put the token in a file and point tokenFile at it; the user name it is sent under is gitUser.`);
+  }
+  if (url.search !== '' || url.hash !== '') return fail(`Expected ${source.label} to have no query or fragment, got ${describe(value)}.`);
+  const path = decodeURIComponent(url.pathname);
+  const problem = remotePathProblem(path);
+  if (problem !== undefined) return fail(`Invalid repository URL ${describe(value)}${source.where}: the path has ${problem}, e.g. ${source.example(`${url.protocol}//${url.host}/acme/hypervisor.git`)}.`);
+  const host = url.hostname;
+  if (scheme.includes('ssh')) {
+    if (!SSH_HOST.test(host) || (url.username !== '' && !SSH_USER.test(decodeURIComponent(url.username)))) {
+      return fail(`Invalid SSH repository ${describe(value)}${source.where}: the user or host name has characters ssh would misread.`);
+    }
+    return ok({ repo: value, ...namesOf(path, host), url: value });
+  }
+  const normal = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  if (url.protocol === 'http:' && !LOOPBACK.has(host)) {
+    warnings.push(`${source.label} is ${describe(normal)}, not HTTPS: the token and the content travel unencrypted.`);
+  }
+  return ok({ repo: normal, ...namesOf(path, host), url: normal });
+}
+
+/** A proxy URL: http(s)://[user:password@]host[:port], no path, query or fragment. */
+export function checkProxyUrl(value: string, source: Source): Checked<string> {
+  const example = source.example('http://proxy.internal:3128');
+  let url: URL;
+  try {
+    url = new URL(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value) ? value : `http://${value}`);
+  } catch {
+    return fail(`Expected ${source.label} to be a proxy URL, got ${describe(value)}, e.g. ${example}.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return fail(`Expected ${source.label} to be an http:// or https:// proxy, got ${describe(`${url.protocol}//${url.host}`)}; hostsync speaks HTTP CONNECT to proxies, e.g. ${example}.`);
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') {
+    return fail(`Expected ${source.label} to be a proxy's address only (scheme, host, port), got ${describe(withoutCredentials(url))}, e.g. ${example}.`);
+  }
+  return ok(url.href.replace(/\/$/, ''));
+}
+
+/** A user name for HTTP Basic auth: printable, no ':' (it separates the password). */
+export function checkGitUser(value: string, source: Source): Checked<string> {
+  if (/^[\x21-\x7e]+$/.test(value) && !value.includes(':')) return ok(value);
+  return fail(`Expected ${source.label} to be a user name without spaces or ':', got ${describe(value)}, e.g. ${source.example('oauth2')}.`);
 }
 
 /** Why git would reject `ref` (see `git help check-ref-format`), or `undefined` if it is fine. */

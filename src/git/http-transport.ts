@@ -9,7 +9,11 @@
  */
 import { createGunzip, createInflate, gzipSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-import { UsageError } from '../errors.js';
+import { HostsyncError, UsageError } from '../errors.js';
+import { describeProxyFailure, describeTlsFailure, proxyAuthMessage } from '../net/errors.js';
+import { describeProxy, proxyFor } from '../net/proxy-rules.js';
+import type { NetSettings } from '../net/settings.js';
+import { serverDateOf } from '../net/server-date.js';
 import { readCapabilities, type Capabilities } from './capabilities.js';
 import { GitHttpError, GitProtocolError, GitTransportError, ProtocolVersionError } from './errors.js';
 
@@ -19,8 +23,12 @@ export interface GitHttpTransportOptions {
   readonly url: string;
   /** Extra request headers: Authorization, User-Agent. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** The undici dispatcher (an Agent, a ProxyAgent); undici's global one when absent. */
+  /** The undici dispatcher (an Agent, a ProxyAgent); else one from `net`, else undici's global one. */
   readonly dispatcher?: Dispatcher;
+  /** Proxy and CA file: the transport makes (on first use) and closes its own dispatcher from them. */
+  readonly net?: NetSettings;
+  /** With `net`: milliseconds to connect and to wait for headers, and without a body byte. @default 30000, 20000 */
+  readonly timeouts?: { readonly timeoutMs: number; readonly stallMs: number };
   /** Gzip request bodies longer than this many bytes. @default 1024 */
   readonly gzipRequestsOver?: number;
 }
@@ -33,6 +41,8 @@ export interface TransportStats {
   bytesSent: number;
   /** Response body bytes received (before any gunzip). */
   bytesReceived: number;
+  /** The server's clock (ms since the epoch) from the `Date` header of the latest answer, when one came. */
+  serverDate?: number | undefined;
 }
 
 /** The smart-HTTP edge of the git client. */
@@ -44,6 +54,8 @@ export interface GitHttpTransport {
   advertise(signal?: AbortSignal): Promise<Capabilities>;
   /** POST a command request; resolves the response body, streamed. */
   post(body: Buffer, signal?: AbortSignal): Promise<AsyncIterable<Buffer>>;
+  /** Release connections (a dispatcher made from `net`, an SSH session). */
+  close?(): Promise<void>;
 }
 
 const ADVERTISEMENT_TYPE = 'application/x-git-upload-pack-advertisement';
@@ -74,9 +86,16 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
  * A network failure as a {@link GitTransportError}; an abort stays what it is, so callers can
  * tell "stopped on purpose" from "failed".
  */
-function transportError(error: unknown, where: string): unknown {
+function transportError(error: unknown, where: string, url: string, net: NetSettings | undefined): unknown {
   if (error instanceof Error && error.name === 'AbortError') return error;
   if (error instanceof GitTransportError || error instanceof GitProtocolError) return error;
+  const target = new URL(url);
+  // Certificate and proxy problems do not go away on a retry: one final line with the fix.
+  const tls = describeTlsFailure(error, target.host, net?.caFile);
+  if (tls !== undefined) return new HostsyncError(tls, 1, { cause: error });
+  const proxy = proxyFor(target, net?.proxy);
+  const refused = describeProxyFailure(error, proxy === undefined ? undefined : describeProxy(proxy), target.host);
+  if (refused !== undefined) return new HostsyncError(refused, 1, { cause: error });
   const message = error instanceof Error ? error.message : String(error);
   const code = typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? ` (${error.code})` : '';
   return new GitTransportError(`The connection failed ${where}: ${message}${code}.`, { cause: error });
@@ -85,6 +104,7 @@ function transportError(error: unknown, where: string): unknown {
 /** The message for a refused request; the URL never holds credentials (see normalizeUrl). */
 function statusError(status: number, url: string, text: string): GitHttpError {
   const server = text.trim() === '' ? '' : ` The server said: ${text.trim().slice(0, 200)}`;
+  if (status === 407) return new GitHttpError(status, proxyAuthMessage(undefined, new URL(url).host));
   if (status === 401) return new GitHttpError(status, `${url} answered 401: authentication is required or the token was refused; check the token and that it may read this repository.${server}`);
   if (status === 403) return new GitHttpError(status, `${url} answered 403: the token may not read this repository (or the host refused the request).${server}`);
   if (status === 404) return new GitHttpError(status, `${url} answered 404: no such repository, or it is private and the token cannot see it.${server}`);
@@ -97,21 +117,36 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
   let baseUrl = normalizeUrl(options.url);
   const stats: TransportStats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
   const gzipOver = options.gzipRequestsOver ?? 1024;
+  let own: Promise<Dispatcher> | undefined;
+  /** The dispatcher of this transport: given, made from `net` on first use, or undici's global one. */
+  const dispatcherOf = async (): Promise<Dispatcher | undefined> => {
+    if (options.dispatcher !== undefined || options.net === undefined) return options.dispatcher;
+    const net = options.net;
+    own ??= import('../net/dispatcher.js').then(({ createDispatcher }) => createDispatcher(net, { connections: 2, timeoutMs: options.timeouts?.timeoutMs ?? 30_000, stallMs: options.timeouts?.stallMs ?? 20_000 }));
+    return own;
+  };
 
   async function send(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
     // undici is loaded on first use, so commands that never speak git never load it.
     const { request } = await import('undici');
+    const dispatcher = await dispatcherOf();
     stats.requests += 1;
     if (body !== undefined) stats.bytesSent += body.length;
     return request(url, {
       method,
       headers: { ...options.headers, ...headers, 'git-protocol': 'version=2' },
       body: body ?? null,
-      ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+      ...(dispatcher === undefined ? {} : { dispatcher }),
       ...(signal === undefined ? {} : { signal }),
-    }).catch((error: unknown) => {
-      throw transportError(error, `on ${method} ${url}`);
-    });
+    }).then(
+      (response) => {
+        stats.serverDate = serverDateOf(response.headers) ?? stats.serverDate;
+        return response;
+      },
+      (error: unknown) => {
+        throw transportError(error, `on ${method} ${url}`, url, options.net);
+      },
+    );
   }
 
   /** Read a short error body for the message, then release the connection. */
@@ -153,7 +188,7 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
           yield chunk;
         }
       } catch (error) {
-        throw transportError(error, `while receiving the answer of ${url}`);
+        throw transportError(error, `while receiving the answer of ${url}`, url, options.net);
       }
     }
     return guarded();
@@ -217,6 +252,12 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
         throw new GitProtocolError(`${url} answered with Content-Type ${JSON.stringify(type)}, not ${RESULT_TYPE}.`);
       }
       return bodyOf(response, url);
+    },
+
+    async close() {
+      const made = own;
+      own = undefined;
+      if (made !== undefined) await (await made).close();
     },
   };
 }

@@ -10,6 +10,7 @@ import type { GitMode } from '../model.js';
 import { httpError, isRetryable, networkError, type ErrorContext, HttpStatusError } from './errors.js';
 import type { Http } from './http.js';
 import type { LowSpeed } from '../net/low-speed.js';
+import type { NetSettings } from '../net/settings.js';
 import { requestRef } from './ref-request.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import type { BodyStream, CommitInfo, CompareStatus, GitHubClient, GitTree, GitTreeEntry, RequestStats, ResolvedRef } from './types.js';
@@ -33,6 +34,8 @@ export interface GitHubClientOptions {
   readonly lowSpeed?: LowSpeed | undefined;
   /** The run's transfer signal (a stop, the transfer deadline): every request and retry ends with it. */
   readonly signal?: AbortSignal | undefined;
+  /** Proxy and CA file of every request (the poll's too). @default direct, Node's roots */
+  readonly net?: NetSettings | undefined;
 }
 
 const API_VERSION = '2022-11-28';
@@ -42,6 +45,7 @@ const GIT_MODES = new Set<string>(['100644', '100755', '120000', '160000', '0400
 export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const stats: RequestStats = { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
   const now = options.now ?? Date.now;
+  const caFile = options.net?.caFile;
   const context: ErrorContext = { repo: `${options.owner}/${options.repo}`, apiUrl: options.apiUrl, tokenSource: options.tokenSource };
   // undici and Octokit are loaded on first use: an unchanged poll needs neither (see ref-request.ts).
   let heavy: Promise<{ http: Http; octokit: import('@octokit/rest').Octokit }> | undefined;
@@ -73,13 +77,13 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       },
       { ...options.retry, onRetry: options.onRetry, signal: options.signal },
     ).catch((error: unknown) => {
-      throw error instanceof HostsyncError ? error : networkError(error, options.apiUrl);
+      throw error instanceof HostsyncError ? error : networkError(error, options.apiUrl, caFile);
     });
 
   const classify = (error: unknown, what: string): unknown => {
     if (isRequestError(error)) {
       // Octokit reports a fetch that never got an answer (DNS, TLS, refused) as a 500 without a response.
-      if (error.response === undefined && error.cause !== undefined) return isRetryable(error.cause) ? error.cause : networkError(error.cause, options.apiUrl);
+      if (error.response === undefined && error.cause !== undefined) return isRetryable(error.cause) ? error.cause : networkError(error.cause, options.apiUrl, caFile);
       const responseHeaders = (error.response?.headers ?? {}) as Record<string, string | undefined>;
       return httpError(error.status, responseHeaders, error.response?.data, what, context, now());
     }
@@ -98,6 +102,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
             timeoutMs: options.timeoutMs,
             stats,
             signal: options.signal,
+            net: options.net,
             headers: {
               accept: 'application/vnd.github.sha',
               'user-agent': options.userAgent,
@@ -119,7 +124,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       },
       { ...options.retry, onRetry: options.onRetry, signal: options.signal },
     ).catch((error: unknown) => {
-      throw error instanceof HostsyncError ? error : networkError(error, options.apiUrl);
+      throw error instanceof HostsyncError ? error : networkError(error, options.apiUrl, caFile);
     });
     if (response.status === 304) return { changed: false };
     const sha = response.body.trim();
@@ -150,6 +155,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       parents: data.parents.map((parent) => parent.sha),
       verified: data.commit.verification?.verified === true,
       verificationReason: data.commit.verification?.reason ?? 'unknown',
+      signature: data.commit.verification?.signature ?? null,
+      payload: data.commit.verification?.payload ?? null,
     };
   };
 
@@ -164,7 +171,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     const url = `${options.apiUrl}${path}`;
     const { http } = await load();
     const response = await http.get(url, { accept, ...headers }, signal).catch((error: unknown) => {
-      throw isRetryable(error) ? error : networkError(error, url);
+      throw isRetryable(error) ? error : networkError(error, url, caFile);
     });
     if (response.status !== 200) {
       const body = await readJsonBody(response.body);

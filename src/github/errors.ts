@@ -5,6 +5,7 @@
  */
 import { errorCode, errorMessage, HostsyncError } from '../errors.js';
 import type { RateLimitInfo } from './types.js';
+import { describeProxyFailure, describeTlsFailure, proxyAuthMessage } from '../net/errors.js';
 
 /** What a message may name: never the token itself. */
 export interface ErrorContext {
@@ -76,6 +77,8 @@ export function httpError(
   context: ErrorContext,
   nowMs: number,
 ): HttpStatusError {
+  // A forward proxy's answer, not GitHub's (an http:// API URL through a proxy).
+  if (status === 407) return new HttpStatusError(proxyAuthMessage(undefined, context.apiUrl), status, false);
   const message = typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : '';
   const remaining = headers['x-ratelimit-remaining'];
   const retryAfter = headers['retry-after'];
@@ -126,7 +129,9 @@ export function httpError(
         );
       }
       return new HttpStatusError(
-        `Repository ${context.repo} not found at ${context.apiUrl}, or not visible ${tokenPhrase(context)}. Check --repo, --api-url and the token's access.`,
+        context.tokenSource === undefined
+          ? `Repository ${context.repo} not found at ${context.apiUrl}, or not visible without a token. Check --repo and --api-url; a private repository needs a token: put it in /etc/hostsync/token (chmod 600) and set "tokenFile": "/etc/hostsync/token" in /etc/hostsync/config.json, or pass --token-file FILE (also read: $CREDENTIALS_DIRECTORY/github-token, GITHUB_TOKEN, GH_TOKEN, ~/.config/github/token).`
+          : `Repository ${context.repo} not found at ${context.apiUrl}, or not visible ${tokenPhrase(context)}. Check --repo, --api-url and the token's access.`,
         status,
         false,
       );
@@ -185,17 +190,16 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /** A one-line message for a network failure, naming the host. */
-export function networkError(error: unknown, url: string): HostsyncError {
+export function networkError(error: unknown, url: string, caFile?: string): HostsyncError {
   const host = safeHost(url);
+  const tls = describeTlsFailure(error, host, caFile) ?? describeProxyFailure(error, undefined, host);
+  if (tls !== undefined) return new HostsyncError(tls, 1, { cause: error });
   const code = rootCode(error);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new HostsyncError(`Cannot resolve ${host} (DNS ${code}). Check the host's DNS and --api-url.`, 1, { cause: error });
   }
   if (code === 'ECONNREFUSED') {
     return new HostsyncError(`Connection to ${host} refused. Check --api-url and that the host can reach it.`, 1, { cause: error });
-  }
-  if (code !== undefined && /CERT|SSL|TLS|SELF_SIGNED/i.test(code)) {
-    return new HostsyncError(`TLS error talking to ${host} (${code}). Check the system CA bundle (NODE_EXTRA_CA_CERTS for a private CA).`, 1, { cause: error });
   }
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || (error instanceof Error && error.name === 'TimeoutError')) {
     return new HostsyncError(`${host} stopped answering (timed out after retries). Check the link, or raise --timeout-sec.`, 1, { cause: error });

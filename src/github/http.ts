@@ -1,13 +1,17 @@
 /**
- * The one place hostsync speaks HTTP. Every request — Octokit's JSON calls and the streamed blob
- * and tarball downloads — goes through one undici Agent (kept-alive connections, one pool per
- * origin) and one meter that counts requests and bytes and remembers the rate-limit headers.
+ * The REST client's HTTP edge. Every request — Octokit's JSON calls and the streamed blob and
+ * tarball downloads, codeload redirects included — goes through one undici dispatcher from
+ * src/net/dispatcher.ts (kept-alive connections, one pool per origin, the run's proxy and CA file)
+ * and one meter that counts requests and bytes and remembers the rate-limit headers.
  */
 import { createGunzip, createInflate, createBrotliDecompress } from 'node:zlib';
 import { pipeline, Transform, type Readable } from 'node:stream';
-import { Agent, fetch as undiciFetch, request, type Dispatcher } from 'undici';
+import { fetch as undiciFetch, request, type Dispatcher } from 'undici';
 import { readRateLimit } from './errors.js';
+import { serverDateOf } from '../net/server-date.js';
+import { createDispatcher } from '../net/dispatcher.js';
 import { lowSpeedGuard, type LowSpeed } from '../net/low-speed.js';
+import { DIRECT, type NetSettings } from '../net/settings.js';
 import type { RequestStats } from './types.js';
 
 export interface HttpOptions {
@@ -26,6 +30,8 @@ export interface HttpOptions {
   readonly lowSpeed?: LowSpeed | undefined;
   /** The run's transfer signal (stop, deadline): every request ends when it aborts. */
   readonly signal?: AbortSignal | undefined;
+  /** Proxy and CA file. @default direct, Node's roots */
+  readonly net?: NetSettings | undefined;
 }
 
 export interface StreamResponse {
@@ -48,13 +54,7 @@ const MAX_REDIRECTS = 5;
 
 /** Create the HTTP edge. The token is only ever put in an Authorization header to the API origin. */
 export function createHttp(options: HttpOptions): Http {
-  const agent = new Agent({
-    connections: options.connections,
-    keepAliveTimeout: 30_000,
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: options.stallMs,
-    connect: { timeout: options.timeoutMs },
-  });
+  const agent = createDispatcher(options.net ?? DIRECT, { connections: options.connections, timeoutMs: options.timeoutMs, stallMs: options.stallMs });
   const apiOrigin = new URL(options.apiUrl).origin;
   const stats: RequestStats = options.stats ?? { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
 
@@ -69,6 +69,7 @@ export function createHttp(options: HttpOptions): Http {
       if (status === 304) stats.notModified++;
       const rate = readRateLimit(headers);
       if (rate !== undefined) stats.rateLimit = rate;
+      stats.serverDate = serverDateOf(headers) ?? stats.serverDate;
     }
   };
 

@@ -29,8 +29,19 @@ export interface RetryOptions extends RetryPolicy {
   /** Called before each retry, e.g. to log or to lower concurrency after a secondary limit. */
   readonly onRetry?: ((error: unknown, attempt: number) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** Random numbers in [0, 1) for the jitter of secondary-limit waits. @default Math.random */
+  readonly random?: (() => number) | undefined;
   /** Extra failures worth another attempt (beyond network errors and 5xx), e.g. a SHA mismatch. */
   readonly isRetryable?: ((error: unknown) => boolean) | undefined;
+}
+
+/**
+ * The wait after GitHub's secondary limit said `retry-after`: at least that, doubled on each
+ * repeat, plus a random share of one more such wait (full jitter on top of the floor GitHub sets).
+ */
+export function secondaryWaitMs(retryAfterSec: number, attempt: number, random: () => number = Math.random): number {
+  const floor = Math.max(1, retryAfterSec) * 1000 * 2 ** Math.max(0, attempt - 1);
+  return Math.round(floor + random() * floor);
 }
 
 /** Run `attempt` until it succeeds, fails for good, or runs out of retries. */
@@ -51,8 +62,9 @@ export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOpti
         // The quota is spent but comes back within a minute or so: waiting is cheaper than any fallback.
         await wait(Math.max(0, error.reset * 1000 - Date.now()) + 1000, options.signal);
       } else if (error instanceof SecondaryRateLimitError) {
-        // GitHub asks for at least `retry-after` seconds; grow it on repeats.
-        await wait(error.retryAfterSec * 1000 * 2 ** (attemptNumber - 1), options.signal);
+        // GitHub asks for at least `retry-after` seconds; grow it on repeats, and spread the hosts of
+        // a fleet that were all told the same number over one more such wait, so they do not return together.
+        await wait(secondaryWaitMs(error.retryAfterSec, attemptNumber, options.random ?? Math.random), options.signal);
       }
     },
   });

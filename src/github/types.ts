@@ -40,6 +40,10 @@ export interface CommitInfo {
   readonly parents: readonly string[];
   readonly verified: boolean;
   readonly verificationReason: string;
+  /** `verification.signature`: the armored signature, null for an unsigned commit. */
+  readonly signature: string | null;
+  /** `verification.payload`: the commit object without its signature header, null when unsigned. */
+  readonly payload: string | null;
 }
 
 export type CompareStatus = 'ahead' | 'behind' | 'identical' | 'diverged';
@@ -62,6 +66,8 @@ export interface RequestStats {
   /** Response body bytes as received (compressed where the server compressed them). */
   bytesReceived: number;
   rateLimit: RateLimitInfo | undefined;
+  /** The server's clock (ms since the epoch) from the `Date` header of the latest answer, when one came. */
+  serverDate?: number | undefined;
 }
 
 export interface GitHubClient {

@@ -16,6 +16,7 @@ import type { ChangeSummary } from './summary.js';
 import type { Exec } from './exec.js';
 import { commandFailure, HOOK_TIMEOUT_SEC, runHook, type CommandContext, type CommandDeps, type CommandOutcome } from './hooks.js';
 import { decideRebuild, readRebuildRecord, rebuildFailure, runRebuild, type RebuildOutcome, type RollbackFn } from './rebuild.js';
+import { throwIfRefused } from './signatures.js';
 import { applySync, planResult, planSync, type Logger, type SyncDeps, type SyncPlan, type SyncResult } from './sync.js';
 
 export type StepName = 'pre-validate' | 'pre-sync' | 'sync' | 'post-sync' | 'rebuild' | 'post-validate';
@@ -65,6 +66,8 @@ export interface DevUpdateDeps {
   /** Put DEST back at a commit after a failed rebuild. @default `hostsync rollback --to` on the same handle */
   readonly rollback?: ((commit: string, destination: Destination) => Promise<string>) | undefined;
   readonly now?: (() => number) | undefined;
+  /** A step starts, or ends with its result (also steps that are skipped or would run): live output. */
+  readonly onStep?: ((name: StepName, state: 'start' | 'end', result?: StepResult) => void) | undefined;
 }
 
 const changedOf = (changes: ChangeSummary): string[] => [...changes.added, ...changes.modified, ...changes.deleted, ...changes.modeChanged, ...changes.typeChanged].sort();
@@ -78,7 +81,15 @@ export async function runDevUpdate(config: Config, options: DevUpdateOptions, de
 
 async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpdateDeps, destination: Destination, now: () => number): Promise<DevUpdateResult> {
   const paths = destination.paths;
-  const steps: StepResult[] = [];
+  const recorded: StepResult[] = [];
+  /** The steps so far; each pushed one is told to `onStep` as it ends. */
+  const steps = {
+    push(result: StepResult): void {
+      recorded.push(result);
+      deps.onStep?.(result.name, 'end', result);
+    },
+    some: (test: (step: StepResult) => boolean): boolean => recorded.some(test),
+  };
   const checkOnly = config.checkOnly;
   let synced: StepResult;
   let commit: string | undefined;
@@ -88,12 +99,13 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
     for (const name of order) {
       if (!steps.some((step) => step.name === name)) steps.push({ name, status: 'skipped', durationMs: 0, summary: error === undefined ? 'not needed' : 'not run: an earlier step failed', changed: [] });
     }
-    steps.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
-    return { ok: exitCode === ExitCode.Ok || exitCode === ExitCode.Pending, exitCode, checkOnly, dest: paths.dest, commit, previousCommit, steps, error };
+    recorded.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+    return { ok: exitCode === ExitCode.Ok || exitCode === ExitCode.Pending, exitCode, checkOnly, dest: paths.dest, commit, previousCommit, steps: recorded, error };
   };
   /** Time a step; an expected failure inside it ends the pipeline with its exit code. */
   const step = async (name: StepName, work: () => Promise<Omit<StepResult, 'name' | 'durationMs'>>): Promise<StepResult> => {
     const started = now();
+    deps.onStep?.(name, 'start');
     try {
       const timed: StepResult = { name, ...(await work()), durationMs: now() - started };
       steps.push(timed);
@@ -134,6 +146,8 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
         const hook = preHook;
         await step('pre-sync', async () => {
           const probe = await planned();
+          // A commit the pinned keys refuse never reaches the hook.
+          throwIfRefused(probe.signature, probe.commit);
           if (!probe.pending) return { status: 'skipped', summary: 'nothing to apply', changed: [] };
           const context: CommandContext = { commit: probe.commit, previousCommit, dest: paths.dest, changedFiles: changedOf(probe.changes) };
           const outcome = await runHook('preSync', hook, context, paths, commandDeps);
@@ -145,6 +159,7 @@ async function pipeline(config: Config, options: DevUpdateOptions, deps: DevUpda
       // 3. Sync.
       synced = await step('sync', async () => {
         const ready = await planned();
+        if (checkOnly) throwIfRefused(ready.signature, ready.commit); // as the sync would
         const sync = checkOnly ? planResult(ready, destination) : await applySync(destination, ready, deps.sync);
         const changed = changedPaths(sync);
       commit = sync.commit;

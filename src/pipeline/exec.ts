@@ -26,6 +26,8 @@ export interface ExecOptions {
   readonly signal?: AbortSignal | undefined;
   /** Called with the PID (= process group) once the command runs, to record it. */
   readonly onStart?: ((pid: number) => void) | undefined;
+  /** Written to the command's stdin, which is then closed. @default no stdin (/dev/null) */
+  readonly input?: string | undefined;
 }
 
 export interface ExecResult {
@@ -72,10 +74,15 @@ export function createExec(options: CreateExecOptions = {}): Exec {
       let child;
       try {
         // detached: the shell leads a new process group, so a timeout can kill everything it started.
-        child = spawn(shell, ['-c', command], { env: { ...run.env }, cwd: run.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = spawn(shell, ['-c', command], { env: { ...run.env }, cwd: run.cwd, detached: true, stdio: [run.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
       } catch (error) {
         resolve({ code: null, signal: null, lastLines: [], timedOut: false, startError: errorMessage(error) });
         return;
+      }
+      if (run.input !== undefined && child.stdin !== null) {
+        // A command that does not read its stdin closes the pipe early: that is its choice, not an error.
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(run.input);
       }
       const flushers = [splitLines(child.stdout, (line) => emit(line, 'stdout')), splitLines(child.stderr, (line) => emit(line, 'stderr'))];
       let timedOut = false;

@@ -22,7 +22,7 @@ export interface RebuildDecisionInput {
   readonly commit: string;
   /** The commit the last successful rebuild ran on, if any is recorded. */
   readonly lastRebuilt: string | undefined;
-  /** `--skip-rebuild`. */
+  /** `--no-rebuild` (or its deprecated alias `--skip-rebuild`). */
   readonly skip: boolean;
 }
 
@@ -38,7 +38,7 @@ export interface RebuildDecision {
  * would never be switched to it. Pure.
  */
 export function decideRebuild(input: RebuildDecisionInput): RebuildDecision {
-  if (input.skip) return { run: false, reason: '--skip-rebuild' };
+  if (input.skip) return { run: false, reason: '--no-rebuild: the next run without it rebuilds' };
   switch (input.when) {
     case 'never':
       return { run: false, reason: 'rebuild.when is "never"' };

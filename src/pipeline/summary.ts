@@ -38,3 +38,27 @@ export function countByKind(summary: ChangeSummary): { added: number; modified: 
     typeChanged: summary.typeChanged.length,
   };
 }
+
+/** Whether a change is of a folder (created, removed) rather than of a file or symlink. */
+function isFolderChange(change: Plan['changes'][number]): boolean {
+  return change.kind === 'deleted' ? change.before?.kind === 'dir' : change.target?.mode === '040000' || change.target?.mode === '160000';
+}
+
+/** "150 files, 31 folders": the unit every phase line counts in (files include symlinks; a submodule is a folder). */
+export function filesAndFolders(files: number, folders: number): string {
+  return `${files} ${files === 1 ? 'file' : 'files'}, ${folders} ${folders === 1 ? 'folder' : 'folders'}`;
+}
+
+/** Files (and symlinks) and folders of a tree's entries. */
+export function countEntries(entries: readonly { readonly mode: string }[]): { files: number; folders: number } {
+  let folders = 0;
+  for (const entry of entries) if (entry.mode === '040000' || entry.mode === '160000') folders++;
+  return { files: entries.length - folders, folders };
+}
+
+/** Files (and symlinks) and folders a plan changes, type changes counted by what the path becomes. */
+export function countPlanChanges(plan: Plan): { files: number; folders: number } {
+  let folders = 0;
+  for (const change of plan.changes) if (isFolderChange(change)) folders++;
+  return { files: plan.changes.length - folders, folders };
+}

@@ -8,18 +8,19 @@
  * `--check-only` prints the plan and stops; dev-update's pre-sync hook reads it; `runSync` does
  * both. DEST is not touched until every needed blob is in the store, verified.
  */
-import type { Config } from '../config/types.js';
+import type { Config, Token } from '../config/types.js';
+import type { AuthSummary } from '../auth/run-auth.js';
 import { errorMessage, HostsyncError, throwIfAborted } from '../errors.js';
 import { collectGarbage, recordGeneration } from '../apply/history.js';
 import { clearHold, readHold } from '../apply/hold.js';
 import type { Destination } from '../apply/destination.js';
 import { withDestination } from '../apply/destination.js';
-import { scanAndPlan } from '../apply/local-plan.js';
+import { planScanned, scanAndPlan } from '../apply/local-plan.js';
 import type { GitHubClient, RateLimitInfo } from '../github/types.js';
 import { saveStatCache } from '../local/stat-cache.js';
 import type { ScanResult } from '../local/scan.js';
-import type { Logger, Manifest, RemoteEntry, StrategyName, WantedBlob } from '../model.js';
-import { isEmptyPlan, type Plan } from '../plan/plan.js';
+import type { Logger, Manifest, RemoteEntry, StrategyName, WantedBlob, WorkProgress } from '../model.js';
+import { isEmptyPlan, planUpdate, type Plan } from '../plan/plan.js';
 import type { StrategyChoice } from '../plan/strategy.js';
 import { loadRefCache, manifestMatches, refKey, saveRefCache } from '../state/etags.js';
 import { ensurePrivateDir } from '../state/files.js';
@@ -33,7 +34,13 @@ import type { TransferProgress } from '../transfer/types.js';
 import { fetchContent } from './fetch.js';
 import { createPhases, type Phase, type PhaseListener } from './phases.js';
 import { startTransferDeadline, type TransferDeadline } from './deadline.js';
-import { countByKind, summarizeChanges, type ChangeSummary } from './summary.js';
+import { checkSignature, throwIfRefused, type SignatureStatus } from './signatures.js';
+import { openFleetRun, type FleetReport } from '../rollout/fleet.js';
+import { describeRollout } from '../rollout/describe.js';
+import { countByKind, countEntries, countPlanChanges, filesAndFolders, summarizeChanges, type ChangeSummary } from './summary.js';
+import { formatBytes } from '../format.js';
+import { applyKnownPointers, examineAtHand, lfsShas, openLfs, summarizeLfs, type FetchBlobs, type LfsRun, type LfsSummary } from '../lfs/resolve.js';
+import { completeLfs } from '../lfs/complete.js';
 
 export type { Logger, LogLevel } from '../model.js';
 
@@ -41,7 +48,8 @@ export interface SyncDeps {
   /** A GitHub client for the run; every request it makes carries `signal` (stop, transfer deadline). */
   readonly createClient: (config: Config, signal: AbortSignal) => GitHubClient;
   readonly log: Logger;
-  readonly onProgress?: ((progress: TransferProgress) => void) | undefined;
+  /** How far the running phase is (a pack as it arrives, the transfer, the apply): the CLI's bar and 10 s lines. */
+  readonly onProgress?: ((progress: WorkProgress) => void) | undefined;
   /** A phase starts or ends (the CLI's spinners and --verbose lines). */
   readonly onPhase?: PhaseListener | undefined;
   readonly now?: () => number;
@@ -51,6 +59,11 @@ export interface SyncDeps {
   readonly signal?: AbortSignal | undefined;
   /** Retries and back-off of requests that are not the GitHub client's (git's wire protocol). */
   readonly retry?: RetryPolicy | undefined;
+  /**
+   * Asked when planning fails: a token to plan once more with (a GitHub App token GitHub refused,
+   * src/auth/run-auth.ts), or undefined to fail. May throw a clearer error instead.
+   */
+  readonly renewToken?: ((error: unknown) => Promise<Token | undefined>) | undefined;
 }
 
 /** What a sync would do, computed once: printed by --check-only, read by hooks, applied by applySync. */
@@ -82,8 +95,16 @@ export interface SyncPlan {
   readonly chain: readonly { readonly sha: string; readonly data: Buffer }[] | undefined;
   readonly phases: Phase[];
   readonly startedAt: number;
+  /** The clock `startedAt` was read from (deps.now), for the run's duration. */
+  readonly clock: () => number;
   /** The run's transfer deadline; applySync disposes of it. */
   readonly deadline: TransferDeadline;
+  /** How the ref was polled, the ref's alternatives, and the rollout gate's verdict (src/rollout/). */
+  readonly fleet: FleetReport;
+  /** The host's verdict on the commit's signature with pinned keys (signatures.ts); undefined without. */
+  readonly signature: SignatureStatus | undefined;
+  /** Git LFS files (src/lfs): the run's side, small blobs still to look at after the transfer, what it downloads. */
+  readonly lfs: { readonly run: LfsRun; readonly unexamined: readonly string[]; readonly summary: LfsSummary };
 }
 
 export interface SyncResult {
@@ -94,6 +115,10 @@ export interface SyncResult {
   readonly dest: string;
   readonly commit: string;
   readonly previousCommit: string | undefined;
+  /** The commit the ref names now (differs from `commit` while DEST is held after a rollback). */
+  readonly refCommit: string;
+  /** DEST was rolled back from `refCommit`: the sync kept `commit` until the ref moves. */
+  readonly held: boolean;
   readonly source: RemoteSource['name'];
   readonly strategy: StrategyName;
   readonly strategyReason: string;
@@ -116,6 +141,16 @@ export interface SyncResult {
   readonly durationMs: number;
   /** Phases with their durations, for the bench and --verbose. */
   readonly phases: readonly Phase[];
+  /** GitHub REST API quota points the run spent: API requests not answered 304 (docs/operations.md). */
+  readonly quotaPoints: number;
+  /** How the ref was polled, the ref's alternatives, and the rollout gate's verdict. */
+  readonly fleet: FleetReport;
+  /** With pinned keys: whether the commit's signature verified on this host. */
+  readonly signature: SignatureStatus | undefined;
+  /** Git LFS files in the tree, and the objects downloaded (or, with --check-only, to download). */
+  readonly lfs: LfsSummary;
+  /** How the run authenticated and what its GitHub App token cost (set by the command, src/auth/run-auth.ts). */
+  readonly auth?: AuthSummary | undefined;
 }
 
 /** Run one sync: open DEST, plan, and (unless --check-only) apply. Throws HostsyncError for anything a user can act on; DEST is then as before. */
@@ -133,7 +168,7 @@ export async function runSync(config: Config, deps: SyncDeps): Promise<SyncResul
 
 /** The source deps of a sync: every request carries the transfer deadline's signal. */
 function sourceDeps(deps: SyncDeps, deadline: TransferDeadline, host: () => HostObjects): SourceDeps {
-  return { createClient: (config) => deps.createClient(config, deadline.signal), log: deps.log, env: deps.env, now: deps.now ?? Date.now, signal: deadline.signal, host, userAgent: `hostsync/${VERSION}`, retry: deps.retry };
+  return { createClient: (config) => deps.createClient(config, deadline.signal), log: deps.log, env: deps.env, now: deps.now ?? Date.now, signal: deadline.signal, host, userAgent: `hostsync/${VERSION}`, retry: deps.retry, onProgress: deps.onProgress };
 }
 
 /** What DEST and the store hold, as delta bases for the wire source. */
@@ -164,11 +199,26 @@ function serverHost(config: Config): string {
  * into the store. The returned plan owns its source: close `plan.source` when done.
  */
 export async function planSync(destination: Destination, config: Config, deps: SyncDeps): Promise<SyncPlan> {
+  // A GitHub App token GitHub refused is replaced (src/auth/run-auth.ts, which may throw a clearer
+  // error instead); planning runs at most three times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await planOnce(destination, config, deps);
+    } catch (error) {
+      const token = await deps.renewToken?.(error);
+      if (token === undefined || attempt >= 3) throw error;
+      config = { ...config, token };
+    }
+  }
+}
+
+async function planOnce(destination: Destination, config: Config, deps: SyncDeps): Promise<SyncPlan> {
   const now = deps.now ?? Date.now;
   const startedAt = now();
   const phases: Phase[] = [];
   const phase = createPhases(now, phases, deps.onPhase);
   const previous = destination.manifest;
+  const fleet = await openFleetRun(config, { log: deps.log, now });
   const deadline = startTransferDeadline(config.transferTimeoutSec, serverHost(config), deps.signal);
   const scanRoot = await destination.scanRoot();
   const host = hostObjects(destination, scanRoot);
@@ -178,11 +228,16 @@ export async function planSync(destination: Destination, config: Config, deps: S
   try {
     phase.start('resolve ref');
     const cache = await loadRefCache(destination.paths.etags);
-    const cached = cache[refKey(config.apiUrl, config.repo, config.ref)];
-    const known = cached !== undefined && previous !== undefined ? cached : undefined;
-    const found = await resolveWithFallback(config, source, known, sourceDeps(deps, deadline, host));
+    // A ref with alternatives (`canary/%H|main`) becomes the one that exists; the rest of the run uses that.
+    const found = await fleet.resolve(source, (ref, from) => {
+      const cached = cache[refKey(config.apiUrl, config.repo, ref)];
+      const known = cached !== undefined && previous !== undefined ? cached : undefined;
+      return resolveWithFallback({ ...config, ref }, from, known, sourceDeps(deps, deadline, host));
+    });
     source = found.source;
     const resolved = found.resolved;
+    config = { ...config, ref: found.ref };
+    if (!config.checkOnly) await fleet.remember(source.stats);
     deps.log('debug', resolved.changed ? `Ref ${config.ref} → ${resolved.sha}.` : `Ref ${config.ref} unchanged (304): ${resolved.sha.slice(0, 12)}.`);
     phase.end(`${config.ref} → ${resolved.sha.slice(0, 12)}`);
     throwIfAborted(deps.signal);
@@ -190,38 +245,55 @@ export async function planSync(destination: Destination, config: Config, deps: S
     const hold = await readHold(destination.paths);
     const held = hold !== undefined && previous !== undefined && hold.rolledBackFrom === resolved.sha;
     if (held) deps.log('info', `DEST was rolled back from ${resolved.sha.slice(0, 12)}; keeping ${previous.commit.slice(0, 12)} until ${config.ref} moves (or run 'hostsync rollback --to ${resolved.sha.slice(0, 12)}').`);
-    const commit = held ? previous.commit : resolved.sha;
+    // A rollout keeps DEST's commit until the host's wave is due (src/rollout/gate.ts).
+    const gate = held ? undefined : await fleet.gate({ previous, config, resolved: found, stats: source.stats, write: !config.checkOnly, paths: destination.paths });
+    const waiting = previous !== undefined && gate?.apply === false;
+    if (gate !== undefined) deps.log(waiting ? 'info' : 'debug', describeRollout(gate.report, config.ref, previous?.commit, source.stats.serverDate ?? now()));
+    const commit = held || waiting ? previous.commit : resolved.sha;
 
     phase.start('tree');
     what = 'reading the tree';
     const sameFolder = previous?.repo === config.repo && previous.path === config.path ? previous : undefined;
-    const tree = manifestMatches(previous, config.repo, config.path, commit)
+    const fromManifest = manifestMatches(previous, config.repo, config.path, commit);
+    // Said before the download starts: with the wire protocol the content comes with the tree.
+    if (!fromManifest && !config.checkOnly && source.name === 'wire') deps.log('info', describePackFetch(commit, sameFolder));
+    const tree = fromManifest
       ? { entries: previous.entries, repoBytes: undefined, prefetched: { blobs: 0, bytes: 0 }, tree: previous.tree, chain: previous.chain?.map((t) => ({ sha: t.sha, data: Buffer.from(t.data, 'base64') })) }
       : await source.readTree(commit, { path: config.path, withContent: !config.checkOnly, previous: sameFolder });
-    phase.end(`${tree.entries.length} entries`);
+    const inTree = countEntries(tree.entries);
+    phase.end(filesAndFolders(inTree.files, inTree.folders), inTree);
     throwIfAborted(deps.signal);
+    const signature = await checkSignature({ config, source, commit, previous, root: tree.root, log: deps.log, now });
 
     phase.start('scan');
-    const { plan, scan, statCacheChanged } = await scanAndPlan({
+    // Git LFS files become their content: known pointers now, pointers in blobs at hand after the scan (src/lfs).
+    const lfs = await openLfs({ mode: config.lfs, stateDir: config.stateDir, store: destination.store, scanRoot, previous, log: deps.log });
+    const planInput = {
       paths: destination.paths,
       store: destination.store,
-      remote: tree.entries,
+      remote: applyKnownPointers(lfs, tree.entries),
       previous: previous?.entries ?? [],
       preserve: config.preserve,
       prune: config.prune,
       scanRoot,
       ignoreStatCache: config.forceFull,
       // Pinned before the store is asked what it holds, so another destination's collection cannot take it meanwhile.
-      beforeStoreQuery: (shas) => destination.pins.add(shas),
-    });
-    phase.end(`${scan.stats.files} files, ${scan.stats.hashed} hashed, ${scan.stats.cacheHits} from the stat cache`, { files: scan.stats.files, hashed: scan.stats.hashed, cacheHits: scan.stats.cacheHits });
+      beforeStoreQuery: (shas: readonly string[]) => destination.pins.add(shas),
+    };
+    const scanned = await scanAndPlan(planInput);
+    const examined = await examineAtHand(lfs, planInput.remote, scanned.scan, scanned.plan, config.checkOnly ? blobFetcher(source, commit, destination, tree.entries, config, deps.log, deadline.signal) : undefined);
+    const remote = examined.remote;
+    const { plan, scan, statCacheChanged } = examined.changed ? { ...scanned, plan: await planScanned({ ...planInput, remote }, scanned.scan) } : scanned;
+    phase.end(`${scan.stats.files} files in DEST, ${scan.stats.hashed} hashed, ${scan.stats.cacheHits} from the stat cache`, { files: scan.stats.files, hashed: scan.stats.hashed, cacheHits: scan.stats.cacheHits });
     if (plan.conflicts.length > 0) {
       throw new HostsyncError(`Preserved path ${plan.conflicts[0]} stands where commit ${commit.slice(0, 12)} needs a file. Move it, or change 'preserve', then run again.`);
     }
     for (const skip of plan.skipped) deps.log('warn', `Skipping ${skip.path}: ${skip.reason}.`);
 
+    // LFS objects come from the LFS server (applySync), never from git's transfers.
+    const lfsContent = lfsShas(remote);
     const wanted: WantedBlob[] = [];
-    for (const blob of plan.fetch) if (!(await destination.store.holds(blob.sha))) wanted.push(blob);
+    for (const blob of plan.fetch) if (!lfsContent.has(blob.sha) && !(await destination.store.holds(blob.sha))) wanted.push(blob);
     const gitAvailable = wanted.length > 0 && source.name === 'rest' ? await (await import('../transfer/clone.js')).isGitAvailable('git', undefined, deps.env) : source.name === 'git';
     const transfer = wanted.length === 0
       ? { order: [], reason: plan.localCopies.length > 0 ? 'all content already on the host (moved or copied files)' : 'nothing to download' }
@@ -234,7 +306,7 @@ export async function planSync(destination: Destination, config: Config, deps: S
       commit,
       previous,
       held,
-      remote: tree.entries,
+      remote,
       repoBytes: tree.repoBytes,
       plan,
       scan,
@@ -249,7 +321,11 @@ export async function planSync(destination: Destination, config: Config, deps: S
       chain: tree.chain,
       phases,
       startedAt,
+      clock: now,
       deadline,
+      fleet: { poll: fleet.poll, refPattern: fleet.pattern, rollout: gate?.report },
+      signature,
+      lfs: { run: lfs, unexamined: examined.unexamined, summary: summarizeLfs(config.lfs, remote, plan.fetch) },
     };
   } catch (error) {
     deadline.dispose();
@@ -267,7 +343,7 @@ export function planResult(plan: SyncPlan, destination: Destination): SyncResult
 
 function resultOf(plan: SyncPlan, destination: Destination, outcome: { checkOnly: boolean; strategy: StrategyName; reason: string; bytes: number; blobs: number }): SyncResult {
   const { config, source } = plan;
-  const now = Date.now;
+  const now = plan.clock;
   const reason = source.reason === '' ? outcome.reason : outcome.strategy === 'clone' || outcome.strategy === 'none' ? source.reason : `${source.reason}; ${outcome.reason}`;
   return {
     ok: true,
@@ -277,6 +353,8 @@ function resultOf(plan: SyncPlan, destination: Destination, outcome: { checkOnly
     dest: destination.paths.dest,
     commit: plan.commit,
     previousCommit: plan.previous?.commit,
+    refCommit: plan.resolved.sha,
+    held: plan.held,
     source: source.name,
     strategy: outcome.strategy,
     strategyReason: reason,
@@ -295,6 +373,11 @@ function resultOf(plan: SyncPlan, destination: Destination, outcome: { checkOnly
     rateLimit: source.stats.rateLimit,
     durationMs: now() - plan.startedAt,
     phases: plan.phases,
+    // GitHub charges every API request except a 304 to an authenticated conditional request.
+    quotaPoints: source.stats.apiRequests - (config.token === undefined ? 0 : source.stats.notModified),
+    fleet: plan.fleet,
+    signature: plan.signature,
+    lfs: plan.lfs.summary,
   };
 }
 
@@ -308,7 +391,9 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
   const phase = createPhases(now, plan.phases, deps.onPhase);
   let fetched: Awaited<ReturnType<typeof fetchContent>>;
   try {
-    if (!plan.held) await source.checkTrust(commit, previous);
+    throwIfRefused(plan.signature, commit);
+    // DEST already holds the commit (an unchanged poll, a rollout holding back): it was vouched for when applied, and asking GitHub again would cost a point at every poll.
+    if (!plan.held && commit !== previous?.commit) await source.checkTrust(commit, previous);
     await ensurePrivateDir(config.stateDir);
     phase.start('transfer');
     deps.log(plan.wanted.length === 0 ? 'debug' : 'info', `strategy ${plan.transfer.order[0] ?? 'none'}: ${plan.transfer.reason}`);
@@ -320,16 +405,18 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
     store: destination.store,
     scanRoot: plan.scanRoot,
     log: deps.log,
-    onProgress: deps.onProgress,
+    onProgress: deps.onProgress === undefined ? undefined : (progress) => deps.onProgress?.(transferWork(progress)),
     signal: plan.deadline.signal,
     createStrategy: (name) => source.createStrategy(name, commit),
     });
+    plan = await completeLfsFiles(destination, plan, deps);
   } catch (error) {
     throw plan.deadline.explain(error, 'checking or downloading content');
   } finally {
     plan.deadline.dispose();
   }
-  phase.end(`via ${fetched.strategy}, ${fetched.blobs} blobs, ${fetched.bytes} bytes`, { blobs: fetched.blobs, bytes: fetched.bytes });
+  const moved = fetched.blobs > 0 ? `via ${fetched.strategy}, ${fetched.blobs} blobs, ${formatBytes(fetched.bytes)}` : plan.prefetched.blobs > 0 ? 'nothing more: the content came with the tree' : fetched.strategy === 'local' ? 'nothing: the content was on the host' : 'nothing to download';
+  phase.end(moved, { blobs: fetched.blobs, bytes: fetched.bytes });
   const prefetched = plan.prefetched.blobs > 0 && fetched.strategy === 'none';
   const strategy: StrategyName = prefetched ? 'pack' : fetched.strategy;
   throwIfAborted(deps.signal);
@@ -345,12 +432,15 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
       appliedAt: new Date(now()).toISOString(),
       strategy,
       entries: plan.plan.entries,
+      lfs: config.lfs,
       ...(plan.tree !== undefined ? { tree: plan.tree } : {}),
       ...(plan.chain !== undefined && plan.chain.length > 0 ? { chain: plan.chain.map((t) => ({ sha: t.sha, data: t.data.toString('base64') })) } : {}),
     };
     phase.start('apply');
-    await destination.apply(plan.plan, manifest, previous, now, plan.scan.statCache);
-    phase.end(`${plan.plan.changes.length} changes`, { changes: plan.plan.changes.length });
+    const onApplied = deps.onProgress === undefined ? undefined : (done: number, total: number) => deps.onProgress?.({ bytes: 0, items: Math.floor(done / 2), totalItems: Math.ceil(total / 2), unit: 'paths' });
+    await destination.apply(plan.plan, manifest, previous, now, plan.scan.statCache, onApplied);
+    const counted = countPlanChanges(plan.plan);
+    phase.end(filesAndFolders(counted.files, counted.folders), { changes: plan.plan.changes.length, ...counted });
     await recordGeneration(destination.paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(plan.changes) }, config.historyLimit);
     if (!plan.held) await clearHold(destination.paths);
     await collectGarbage(config.stateDir, destination.store, now).catch((error: unknown) => deps.log('warn', `Skipped cleaning the object store: ${errorMessage(error)}`));
@@ -369,4 +459,65 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
     bytes: fetched.bytes + plan.prefetched.bytes,
     blobs: fetched.blobs + plan.prefetched.blobs,
   });
+}
+
+/** Blobs into the store through the source's transfers, in the order it chooses (for what src/lfs must read). */
+function blobFetcher(source: RemoteSource, commit: string, destination: Destination, remote: readonly RemoteEntry[], config: Config, log: Logger, signal: AbortSignal): FetchBlobs {
+  const noCopies = planUpdate({ remote: [], local: new Map(), previous: [], stored: new Set(), isPreserved: () => false, prune: false });
+  return async (blobs) => {
+    const wanted: WantedBlob[] = [];
+    for (const blob of blobs) if (!(await destination.store.holds(blob.sha))) wanted.push(blob);
+    if (wanted.length === 0) return;
+    const choice = source.chooseTransfer({ wanted, remote, repoBytes: undefined, path: config.path, forceFull: false, concurrency: config.concurrency }, false);
+    await fetchContent({ plan: noCopies, wanted, choice, commit, store: destination.store, scanRoot: destination.paths.dest, log, signal, createStrategy: (name) => source.createStrategy(name, commit) });
+  };
+}
+
+/**
+ * After the transfer: pointers in the blobs it brought, and every LFS object the plan needs
+ * downloaded and verified (src/lfs). When entries changed, the plan is made again against the same
+ * scan, and content DEST holds at other paths is copied into the store.
+ */
+async function completeLfsFiles(destination: Destination, plan: SyncPlan, deps: SyncDeps): Promise<SyncPlan> {
+  const { config, source, commit } = plan;
+  const fetchBlobs = blobFetcher(source, commit, destination, plan.remote, config, deps.log, plan.deadline.signal);
+  const done = await completeLfs(plan.lfs.run, {
+    config,
+    remote: plan.remote,
+    unexamined: plan.lfs.unexamined,
+    scan: plan.scan,
+    plan: plan.plan,
+    chain: plan.chain,
+    fetchBlobs,
+    pin: (shas) => destination.pins.add(shas),
+    traffic: source.stats,
+    retry: deps.retry,
+    signal: plan.deadline.signal,
+    onProgress: deps.onProgress === undefined ? undefined : (progress) => deps.onProgress?.({ ...transferWork(progress), unit: 'LFS objects' }),
+    userAgent: `hostsync/${VERSION}`,
+    now: deps.now ?? Date.now,
+  });
+  const lfs = { ...plan.lfs, unexamined: [], summary: { ...summarizeLfs(config.lfs, done.remote, []), objects: done.objects, bytes: done.bytes } };
+  if (!done.changed) return { ...plan, lfs };
+  const replanned = await planScanned({ store: destination.store, remote: done.remote, previous: plan.previous?.entries ?? [], preserve: config.preserve, prune: config.prune }, plan.scan);
+  await fetchContent({ plan: replanned, wanted: [], choice: { order: [], reason: '' }, commit, store: destination.store, scanRoot: plan.scanRoot, log: deps.log, signal: plan.deadline.signal, createStrategy: async () => undefined });
+  return { ...plan, remote: done.remote, plan: replanned, changes: summarizeChanges(replanned), pending: !isEmptyPlan(replanned), lfs };
+}
+
+/** The info line before a pack is fetched with the tree: which source, and what it brings. */
+function describePackFetch(commit: string, previous: Manifest | undefined): string {
+  const what = previous === undefined || previous.commit === commit ? 'the whole tree' : `what changed since ${previous.commit.slice(0, 12)}`;
+  return `source wire: fetching ${commit.slice(0, 12)} as one pack over git's wire protocol (${what}, verified as it arrives)`;
+}
+
+/** A transfer strategy's progress as the phase's: the rate is measured on what the stream carries. */
+export function transferWork(progress: TransferProgress): WorkProgress {
+  const streamed = progress.streamedBytes !== undefined;
+  return {
+    bytes: streamed ? progress.streamedBytes! : progress.doneBytes,
+    totalBytes: streamed ? progress.streamTotal : progress.totalBytes > 0 ? progress.totalBytes : undefined,
+    items: progress.doneBlobs,
+    totalItems: progress.totalBlobs,
+    unit: 'blobs',
+  };
 }

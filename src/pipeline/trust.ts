@@ -1,6 +1,7 @@
 /**
  * What a commit must satisfy before it may be applied: GitHub's signature verification with
- * `--require-signed` (https://docs.github.com/rest/commits/commits#get-a-commit, `commit.verification`),
+ * `--require-signed` and no pinned keys — the server's word, not a check on this host
+ * (https://docs.github.com/rest/commits/commits#get-a-commit, `commit.verification`),
  * and the downgrade guard — a commit that is not a descendant of the last applied one (a
  * force-push or a rewind on the server) is refused unless `--allow-downgrade`
  * (https://docs.github.com/rest/commits/commits#compare-two-commits).
@@ -10,14 +11,18 @@ import { HostsyncError } from '../errors.js';
 import { HttpStatusError } from '../github/errors.js';
 import type { GitHubClient } from '../github/types.js';
 import type { Manifest } from '../model.js';
+import { pinsConfigured } from '../trust/pins.js';
 
-/** Throw when `commit` may not be applied; costs one request per enabled check. */
-export async function checkTrust(client: GitHubClient, config: Pick<Config, 'requireSigned' | 'allowDowngrade' | 'repo' | 'ref'>, previous: Manifest | undefined, commit: string): Promise<void> {
-  if (config.requireSigned) {
+/**
+ * Throw when `commit` may not be applied; costs one request per enabled check. With pinned keys
+ * (`trust.*`) the host verifies signatures itself (signatures.ts) and GitHub's flag is not asked.
+ */
+export async function checkTrust(client: GitHubClient, config: Pick<Config, 'requireSigned' | 'allowDowngrade' | 'repo' | 'ref' | 'trust'>, previous: Manifest | undefined, commit: string): Promise<void> {
+  if (config.requireSigned && !pinsConfigured(config.trust)) {
     const info = await client.getCommit(commit);
     if (!info.verified) {
       throw new HostsyncError(
-        `Refusing commit ${commit.slice(0, 12)} of ${config.repo}: GitHub does not report it as verified (reason: ${info.verificationReason}) and --require-signed is set. Sign the commit with a key GitHub knows, or drop requireSigned.`,
+        `Refusing commit ${commit.slice(0, 12)} of ${config.repo}: GitHub does not report it as verified (reason: ${info.verificationReason}) and --require-signed is set, which trusts GitHub's verification. Sign the commit with a key GitHub knows, or pin the signers' keys on this host (--allowed-signers FILE, --openpgp-keys FILE) to verify it here instead.`,
       );
     }
   }

@@ -93,7 +93,13 @@ export function planUpdate(input: PlanInput): Plan {
       continue;
     }
     remoteByPath.set(entry.path, entry);
-    entries.push(entry.size === undefined ? { path: entry.path, mode: entry.mode, sha: entry.sha } : { path: entry.path, mode: entry.mode, sha: entry.sha, size: entry.size });
+    entries.push(
+      entry.lfs !== undefined
+        ? { path: entry.path, mode: entry.mode, sha: entry.sha, size: entry.size, lfs: entry.lfs }
+        : entry.size === undefined
+          ? { path: entry.path, mode: entry.mode, sha: entry.sha }
+          : { path: entry.path, mode: entry.mode, sha: entry.sha, size: entry.size },
+    );
     const before = input.local.get(entry.path);
     const kind = placedKind(entry.mode);
     let change: Change['kind'] | undefined;

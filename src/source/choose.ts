@@ -1,5 +1,7 @@
 /**
- * The one place a run's source is chosen. By `transport`:
+ * The one place a run's source is chosen. A repository given as a git URL (any smart-HTTP host, or
+ * SSH) is read by the wire protocol alone, with no REST API (src/source/git-host.ts). On GitHub
+ * (OWNER/NAME), by `transport`:
  *   auto (default)  git's wire protocol (src/source/wire.ts) with the REST API for the ref poll, and
  *                   the REST API for everything when the server does not speak the protocol to us
  *   rest            the REST API alone; a spent quota moves the run to the git CLI when installed
@@ -9,8 +11,10 @@ import type { Config } from '../config/types.js';
 import { RateLimitError } from '../github/errors.js';
 import type { GitHubClient } from '../github/types.js';
 import type { RetryPolicy } from '../github/retry.js';
-import type { Logger } from '../model.js';
+import type { Logger, WorkProgress } from '../model.js';
 import type { LowSpeed } from '../net/low-speed.js';
+import { netSettingsOf } from '../net/settings.js';
+import { gitHeaders, openGitHostSource } from './git-host.js';
 import { createRestSource } from './rest.js';
 import type { KnownRef, RemoteSource, ResolvedCommit } from './types.js';
 import { createWireSource, describeWireFailure, type HostObjects } from './wire.js';
@@ -28,6 +32,8 @@ export interface SourceDeps {
   readonly userAgent?: string | undefined;
   /** Retries and back-off of git requests. */
   readonly retry?: RetryPolicy | undefined;
+  /** Progress of a pack fetched while reading the tree (the wire source). */
+  readonly onProgress?: ((progress: WorkProgress) => void) | undefined;
 }
 
 /** The repository's smart-HTTP URL on GitHub. */
@@ -35,22 +41,17 @@ export function gitUrlOf(config: Pick<Config, 'serverUrl' | 'repoOwner' | 'repoN
   return `${config.serverUrl.replace(/\/+$/, '')}/${config.repoOwner}/${config.repoName}.git`;
 }
 
-/** Headers of git requests: the token as Basic `x-access-token:<token>` (what GitHub takes for git). */
-export function gitHeaders(token: string | undefined, userAgent: string): Record<string, string> {
-  return {
-    'user-agent': userAgent,
-    ...(token === undefined ? {} : { authorization: `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}` }),
-  };
-}
-
 /** The source a run starts with. */
 export function openSource(config: Config, deps: SourceDeps): RemoteSource {
+  if (config.gitUrl !== undefined) return openGitHostSource(config, config.gitUrl, deps);
   if (config.transport === 'rest' || deps.host === undefined) return createRestSource({ config, client: deps.createClient(config), env: deps.env, signal: deps.signal });
   const rest = config.transport === 'auto' ? createRestSource({ config, client: deps.createClient(config), env: deps.env, signal: deps.signal }) : undefined;
   const wire = createWireSource({
     config,
     url: gitUrlOf(config),
     headers: gitHeaders(config.token?.value, deps.userAgent ?? 'hostsync'),
+    net: netSettingsOf(config),
+    timeouts: { timeoutMs: config.timeoutSec * 1000, stallMs: config.stallSec * 1000 },
     rest,
     refsOverGit: config.transport === 'git',
     host: deps.host,
@@ -60,6 +61,7 @@ export function openSource(config: Config, deps: SourceDeps): RemoteSource {
     env: deps.env,
     gitAvailable: async () => (await import('../transfer/clone.js')).isGitAvailable('git', undefined, deps.env),
     retry: deps.retry,
+    onProgress: deps.onProgress,
   });
   return rest === undefined ? wire : withRestFallback(wire, rest, deps.log);
 }
@@ -80,6 +82,7 @@ function withRestFallback(wire: RemoteSource, rest: RemoteSource, log: Logger): 
     },
     stats: wire.stats,
     resolveRef: (ref, known) => wire.resolveRef(ref, known),
+    ...(wire.resolveFirst === undefined ? {} : { resolveFirst: wire.resolveFirst }),
     async readTree(commit, options) {
       try {
         return await wire.readTree(commit, options);
@@ -93,6 +96,8 @@ function withRestFallback(wire: RemoteSource, rest: RemoteSource, log: Logger): 
       }
     },
     checkTrust: (commit, previous) => current.checkTrust(commit, previous),
+    // From the source that read the tree: its entries and this object belong together.
+    commitObject: (commit) => current.commitObject(commit),
     chooseTransfer: (needs, gitAvailable) => current.chooseTransfer(needs, gitAvailable),
     createStrategy: (name, commit) => current.createStrategy(name, commit),
     close: () => wire.close(),

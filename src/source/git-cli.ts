@@ -1,17 +1,20 @@
 /**
  * git itself as a source, for runs whose REST quota is spent (git traffic is not rate-limited):
  * the ref by `git ls-remote`, the tree by `git ls-tree` of one shallow fetch, content from the
- * same fetch (transfer/git-source.ts). Signatures need the API, and the downgrade guard is not
- * run (a warning says so).
+ * same fetch (transfer/git-source.ts). Pinned keys are verified from git's own commit object;
+ * `--require-signed` without them needs the API, and the downgrade guard is not run (a warning says so).
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
+import { netSettingsOf } from '../net/settings.js';
 import { HostsyncError } from '../errors.js';
 import { describeReset, type RateLimitError } from '../github/errors.js';
 import type { Logger, Manifest } from '../model.js';
 import { remoteEntriesFromTree } from '../plan/remote.js';
 import type { RemoteSource, SourceStats } from './types.js';
+import { commitTree } from '../trust/commit-object.js';
+import { pinsConfigured } from '../trust/pins.js';
 
 export interface GitCliSourceOptions {
   readonly config: Config;
@@ -30,7 +33,9 @@ export interface GitCliSourceOptions {
 export async function createGitCliSource(options: GitCliSourceOptions): Promise<RemoteSource> {
   const { config, log } = options;
   const resets = describeReset(options.rateLimit.reset, options.now());
-  if (config.requireSigned && !config.checkOnly) {
+  // With pinned keys the host verifies signatures from git's own objects; only GitHub's flag needs the API.
+  const pinned = pinsConfigured(config.trust);
+  if (config.requireSigned && !pinned && !config.checkOnly) {
     throw new HostsyncError(
       `GitHub API rate limit exhausted; it resets at ${resets}. --require-signed needs the API to read the commit's signature verification, so the git-only path cannot be used. Wait for the reset, or drop requireSigned.`,
       1,
@@ -54,6 +59,7 @@ export async function createGitCliSource(options: GitCliSourceOptions): Promise<
     stallSec: config.lowSpeedTimeSec,
     lowSpeedLimit: config.lowSpeedLimit,
     env: options.env,
+    net: netSettingsOf(config),
   });
   return {
     name: 'git',
@@ -63,8 +69,12 @@ export async function createGitCliSource(options: GitCliSourceOptions): Promise<
       return { sha: await git.resolveRef(ref, options.signal), etag: undefined, changed: true };
     },
     async readTree(commit, { path }) {
-      return { entries: remoteEntriesFromTree(await git.readTree(commit, options.signal), path, commit), repoBytes: undefined, prefetched: { blobs: 0, bytes: 0 } };
+      const entries = remoteEntriesFromTree(await git.readTree(commit, options.signal), path, commit);
+      // git lists the tree its own (hashed) commit object names.
+      const root = pinned ? commitTree(await git.commitObject(commit, options.signal)) : undefined;
+      return { entries, repoBytes: undefined, prefetched: { blobs: 0, bytes: 0 }, root };
     },
+    commitObject: (commit) => git.commitObject(commit, options.signal),
     async checkTrust(commit, previous: Manifest | undefined) {
       if (config.allowDowngrade || previous === undefined || previous.commit === commit || previous.repo !== config.repo || previous.ref !== config.ref) return;
       log('warn', `Not checked: that ${commit.slice(0, 12)} descends from the last applied commit ${previous.commit.slice(0, 12)} (the downgrade guard needs the GitHub API, whose quota is spent). Applying it anyway.`);

@@ -6,12 +6,15 @@
  */
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
+import { netSettingsOf } from '../net/settings.js';
 import { HostsyncError } from '../errors.js';
 import type { GitHubClient } from '../github/types.js';
 import { readCommitTree } from '../github/tree.js';
 import type { Manifest } from '../model.js';
 import { remoteEntriesFromTree } from '../plan/remote.js';
 import { treesOfListing } from './trees.js';
+import { createRestSignatures } from './rest-signed.js';
+import { pinsConfigured } from '../trust/pins.js';
 import { chooseStrategy } from '../plan/strategy.js';
 import { checkTrust } from '../pipeline/trust.js';
 import { createBlobStrategy } from '../transfer/blobs.js';
@@ -28,6 +31,10 @@ export interface RestSourceOptions {
 /** Create the REST source over an existing client (closed with the source). */
 export function createRestSource(options: RestSourceOptions): RemoteSource {
   const { config, client } = options;
+  // With pinned keys: the commit object rebuilt from GitHub's answer, and the listing tied to its tree.
+  const signed = createRestSignatures(client, pinsConfigured(config.trust));
+  /** The repository's blob bytes from the last tree read, when known: a tarball's content. */
+  let repoBytesRead: number | undefined;
   return {
     name: 'rest',
     reason: '',
@@ -41,14 +48,18 @@ export function createRestSource(options: RestSourceOptions): RemoteSource {
       return { sha: resolved.sha, etag: resolved.etag, changed: true };
     },
     async readTree(commit, { path }) {
-      const tree = await readCommitTree(client, commit, path, config.concurrency);
+      const read = await signed.treeToRead(commit);
+      const tree = await readCommitTree(client, read, path, config.concurrency);
+      const root = signed.bind(commit, read, tree.entries, path, tree.walked);
       const repoBytes = tree.walked ? undefined : tree.entries.reduce((sum, entry) => sum + (entry.type === 'blob' ? (entry.size ?? 0) : 0), 0);
+      repoBytesRead = repoBytes; // the whole repository's, as the tarball carries it
       const entries = remoteEntriesFromTree(tree.entries, path, commit);
       // The folder's tree and the chain above it, rebuilt from the listing, let a later thin fetch use them as bases.
       const known = tree.walked ? undefined : treesOfListing(tree.entries, tree.rootSha, path);
-      return { entries, repoBytes, prefetched: { blobs: 0, bytes: 0 }, ...known };
+      return { entries, repoBytes, prefetched: { blobs: 0, bytes: 0 }, ...known, root };
     },
     checkTrust: (commit, previous: Manifest | undefined) => checkTrust(client, config, previous, commit),
+    commitObject: (commit) => signed.commitObject(commit),
     chooseTransfer(needs: TransferNeeds, gitAvailable: boolean) {
       const treeBlobs = needs.remote.filter((e) => e.mode !== '040000' && e.mode !== '160000');
       return chooseStrategy({
@@ -69,7 +80,7 @@ export function createRestSource(options: RestSourceOptions): RemoteSource {
       if (name === 'blobs') return createBlobStrategy({ client, concurrency: config.concurrency });
       if (name === 'tarball') {
         const { createTarballStrategy } = await import('../transfer/tarball.js');
-        return createTarballStrategy({ client, commit, root: config.path });
+        return createTarballStrategy({ client, commit, root: config.path, archiveBytes: repoBytesRead });
       }
       if (name === 'clone') {
         const { createCloneStrategy } = await import('../transfer/clone.js');
@@ -84,6 +95,7 @@ export function createRestSource(options: RestSourceOptions): RemoteSource {
           stallSec: config.lowSpeedTimeSec,
           lowSpeedLimit: config.lowSpeedLimit,
           env: options.env,
+          net: netSettingsOf(config),
         });
       }
       return undefined;

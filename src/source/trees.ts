@@ -73,7 +73,9 @@ export function createTreeIndex(entries: readonly ManifestEntry[], rootSha: stri
     if (list === undefined) children.set(parent, (list = []));
     list.push(entry);
     if (entry.mode === '040000' && !dirBySha.has(entry.sha)) dirBySha.set(entry.sha, entry.path);
-    if (entry.size !== undefined) sizes.set(entry.sha, entry.size);
+    // A Git LFS file is in git's trees as its pointer (src/lfs): that blob and its size.
+    if (entry.lfs !== undefined) sizes.set(entry.lfs.pointer, entry.lfs.pointerSize);
+    else if (entry.size !== undefined) sizes.set(entry.sha, entry.size);
   }
   const built = new Map<string, Buffer | null>();
   const build = (sha: string): Buffer | undefined => {
@@ -84,7 +86,7 @@ export function createTreeIndex(entries: readonly ManifestEntry[], rootSha: stri
     if (dir !== undefined) {
       const list = children.get(dir) ?? [];
       try {
-        const candidate = serializeTree(list.map((entry) => ({ mode: treeModeOf(entry.mode), name: Buffer.from(baseOf(entry.path), 'utf8'), sha: entry.sha })));
+        const candidate = serializeTree(list.map((entry) => ({ mode: treeModeOf(entry.mode), name: Buffer.from(baseOf(entry.path), 'utf8'), sha: entry.lfs?.pointer ?? entry.sha })));
         // Only a tree that hashes to its recorded SHA may serve (a name git stored in another encoding would not).
         if (hashObject('tree', candidate) === sha) data = candidate;
       } catch {
@@ -103,7 +105,9 @@ export function createTreeIndex(entries: readonly ManifestEntry[], rootSha: stri
       const below: RemoteEntry[] = [];
       for (const entry of entries) {
         if (prefix !== '' && !entry.path.startsWith(prefix)) continue;
-        below.push({ ...entry, path: entry.path.slice(prefix.length) });
+        const path = entry.path.slice(prefix.length);
+        // As git's tree has it: a Git LFS file as its pointer.
+        below.push(entry.lfs === undefined ? { ...entry, path } : { path, mode: entry.mode, sha: entry.lfs.pointer, size: entry.lfs.pointerSize });
       }
       return below;
     },

@@ -37,6 +37,11 @@ export interface RemoteTree {
   readonly tree?: string | undefined;
   /** With `--path`: the raw trees from the repository root down to the folder's parent. */
   readonly chain?: readonly { readonly sha: string; readonly data: Buffer }[] | undefined;
+  /**
+   * The root tree the entries were checked against by hashing (a pack's trees; a REST listing
+   * rebuilt when keys are pinned): a signed commit must name this tree. Undefined when unchecked.
+   */
+  readonly root?: string | undefined;
 }
 
 export interface ReadTreeOptions {
@@ -57,6 +62,8 @@ export interface SourceStats {
   /** Response bytes as received. */
   bytesReceived: number;
   rateLimit: RateLimitInfo | undefined;
+  /** The server's clock (ms since the epoch) from the `Date` header of the latest answer, when one came. */
+  serverDate?: number | undefined;
 }
 
 /** What the transfer choice weighs. */
@@ -78,12 +85,26 @@ export interface RemoteSource {
   /** Resolve `ref`, conditionally when `known` (a 304 costs no quota). */
   resolveRef(ref: string, known: KnownRef | undefined): Promise<ResolvedCommit>;
   /**
+   * The first of `refs` that exists, by git's `ls-refs` (no API quota): the poll of `poll: ls-refs`
+   * and of a ref with alternatives (src/rollout/). Throws `UnknownRefError` when none exists.
+   * Absent on sources that cannot list refs in one request (the REST API alone).
+   */
+  resolveFirst?(refs: readonly string[]): Promise<{ readonly ref: string; readonly sha: string }>;
+  /**
    * The commit's entries below `path`; with `withContent`, the source may bring blobs into the store
    * on the way. `previous` is what DEST holds: a source may fetch only what differs from it.
    */
   readTree(commit: string, options: ReadTreeOptions): Promise<RemoteTree>;
   /** Throw when `commit` may not replace `previous` (unsigned with requireSigned, not a descendant). */
   checkTrust(commit: string, previous: Manifest | undefined): Promise<void>;
+  /**
+   * The raw commit object (what `git cat-file commit` prints), for verifying its signature on the
+   * host: from the pack, from git, or rebuilt from the REST answer's signed payload. The caller checks
+   * that it hashes to `commit`. Undefined when the server says the commit is unsigned and cannot
+   * give the object otherwise (the REST API). Throws `CommitReassemblyError` when a REST answer
+   * does not rebuild into an object with that SHA.
+   */
+  commitObject(commit: string): Promise<Buffer | undefined>;
   /** The order of strategies for the missing blobs, with the reason (pure given the source's state). */
   chooseTransfer(needs: TransferNeeds, gitAvailable: boolean): StrategyChoice;
   /** Build one strategy of that order; undefined when this source cannot offer it. */

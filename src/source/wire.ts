@@ -12,12 +12,14 @@
  *            checked), blobs from the object store or from DEST files that hash to them. A base that
  *            cannot be found makes the fetch run again without `have` (logged), never a missing object.
  *   trust:   the downgrade guard from the commits themselves (C's parent is P, or a commits-only fetch
- *            `filter tree:0` walked back to P); `--require-signed` asks GitHub's API
+ *            `filter tree:0` walked back to P); pinned keys verify C as it came in the pack
+ *            (`commitObject`; a commits-only fetch when no pack was read); `--require-signed` without
+ *            them asks GitHub's API
  *   content: blobs the plan still misses by `want <blob>` (then REST blobs, tarball, clone)
  */
 import { open } from 'node:fs/promises';
 import type { Config } from '../config/types.js';
-import { HostsyncError } from '../errors.js';
+import { HostsyncError, UnknownRefError } from '../errors.js';
 import type { Capabilities } from '../git/capabilities.js';
 import { parseCommit } from '../git/commit.js';
 import { GitHttpError, GitProtocolError, GitServerError, GitTransportError, MissingBasesError, PackError, ProtocolVersionError } from '../git/errors.js';
@@ -26,7 +28,9 @@ import { fetchPack, lsRefs } from '../git/fetch-pack.js';
 import { createGitHttpTransport, type GitHttpTransport } from '../git/http-transport.js';
 import type { BaseProvider, BlobWriter, PackObjectSink, StoredObject } from '../git/object-sink.js';
 import { hashBlobFile } from '../local/hash.js';
-import type { Logger, Manifest, WantedBlob } from '../model.js';
+import type { NetSettings } from '../net/settings.js';
+import { hasFeature } from '../git/capabilities.js';
+import type { Logger, Manifest, WantedBlob, WorkProgress } from '../model.js';
 import { guardIterable, LowSpeedError, type LowSpeed } from '../net/low-speed.js';
 import { remoteEntriesFromTree } from '../plan/remote.js';
 import type { StrategyChoice, TransferName } from '../plan/strategy.js';
@@ -34,6 +38,8 @@ import type { ObjectStore } from '../state/objects.js';
 import { refCandidates } from '../transfer/git-source.js';
 import type { TransferContext, TransferResult, TransferStrategy } from '../transfer/types.js';
 import { createTreeIndex, flattenTrees, type TreeIndex } from './trees.js';
+import { pinsConfigured } from '../trust/pins.js';
+import { memoryWriter, withHeld } from './held-blobs.js';
 import type { KnownRef, ReadTreeOptions, RemoteSource, RemoteTree, ResolvedCommit, SourceStats, TransferNeeds } from './types.js';
 
 /** What the host already has: the source's delta bases. */
@@ -50,6 +56,12 @@ export interface WireSourceOptions {
   /** Request headers: Authorization (Basic), User-Agent. */
   readonly headers: Readonly<Record<string, string>>;
   readonly dispatcher?: import('undici').Dispatcher | undefined;
+  /** Proxy and CA file of the smart-HTTP requests (the transport's own dispatcher, made on first use). */
+  readonly net?: NetSettings | undefined;
+  /** Milliseconds to connect / wait for headers, and without a body byte. */
+  readonly timeouts?: { readonly timeoutMs: number; readonly stallMs: number } | undefined;
+  /** Another transport than smart HTTP at `url` (SSH); closed with the source. */
+  readonly transport?: GitHttpTransport | undefined;
   /** GitHub's REST API: the conditional poll, signatures, and fallback strategies. Absent for other hosts. */
   readonly rest?: RemoteSource | undefined;
   /** Resolve the ref with ls-refs even when a REST source is there (`transport: git`). */
@@ -62,6 +74,8 @@ export interface WireSourceOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Retries of a failed fetch (a dropped connection, a 5xx, a damaged pack). */
   readonly retry?: RetryPolicy | undefined;
+  /** The commit's pack as it arrives: bytes received and objects read (of this fetch attempt). */
+  readonly onProgress?: ((progress: WorkProgress) => void) | undefined;
 }
 
 /** Failures of a fetch worth another attempt: the connection, the server's 5xx, a pack damaged on the way. */
@@ -84,7 +98,23 @@ export function isWireUnavailable(error: unknown): boolean {
 export function createWireSource(options: WireSourceOptions): RemoteSource {
   const { config, log } = options;
   const stats: SourceStats = options.rest?.stats ?? { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
-  const transport = meteredTransport(createGitHttpTransport({ url: options.url, headers: options.headers, ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}) }), stats, options.lowSpeed);
+  const inner =
+    options.transport ??
+    createGitHttpTransport({
+      url: options.url,
+      headers: options.headers,
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+      ...(options.net ? { net: options.net } : {}),
+      ...(options.timeouts ? { timeouts: options.timeouts } : {}),
+    });
+  /** The current fetch's pack so far, for `onProgress`. */
+  const received = { bytes: 0, items: 0 };
+  const report = options.onProgress === undefined ? undefined : (bytes: number, items: number): void => {
+    received.bytes += bytes;
+    received.items += items;
+    options.onProgress?.({ bytes: received.bytes, items: received.items, unit: 'objects' });
+  };
+  const transport = meteredTransport(inner, stats, options.lowSpeed, report === undefined ? undefined : (bytes) => report(bytes, 0));
   let capabilities: Capabilities | undefined;
   /** Commits and trees the pack of this run brought, by SHA. */
   const objects = new Map<string, Buffer>();
@@ -99,19 +129,31 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
       onRetry: (error, n) => log('warn', `retry ${n} of ${what}: ${error instanceof Error ? error.message : String(error)}`),
     });
 
-  const resolveOverGit = async (ref: string): Promise<string> => {
-    if (/^[0-9a-f]{40}$/i.test(ref)) return ref.toLowerCase();
-    const candidates = refCandidates(ref);
-    const listed = await retried(`the refs of ${transport.url}`, () => lsRefs({ ...call, ...(capabilities ? { capabilities } : {}), refPrefixes: candidates, peel: true, symrefs: true }));
-    capabilities = listed.capabilities;
-    const byName = new Map(listed.refs.map((r) => [r.name, r]));
-    for (const name of candidates) {
-      const found = byName.get(name);
-      if (found?.oid !== undefined) return found.peeled ?? found.oid;
-    }
-    if (ref === 'HEAD') throw new HostsyncError(`${config.repo} has no default branch at ${transport.url} (ls-refs lists no HEAD): the repository is empty, or not visible to this token.`);
-    throw new HostsyncError(`Unknown ref '${ref}' in ${config.repo}: ${transport.url} lists no branch or tag by that name (abbreviated SHAs need GitHub's API). Check the ref (case matters).`);
+  /** Whether the server offers `filter` (partial clone); asks for the advertisement when not known yet. */
+  const filters = async (): Promise<boolean> => {
+    capabilities ??= await retried(`the capabilities of ${transport.url}`, () => transport.advertise(options.signal));
+    return hasFeature(capabilities, 'fetch', 'filter');
   };
+
+  /** The first of `alternatives` that exists, with one ls-refs (no API quota); UnknownRefError when none does. */
+  const resolveFirstOverGit = async (alternatives: readonly string[]): Promise<{ ref: string; sha: string }> => {
+    const candidates = alternatives.filter((ref) => !/^[0-9a-f]{40}$/i.test(ref)).flatMap(refCandidates);
+    const listed = candidates.length === 0 ? undefined : await retried(`the refs of ${transport.url}`, () => lsRefs({ ...call, ...(capabilities ? { capabilities } : {}), refPrefixes: candidates, peel: true, symrefs: true }));
+    if (listed !== undefined) capabilities = listed.capabilities;
+    const byName = new Map((listed?.refs ?? []).map((r) => [r.name, r]));
+    for (const ref of alternatives) {
+      if (/^[0-9a-f]{40}$/i.test(ref)) return { ref, sha: ref.toLowerCase() };
+      for (const name of refCandidates(ref)) {
+        const found = byName.get(name);
+        if (found?.oid !== undefined) return { ref, sha: found.peeled ?? found.oid };
+      }
+    }
+    const [only] = alternatives;
+    if (alternatives.length > 1) throw new UnknownRefError(`None of the refs ${alternatives.map((r) => `'${r}'`).join(', ')} exists in ${config.repo}: ${transport.url} lists no branch or tag by those names. Create one, or change the ref (case matters).`);
+    if (only === 'HEAD') throw new HostsyncError(`${config.repo} has no default branch at ${transport.url} (ls-refs lists no HEAD): the repository is empty, or not visible to this token.`);
+    throw new UnknownRefError(`Unknown ref '${only}' in ${config.repo}: ${transport.url} lists no branch or tag by that name (abbreviated SHAs need GitHub's API). Check the ref (case matters).`);
+  };
+  const resolveOverGit = async (ref: string): Promise<string> => (await resolveFirstOverGit([ref])).sha;
 
   /** Fetch `commit` with the host's state as bases; on missing bases, once more without `have`. */
   const fetchCommit = async (commit: string, read: ReadTreeOptions): Promise<{ blobs: number; bytes: number }> => {
@@ -119,26 +161,34 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
     const index = previous === undefined ? undefined : indexOf(previous);
     const host = options.host();
     let counts = { blobs: 0, bytes: 0 };
-    const bases = baseProvider(host, objects, index);
+    const thin = previous !== undefined && previous.commit !== commit;
+    // Without blobs (--check-only): `filter blob:none`, or — a server without partial clone (plain
+    // git-http-backend, uploadpack.allowFilter off) — the blobs come, held in memory and dropped.
+    const filter = read.withContent ? undefined : (await filters()) ? 'blob:none' : undefined;
+    // Blobs that came although not wanted stay in memory (they may be delta bases of the pack), never in the store.
+    const held = read.withContent || filter !== undefined ? undefined : new Map<string, Buffer>();
     const sinkOf = (): PackObjectSink => {
       counts = { blobs: 0, bytes: 0 };
-      return packSink(host.store, objects, sizes, counts, `the pack of ${commit.slice(0, 12)} from ${transport.url}`);
+      received.bytes = 0;
+      received.items = 0;
+      const sink = packSink(host.store, objects, sizes, counts, `the pack of ${commit.slice(0, 12)} from ${transport.url}`, report === undefined ? undefined : () => report(0, 1));
+      held?.clear();
+      return held === undefined ? sink : { object: sink.object, blob: (size) => memoryWriter(held, size, transport.url, '--check-only') };
     };
-    const thin = previous !== undefined && previous.commit !== commit;
     const request = {
       wants: [commit],
       deepen: 1,
-      ...(read.withContent ? {} : { filter: 'blob:none' }),
+      ...(filter === undefined ? {} : { filter }),
       ...(thin ? { haves: [previous.commit], shallow: [previous.commit] } : {}),
     };
     const what = `the pack of ${commit.slice(0, 12)}`;
     try {
-      const result = await retried(what, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), ...request, sink: sinkOf(), bases }));
+      const result = await retried(what, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), ...request, sink: sinkOf(), bases: withHeld(baseProvider(host, objects, index), held) }));
       capabilities = result.capabilities;
     } catch (error) {
       if (!(error instanceof MissingBasesError) || !thin) throw error;
       log('warn', `The pack for ${commit.slice(0, 12)} named ${error.missing.length} delta base(s) this host does not hold (e.g. ${error.missing[0]}); fetching the commit again without them.`);
-      const result = await retried(what, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], deepen: 1, ...(read.withContent ? {} : { filter: 'blob:none' }), sink: sinkOf(), bases: baseProvider(host, objects, undefined) }));
+      const result = await retried(what, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], deepen: 1, ...(filter === undefined ? {} : { filter }), sink: sinkOf(), bases: withHeld(baseProvider(host, objects, undefined), held) }));
       capabilities = result.capabilities;
     }
     return counts;
@@ -163,7 +213,18 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
     if (flat.folderTree === '') throw new HostsyncError(`--path '${read.path}' does not exist in commit ${commit.slice(0, 12)}. Check the folder name (case matters).`, 2);
     // Validated like any tree (hostile names, duplicates, orphans); the folder's own entries are relative already.
     const entries = remoteEntriesFromTree(flat.entries.map((entry) => ({ ...entry, type: entry.mode === '040000' ? 'tree' : entry.mode === '160000' ? 'commit' : 'blob' })), '', commit);
-    return { entries, repoBytes: undefined, prefetched, tree: flat.folderTree, chain: flat.chain };
+    return { entries, repoBytes: undefined, prefetched, tree: flat.folderTree, chain: flat.chain, root: rootTree };
+  };
+
+  /** The commit object: from this run's pack, else a commits-only fetch (`filter tree:0`, depth 1). */
+  const commitObject = async (commit: string): Promise<Buffer> => {
+    const known = objects.get(commit);
+    if (known !== undefined) return known;
+    const filter = (await filters()) ? { filter: 'tree:0' } : {};
+    await retried(`commit ${commit.slice(0, 12)}`, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], deepen: 1, ...filter, thinPack: false, sink: commitsOnly(objects) }));
+    const data = objects.get(commit);
+    if (data === undefined) throw new GitProtocolError(`The server answered a fetch of commit ${commit.slice(0, 12)} from ${transport.url} without it.`);
+    return data;
   };
 
   const checkAncestry = async (commit: string, previous: Manifest): Promise<void> => {
@@ -180,7 +241,15 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
       },
       blob: () => discardWriter(),
     };
-    await retried(`the history of ${commit.slice(0, 12)}`, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], haves: [previous.commit], deepen: ANCESTRY_DEPTH, filter: 'tree:0', sink }));
+    // A server without partial clone sends the trees and blobs too: more bytes, same answer. The blobs
+    // are held in memory while the pack is read (later entries may be deltas against them), then dropped.
+    const filtered = await filters();
+    if (!filtered) log('debug', `${transport.url} offers no partial clone (filter): the history walk from ${commit.slice(0, 12)} back to ${previous.commit.slice(0, 12)} brings trees and blobs too.`);
+    await retried(`the history of ${commit.slice(0, 12)}`, () => {
+      const held = new Map<string, Buffer>();
+      const walk: PackObjectSink = filtered ? sink : { object: sink.object, blob: (size) => memoryWriter(held, size, transport.url, 'the downgrade guard (or pass --allow-downgrade)') };
+      return fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], haves: [previous.commit], deepen: ANCESTRY_DEPTH, ...(filtered ? { filter: 'tree:0' } : {}), thinPack: false, sink: walk, bases: withHeld({ get: () => undefined }, held) });
+    });
     const seen = new Set<string>();
     const queue = [commit];
     while (queue.length > 0) {
@@ -212,9 +281,12 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
       }
       return { sha: await resolveOverGit(ref), etag: undefined, changed: true };
     },
+    resolveFirst: resolveFirstOverGit,
     readTree,
+    commitObject,
     async checkTrust(commit, previous) {
-      if (config.requireSigned) {
+      // With pinned keys the host verifies the signature itself (pipeline/signatures.ts); GitHub is not asked.
+      if (config.requireSigned && !pinsConfigured(config.trust)) {
         if (options.rest === undefined) throw new HostsyncError(`--require-signed asks GitHub's API whether ${commit.slice(0, 12)} is verified, and ${config.repo} is not on GitHub's API. Drop requireSigned.`, 2);
         await options.rest.checkTrust(commit, undefined);
       }
@@ -232,15 +304,17 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
     },
     close: async () => {
       objects.clear();
+      await inner.close?.();
       await options.rest?.close();
     },
   };
 }
 
 /** A transport whose traffic counts in the source's stats and whose bodies must keep the minimum rate. */
-function meteredTransport(inner: GitHttpTransport, stats: SourceStats, low: LowSpeed): GitHttpTransport {
+function meteredTransport(inner: GitHttpTransport, stats: SourceStats, low: LowSpeed, onBytes?: (bytes: number) => void): GitHttpTransport {
   const sync = (before: { requests: number; bytesReceived: number }): void => {
     stats.httpRequests += inner.stats.requests - before.requests;
+    stats.serverDate = inner.stats.serverDate ?? stats.serverDate;
   };
   return {
     get url() {
@@ -264,12 +338,14 @@ function meteredTransport(inner: GitHttpTransport, stats: SourceStats, low: LowS
         let last = inner.stats.bytesReceived;
         for await (const chunk of guardIterable(answer, low, `The answer of ${inner.url}/git-upload-pack`)) {
           stats.bytesReceived += inner.stats.bytesReceived - last;
+          onBytes?.(inner.stats.bytesReceived - last);
           last = inner.stats.bytesReceived;
           yield chunk;
         }
       };
       return counted();
     },
+    close: () => inner.close?.() ?? Promise.resolve(),
   };
 }
 
@@ -280,10 +356,11 @@ function indexOf(previous: Manifest): TreeIndex {
 }
 
 /** Where the pack's objects go: commits and trees to memory, blobs into the verifying store. */
-function packSink(store: ObjectStore, objects: Map<string, Buffer>, sizes: Map<string, number>, counts: { blobs: number; bytes: number }, where: string): PackObjectSink {
+function packSink(store: ObjectStore, objects: Map<string, Buffer>, sizes: Map<string, number>, counts: { blobs: number; bytes: number }, where: string, onObject?: () => void): PackObjectSink {
   return {
     object(object) {
       if (object.type === 'commit' || object.type === 'tree') objects.set(object.sha, object.data);
+      onObject?.();
     },
     blob(size): BlobWriter {
       const writer = store.openWriter(size, where);
@@ -294,10 +371,21 @@ function packSink(store: ObjectStore, objects: Map<string, Buffer>, sizes: Map<s
           sizes.set(sha, size);
           counts.blobs += 1;
           counts.bytes += size;
+          onObject?.();
         },
         abort: () => writer.abort(),
       };
     },
+  };
+}
+
+/** A sink that keeps the commits of a pack (their SHAs computed from their bytes) and drops the rest. */
+function commitsOnly(objects: Map<string, Buffer>): PackObjectSink {
+  return {
+    object: (object) => {
+      if (object.type === 'commit') objects.set(object.sha, object.data);
+    },
+    blob: () => discardWriter(),
   };
 }
 

@@ -3,6 +3,7 @@
  * retried (p-retry) on network errors, 5xx, a dropped body or a SHA mismatch, and streamed
  * straight into the verifying object store. https://docs.github.com/rest/git/blobs#get-a-blob
  */
+import { Transform, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { IntegrityError } from '../errors.js';
 import { SecondaryRateLimitError } from '../github/errors.js';
@@ -28,14 +29,28 @@ export function createBlobStrategy(options: BlobStrategyOptions): TransferStrate
       const totalBytes = wanted.reduce((sum, blob) => sum + (blob.size ?? 0), 0);
       let doneBlobs = 0;
       let doneBytes = 0;
+      /** Bytes of large blobs still on their way: one 50 MiB blob is not one jump after a silence. */
+      let partialBytes = 0;
+      const report = (): void => context.onProgress?.({ doneBlobs, totalBlobs: wanted.length, doneBytes: doneBytes + partialBytes, totalBytes });
       const controller = new AbortController();
       const signal = context.signal ? AbortSignal.any([context.signal, controller.signal]) : controller.signal;
       const one = async (blob: WantedBlob): Promise<void> => {
         if (await context.store.has(blob.sha)) return;
+        let partial = 0;
+        const settle = (): void => {
+          partialBytes -= partial;
+          partial = 0;
+        };
         const written = await withRetry(
           async () => {
+            settle(); // an attempt starts the blob over
             const stream = await options.client.openBlob(blob.sha, signal);
-            return context.store.put(blob.sha, blob.size, stream.body, `blob ${blob.sha} (${blob.path}) from ${stream.url}`);
+            const body = context.onProgress !== undefined && (blob.size ?? 0) >= PARTIAL_PROGRESS_BYTES ? counted(stream.body, (n) => {
+              partial += n;
+              partialBytes += n;
+              report();
+            }) : stream.body;
+            return context.store.put(blob.sha, blob.size, body, `blob ${blob.sha} (${blob.path}) from ${stream.url}`);
           },
           {
             ...options.client.retry,
@@ -52,9 +67,10 @@ export function createBlobStrategy(options: BlobStrategyOptions): TransferStrate
             },
           },
         );
+        settle();
         doneBlobs++;
         doneBytes += written;
-        context.onProgress?.({ doneBlobs, totalBlobs: wanted.length, doneBytes, totalBytes });
+        report();
       };
       try {
         await Promise.all(wanted.map((blob) => limit(() => one(blob))));
@@ -66,4 +82,22 @@ export function createBlobStrategy(options: BlobStrategyOptions): TransferStrate
       return { bytes: doneBytes, blobs: doneBlobs };
     },
   };
+}
+
+/** Blobs at least this large report their bytes as they arrive; smaller ones when stored. */
+const PARTIAL_PROGRESS_BYTES = 1 << 20;
+
+/** `body`, counting its bytes on the way (errors pass through, destroying one destroys both). */
+function counted(body: Readable, onBytes: (bytes: number) => void): Readable {
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      onBytes(chunk.length);
+      callback(null, chunk);
+    },
+  });
+  body.on('error', (error) => meter.destroy(error));
+  meter.on('close', () => {
+    if (!body.destroyed) body.destroy();
+  });
+  return body.pipe(meter);
 }

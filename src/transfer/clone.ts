@@ -6,18 +6,23 @@
  * The token never reaches argv, the remote URL or a file: git gets it as an `http.extraHeader`
  * through `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` (git ≥ 2.31) in its
  * environment, which is otherwise rebuilt from an allow-list (no inherited GIT_DIR, no user or
- * system config, no credential helpers, no prompts, no hooks, no redirects).
+ * system config, no credential helpers, no prompts, no hooks, no redirects). The run's proxy
+ * decision (src/net/proxy-rules.ts, curl's NO_PROXY rules) reaches git the same way, as
+ * `http.proxy`, and `caFile` as GIT_SSL_CAINFO pointing at Node's roots plus that file.
  * https://git-scm.com/docs/git-config#Documentation/git-config.txt-GITCONFIGCOUNT
  *
  * `openGitSession` holds that machinery (throwaway repository, safe runner, fetch, cat-file into the
  * store); the git-only source of a quota-less run (git-source.ts) uses it too.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { errorMessage, HostsyncError } from '../errors.js';
 import { createRedactor } from '../redact.js';
+import { caBundle } from '../net/ca.js';
+import { proxyFor, proxyPassword } from '../net/proxy-rules.js';
+import type { NetSettings } from '../net/settings.js';
 import { processTag } from '../state/owner-process.js';
 import type { WantedBlob } from '../model.js';
 import type { ObjectStore } from '../state/objects.js';
@@ -64,12 +69,16 @@ export interface CloneStrategyOptions {
   readonly stallSec?: number | undefined;
   /** git's http.lowSpeedLimit in bytes/s. @default 1024 */
   readonly lowSpeedLimit?: number | undefined;
+  /** Proxy and CA file (the run's own decision; git inherits no proxy variable). @default direct */
+  readonly net?: NetSettings | undefined;
 }
 
-/** Variables git may inherit: finding binaries, reaching the network, trusting its CA. */
+/**
+ * Variables git may inherit: finding binaries and trusting its CA. Not the proxy variables: src/config
+ * read them into the run's proxy settings, and git gets the decision for its one URL as http.proxy.
+ */
 const INHERITED = [
   'PATH', 'TMPDIR', 'SYSTEMROOT',
-  'http_proxy', 'https_proxy', 'no_proxy', 'all_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY',
   'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NIX_SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH',
 ];
 
@@ -199,7 +208,18 @@ export async function openGitSession(options: GitRemoteOptions, what: string, si
   // Named after this process, so the next run can sweep it if this one is killed (apply/destination.ts).
   const dir = await mkdtemp(join(options.tmpDir, `clone-${processTag()}-`));
   const env = baseEnv(options.env, dir);
-  const auth: Record<string, string> = token === undefined || token === '' ? {} : { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${basicAuth(token)}` };
+  if (options.net?.caFile !== undefined) {
+    // git's sslCAInfo replaces the default roots: hand it both, as undici gets them.
+    const bundle = join(dir, 'ca-bundle.pem');
+    await writeFile(bundle, `${caBundle(options.net.caFile).join('\n')}\n`, { mode: 0o600 });
+    env['GIT_SSL_CAINFO'] = bundle;
+  }
+  const proxy = proxyFor(remote, options.net?.proxy);
+  const auth = gitConfigEnv([
+    ...(token === undefined || token === '' ? [] : [['http.extraHeader', `Authorization: Basic ${basicAuth(token)}`] as const]),
+    ...(proxy === undefined ? [] : [['http.proxy', proxy] as const]),
+  ]);
+  redact.add(proxyPassword(proxy));
   const stall = ['-c', `http.lowSpeedLimit=${options.lowSpeedLimit ?? 1024}`, '-c', `http.lowSpeedTime=${options.stallSec ?? 60}`];
   const gitArgs = (args: readonly string[]): string[] => [...SAFE_CONFIG.flatMap((setting) => ['-c', setting]), `--git-dir=${dir}`, ...args];
 
@@ -241,6 +261,17 @@ export async function openGitSession(options: GitRemoteOptions, what: string, si
     throw error;
   }
   return session;
+}
+
+/** `GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n` for `settings`: in the environment, never in argv. */
+function gitConfigEnv(settings: readonly (readonly [string, string])[]): Record<string, string> {
+  if (settings.length === 0) return {};
+  const env: Record<string, string> = { GIT_CONFIG_COUNT: String(settings.length) };
+  settings.forEach(([key, value], n) => {
+    env[`GIT_CONFIG_KEY_${n}`] = key;
+    env[`GIT_CONFIG_VALUE_${n}`] = value;
+  });
+  return env;
 }
 
 function basicAuth(token: string): string {

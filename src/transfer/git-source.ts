@@ -10,7 +10,7 @@
  * an `http.extraHeader` in `GIT_CONFIG_*` variables of the calls that reach the network, no hooks,
  * prompts, helpers or redirects, secrets redacted from messages.
  */
-import { HostsyncError, UsageError } from '../errors.js';
+import { HostsyncError, UsageError, UnknownRefError } from '../errors.js';
 import type { GitTreeEntry } from '../github/types.js';
 import type { GitMode, WantedBlob } from '../model.js';
 import { FULL_SHA, missingBlobs, openGitSession, remoteUrl, type GitProcess, type GitRemoteOptions, type GitSession } from './clone.js';
@@ -33,6 +33,8 @@ export interface GitSource {
    * once; later calls and {@link strategy} reuse that fetch.
    */
   readTree(commit: string, signal?: AbortSignal): Promise<GitTreeEntry[]>;
+  /** The raw commit object (`git cat-file commit`) from the same fetch: what its signature covers. */
+  commitObject(commit: string, signal?: AbortSignal): Promise<Buffer>;
   /** A transfer strategy (reported as `clone`) reading blobs of `commit` from the same fetch. */
   strategy(commit: string): TransferStrategy;
   close(): Promise<void>;
@@ -102,6 +104,12 @@ export function createGitSource(options: GitSourceOptions): GitSource {
       return listTree(git, commit, commitWhat(commit), signal);
     },
 
+    async commitObject(commit, signal) {
+      await fetchOnce(commit, signal);
+      const git = await open(signal);
+      return readAll(git.spawn(['cat-file', 'commit', commit]), signal, `git cat-file of ${commitWhat(commit)}`, git.redact);
+    },
+
     strategy(commit) {
       return {
         name: 'clone',
@@ -151,7 +159,7 @@ function unknownRef(ref: string, repo: string, remote: string): HostsyncError {
       `Ref '${ref}' of ${repo} is no branch or tag at ${remote}, and git cannot expand an abbreviated commit SHA (only GitHub's API can). Give the full 40-character SHA, or wait for the API rate limit to reset.`,
     );
   }
-  return new HostsyncError(`Unknown ref '${ref}' in ${repo}: git ls-remote at ${remote} lists no branch or tag by that name. Check the ref (case matters).`);
+  return new UnknownRefError(`Unknown ref '${ref}' in ${repo}: git ls-remote at ${remote} lists no branch or tag by that name. Check the ref (case matters).`);
 }
 
 /** Parse one NUL-terminated record of `git ls-tree -l -z`: `<mode> <type> <sha> <size>\t<path>`. */
@@ -179,6 +187,31 @@ async function listTree(git: GitSession, commit: string, what: string, signal: A
   const { code, stderr } = await readRecords(child, signal, (record) => entries.push(parseTreeRecord(record)));
   if (code !== 0) throw new HostsyncError(`git ls-tree of ${what} failed (exit ${String(code)}): ${git.redact(stderr.trim()).split('\n').slice(-3).join(' / ') || 'no message'}.`);
   return entries;
+}
+
+/** A child's whole stdout as bytes (small outputs: a commit object); throws naming `what` unless it exits 0. */
+function readAll(child: GitProcess, signal: AbortSignal | undefined, what: string, redact: (text: string) => string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    const kill = (): void => {
+      child.kill();
+    };
+    signal?.addEventListener('abort', kill, { once: true });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end();
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-65_536)));
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.on('error', (error) => {
+      signal?.removeEventListener('abort', kill);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      signal?.removeEventListener('abort', kill);
+      if (code === 0) resolve(Buffer.concat(chunks));
+      else reject(new HostsyncError(`${what} failed (exit ${String(code)}): ${redact(stderr.trim()).split('\n').slice(-3).join(' / ') || 'no message'}.`));
+    });
+  });
 }
 
 /** Hand every NUL-terminated record of a child's stdout to `onRecord`; resolves with its exit. */

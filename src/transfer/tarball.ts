@@ -28,6 +28,8 @@ export interface TarballStrategyOptions {
   readonly root?: string | undefined;
   /** Whole-tarball attempts after the first, on network failures and damaged archives. @default 4 */
   readonly retries?: number | undefined;
+  /** Blob bytes of the whole repository, when known: the tarball's content, for an honest percentage. */
+  readonly archiveBytes?: number | undefined;
 }
 
 /**
@@ -73,10 +75,17 @@ export function createTarballStrategy(options: TarballStrategyOptions): Transfer
         totalBlobs: missing.length,
         doneBytes: 0,
         totalBytes: missing.reduce((sum, sha) => sum + (targets.sizes.get(sha) ?? 0), 0),
+        // Every entry's bytes, wanted or not: the stream moves on while nothing wanted comes past.
+        streamedBytes: 0,
+        streamTotal: options.archiveBytes,
       };
       const stored = (bytes: number): void => {
         progress.doneBlobs++;
         progress.doneBytes += bytes;
+        context.onProgress?.({ ...progress });
+      };
+      const seen = (bytes: number): void => {
+        progress.streamedBytes += bytes;
         context.onProgress?.({ ...progress });
       };
       let url: string | undefined;
@@ -87,9 +96,10 @@ export function createTarballStrategy(options: TarballStrategyOptions): Transfer
             const need = new Set<string>();
             for (const sha of missing) if (!(await context.store.has(sha))) need.add(sha);
             if (need.size === 0) return;
+            progress.streamedBytes = 0; // an attempt reads the archive from its start
             const response = await client.openTarball(commit, context.signal);
             url = withoutQuery(response.url);
-            await readArchive(response.body, { commit, targets, need, url, store: context.store, stored });
+            await readArchive(response.body, { commit, targets, need, url, store: context.store, stored, seen });
           },
           {
             ...client.retry,
@@ -135,6 +145,8 @@ interface ReadOptions {
   readonly url: string;
   readonly store: ObjectStore;
   readonly stored: (bytes: number) => void;
+  /** Called with each entry's size once the parser is past it, wanted or not. */
+  readonly seen?: ((bytes: number) => void) | undefined;
 }
 
 /**
@@ -173,6 +185,10 @@ async function readArchive(body: Readable, opts: ReadOptions): Promise<void> {
 
   parser.on('error', fail);
   parser.on('entry', (entry: ReadEntry) => {
+    if (opts.seen !== undefined && entry.type !== 'Directory') {
+      const size = entry.size ?? 0;
+      entry.on('end', () => opts.seen?.(size));
+    }
     try {
       const kept = guard(entry);
       const sha = kept === undefined ? undefined : opts.targets.byPath.get(kept.path);
@@ -192,7 +208,12 @@ async function readArchive(body: Readable, opts: ReadOptions): Promise<void> {
         // The store's pipeline reports this stream's failures; this keeps a late one from going uncaught.
         stream.on('error', () => undefined);
         open.set(stream, entry);
-        stream.on('close', () => open.delete(stream));
+        stream.on('close', () => {
+          open.delete(stream);
+          // The store gave up on it (a mismatch): the rest of the entry is skipped, or the parser would wait on it forever.
+          entry.unpipe(stream);
+          entry.resume();
+        });
         entry.pipe(stream);
         content = stream;
       }

@@ -12,6 +12,13 @@ export interface TransferProgress {
   readonly totalBlobs: number;
   readonly doneBytes: number;
   readonly totalBytes: number;
+  /**
+   * Bytes of the stream read so far, wanted or not, when a strategy reads more than it keeps (a
+   * tarball carries the whole repository): what the rate and the ETA are measured on.
+   */
+  readonly streamedBytes?: number | undefined;
+  /** What the stream carries in all, when known (the repository's blob bytes, for a tarball). */
+  readonly streamTotal?: number | undefined;
 }
 
 export interface TransferContext {

@@ -3,7 +3,8 @@
  * these are for inputs that cannot be judged at all: a pinned-keys file that does not parse, or a
  * signature blob whose wire format is broken.
  */
-import { HostsyncError, UsageError } from '../errors.js';
+import { ExitCode, HostsyncError, UsageError } from '../errors.js';
+import type { RefusalReason, RefusedSignature, SignatureFormat } from './types.js';
 
 /** A pinned-keys file (`trust.allowedSignersFile`, `trust.openpgpKeysFile`) is missing or malformed (exit 2). */
 export class PinnedKeysError extends UsageError {
@@ -37,5 +38,25 @@ export class CommitReassemblyError extends HostsyncError {
     super(message);
     this.name = 'CommitReassemblyError';
     this.commitSha = commitSha;
+  }
+}
+
+/**
+ * A commit refused by the host's own verification (pinned keys): its signature, or the content
+ * tied to it, did not verify. Exit 1; nothing was written to DEST. Carries the verdict for output
+ * and metrics.
+ */
+export class SignatureRefusedError extends HostsyncError {
+  readonly commit: string;
+  readonly reason: RefusalReason;
+  readonly format: SignatureFormat | undefined;
+  readonly key: string | undefined;
+  constructor(commit: string, verdict: Omit<RefusedSignature, 'ok'>) {
+    super(verdict.message, ExitCode.Failure);
+    this.name = 'SignatureRefusedError';
+    this.commit = commit;
+    this.reason = verdict.reason;
+    this.format = verdict.format;
+    this.key = verdict.key;
   }
 }

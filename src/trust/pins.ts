@@ -15,6 +15,11 @@ export interface TrustPinFiles {
   readonly openpgpKeysFile?: string | undefined;
 }
 
+/** Whether any pinned-keys file is configured: then the host verifies every commit it applies. */
+export function pinsConfigured(files: TrustPinFiles): boolean {
+  return files.allowedSignersFile !== undefined || files.openpgpKeysFile !== undefined;
+}
+
 /** Loaded pins, and lines that parse but can never admit a commit (for the CLI to warn about). */
 export interface LoadedTrustPins {
   readonly pins: TrustPins;

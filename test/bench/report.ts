@@ -190,14 +190,6 @@ const fmtRatio = (r: number): string => `${r.toFixed(2)}×`;
 /** Verdicts need the third decimal: 0.995× must not read as 1.00×. */
 const fmtVerdictRatio = (r: number): string => `${r.toFixed(3)}×`;
 
-function timeTarget(id: string, title: string, mode: ModeResult, workload: string, peer: string): TargetResult {
-  const h = find(mode, workload);
-  const p = find(mode, workload, peer);
-  if (h === undefined || p === undefined) return { id, title, verdict: 'SKIP', detail: 'workload not run' };
-  const r = h.summary.wallMs / p.summary.wallMs;
-  return { id, title, verdict: r <= 1 ? 'PASS' : 'MISS', detail: `hostsync ${ms(h.summary.wallMs)} vs ${peer} ${ms(p.summary.wallMs)} = ${fmtVerdictRatio(r)}` };
-}
-
 /** A hostsync row of a workload: the default transport, or the one with `tool`'s name. */
 function hostsyncRow(mode: ModeResult, workload: string): ToolResult | undefined {
   return find(mode, workload);

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildBinary, seaSupport } from '../../scripts/build-binary.js';
 import { VERSION } from '../../src/version.js';
-import { parseExposition } from '../../src/cli/metrics.js';
+import { parseExposition } from '../support/prometheus.js';
 import { createFixture, TOKEN, type Fixture } from '../support/fixture.js';
 import { jsonOf, runBinary, type BinaryResult } from './run.js';
 

@@ -1,9 +1,10 @@
 /**
- * Prometheus textfile metrics: the rendering (table tests, checked against the exposition format
- * by a strict parser), carrying facts over from the previous file, and the atomic writer.
+ * Prometheus textfile metrics (src/metrics/textfile.ts): the rendering (table tests, checked
+ * against the exposition format by the strict parser in test/support/prometheus.ts), carrying
+ * facts over from the previous file, and the write through the one atomic writer.
  */
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,17 +15,17 @@ import {
   formatValue,
   NO_PREVIOUS,
   outcomeOf,
-  parseExposition,
   readPreviousMetrics,
   recordSyncMetrics,
   renderMetrics,
   syncRunMetrics,
-  writeFileAtomic,
   type MetricsConfig,
   type PreviousMetrics,
   type RunMetrics,
-  type Sample,
-} from '../../src/cli/metrics.js';
+} from '../../src/metrics/textfile.js';
+import { writeFileAtomic } from '../../src/state/files.js';
+import { VERSION } from '../../src/version.js';
+import { parseExposition, type Sample } from '../support/prometheus.js';
 import type { SyncResult } from '../../src/pipeline/sync.js';
 import type { LogLevel } from '../../src/pipeline/sync.js';
 
@@ -215,6 +216,13 @@ describe('renderMetrics', () => {
     expect(text.endsWith('\n')).toBe(true);
   });
 
+  it('hostsync_build_info names the version that wrote the file, per destination', () => {
+    const samples = expectValidTextfile(renderMetrics(syncRunMetrics(CONFIG, { startedAt: T0, finishedAt: T0, result: result(), exitCode: 0 })));
+    expect(value(samples, 'hostsync_build_info', { version: VERSION, dest: '/etc/hypervisor' })).toBe(1);
+    const failed = expectValidTextfile(renderMetrics(syncRunMetrics(CONFIG, { startedAt: T0, finishedAt: T0, error: new HostsyncError('x') })));
+    expect(value(failed, 'hostsync_build_info', { version: VERSION })).toBe(1);
+  });
+
   it('escapes per the exposition format and formats special values', () => {
     expect(escapeLabelValue('a"b\\c\nd')).toBe('a\\"b\\\\c\\nd');
     expect([formatValue(NaN), formatValue(Infinity), formatValue(-Infinity), formatValue(1.5), formatValue(0)]).toEqual(['NaN', '+Inf', '-Inf', '1.5', '0']);
@@ -342,6 +350,8 @@ describe('writing the file', () => {
     expect(value(samples, 'hostsync_runs_total', { outcome: 'success' })).toBe(1);
     expect(value(samples, 'hostsync_runs_total', { outcome: 'failure' })).toBe(1);
     expect(await readdir(dir)).toEqual(['hostsync.prom']);
+    // node_exporter usually runs as another user: readable by all, whatever the umask left.
+    expect((await stat(file)).mode & 0o777).toBe(0o644);
     expect(logs.filter(([level]) => level === 'warn')).toEqual([]);
   });
 

@@ -11,6 +11,10 @@ import { createOutput, formatFailure, stderrIsJournal } from '../../src/cli/outp
 import {
   createRateMeter,
   createReporter,
+  createWorkMeter,
+  describeWork,
+  NO_RATE,
+  type Rate,
   describeTransfer,
   formatBytes,
   formatDuration,
@@ -22,6 +26,7 @@ import {
   type ReporterOptions,
 } from '../../src/cli/progress.js';
 import type { LogLevel } from '../../src/pipeline/sync.js';
+import type { WorkProgress } from '../../src/model.js';
 import { createFakeTerminal, createManualTime } from './terminal.js';
 
 const ANSI = /\x1b/;
@@ -137,9 +142,19 @@ describe('formatting helpers', () => {
 
   it('describes a transfer with rate and ETA once there is enough data', () => {
     const progress = { doneBlobs: 3, totalBlobs: 10, doneBytes: 1024 * 1024, totalBytes: 4 * 1024 * 1024 };
-    expect(describeTransfer(progress, { bytesPerSec: undefined, etaMs: undefined })).toBe('25%, 3/10 files, 1.0 MiB of 4.0 MiB');
-    expect(describeTransfer(progress, { bytesPerSec: 1024 * 1024, etaMs: 3000 })).toBe('25%, 3/10 files, 1.0 MiB of 4.0 MiB, 1.0 MiB/s, ETA 3.0 s');
-    expect(describeTransfer({ doneBlobs: 0, totalBlobs: 4, doneBytes: 0, totalBytes: 0 }, { bytesPerSec: undefined, etaMs: undefined })).toBe('0%, 0/4 files, 0 B of 0 B');
+    expect(describeTransfer(progress, { bytesPerSec: undefined, etaMs: undefined })).toBe('25%, 3/10 blobs, 1.0 MiB of 4.0 MiB');
+    expect(describeTransfer(progress, { bytesPerSec: 1024 * 1024, etaMs: 3000 })).toBe('25%, 3/10 blobs, 1.0 MiB of 4.0 MiB, 1.0 MiB/s, ETA 3.0 s');
+    expect(describeTransfer({ doneBlobs: 0, totalBlobs: 4, doneBytes: 0, totalBytes: 0 }, { bytesPerSec: undefined, etaMs: undefined })).toBe('0%, 0/4 blobs');
+    // A tarball: the percentage and the rate follow the archive, not the wanted blobs alone.
+    expect(describeTransfer({ doneBlobs: 19, totalBlobs: 20, doneBytes: 950, totalBytes: 1000, streamedBytes: 10 * 1024 * 1024, streamTotal: 40 * 1024 * 1024 }, NO_RATE)).toBe('25%, 19/20 blobs, 10.0 MiB of 40.0 MiB');
+  });
+
+  it.each<[string, WorkProgress, Rate, string]>([
+    ['a pack: no totals, so no percentage and no ETA', { bytes: 12 * 1024 * 1024, items: 1234, unit: 'objects' }, { bytesPerSec: 2 * 1024 * 1024, etaMs: undefined }, '1234 objects, 12.0 MiB, 2.0 MiB/s'],
+    ['the apply: paths of a known total', { bytes: 0, items: 900, totalItems: 2000, unit: 'paths' }, { bytesPerSec: undefined, etaMs: 11_000 }, '45%, 900/2000 paths, ETA 11 s'],
+    ['nothing measured yet', { bytes: 0, items: 0, unit: 'objects' }, NO_RATE, '0 objects'],
+  ])('describeWork: %s', (_what, work, rate, text) => {
+    expect(describeWork(work, rate)).toBe(text);
   });
 
   it('measures the rate over a sliding window, so the ETA follows the current speed', () => {
@@ -156,6 +171,27 @@ describe('formatting helpers', () => {
     let rate = steady;
     for (let t = 11_000, b = 14_000_000; t <= 16_000; t += 1000, b += 4_000_000) rate = meter.sample(t, b, total);
     expect(rate.bytesPerSec).toBeCloseTo(4_000_000, -3);
+  });
+
+  it('gives no ETA before 2 s of measuring: a slow first half-second does not predict an hour', () => {
+    const meter = createWorkMeter();
+    const work = (bytes: number): WorkProgress => ({ bytes, totalBytes: 50_000_000, items: 0, totalItems: 10, unit: 'blobs' });
+    meter.sample(0, work(0));
+    const early = meter.sample(600, work(8_000)); // connection set-up: 8 kB in 0.6 s
+    expect(early.bytesPerSec).toBeDefined();
+    expect(early.etaMs).toBeUndefined();
+    meter.sample(1000, work(10_000_000));
+    const later = meter.sample(2500, work(40_000_000));
+    expect(later.etaMs).toBeCloseTo(625, -2); // 10 MB left at 16 MB/s
+  });
+
+  it('an ETA from items only when no byte total is known, and none without any total', () => {
+    const meter = createWorkMeter();
+    meter.sample(0, { bytes: 0, items: 0, totalItems: 100, unit: 'paths' });
+    expect(meter.sample(2000, { bytes: 0, items: 50, totalItems: 100, unit: 'paths' })).toEqual({ bytesPerSec: undefined, etaMs: 2000 });
+    const pack = createWorkMeter();
+    pack.sample(0, { bytes: 0, items: 0, unit: 'objects' });
+    expect(pack.sample(3000, { bytes: 3_000_000, items: 300, unit: 'objects' })).toEqual({ bytesPerSec: 1_000_000, etaMs: undefined });
   });
 });
 
@@ -200,18 +236,49 @@ describe('plain rendering (not a terminal)', () => {
     expect(text()).toBe('warn: yes\n');
   });
 
-  it('reports a long download at most once per interval, and a short one not at all', () => {
+  it('reports a long download once per interval, with bytes, rate and ETA, and a short one not at all', () => {
     const { reporter, text, time } = plainReporter('info', true, { plainIntervalMs: 10_000 });
+    reporter.phase('transfer', 'start');
     const step = (blobs: number) => reporter.transfer({ doneBlobs: blobs, totalBlobs: 30, doneBytes: blobs * 1024 * 1024, totalBytes: 30 * 1024 * 1024 });
     step(0);
     for (let i = 1; i <= 25; i++) {
       time.advance(1000);
       step(i);
     }
+    reporter.phase('transfer', 'end');
+    time.advance(60_000);
+    const lines = text().split('\n').filter(Boolean);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^<6>info: transfer: 3\d%, \d+\/30 blobs, \d+\.0 MiB of 30\.0 MiB, \d+(\.\d)? [KM]iB\/s, ETA \d+ s \(10 s so far\)$/);
+    expect(lines[1]).toMatch(/^<6>info: transfer: 6\d%, \d+\/30 blobs, .* \(20 s so far\)$/);
+    const short = plainReporter('info');
+    short.reporter.phase('transfer', 'start');
+    short.reporter.transfer({ doneBlobs: 1, totalBlobs: 2, doneBytes: 1, totalBytes: 2 });
+    short.time.advance(9_000);
+    short.reporter.phase('transfer', 'end');
+    short.time.advance(60_000);
+    expect(short.text()).toBe('');
+  });
+
+  it('a long phase without progress events still gets its line every 10 s (under a pipe, in journald)', () => {
+    const { reporter, text, time } = plainReporter('info', true);
+    reporter.phase('scan', 'start');
+    time.advance(25_000);
+    reporter.phase('scan', 'end', '20000 files in DEST');
+    reporter.phase('tree', 'start');
+    reporter.work({ bytes: 0, items: 0, unit: 'objects' });
+    for (let t = 1; t <= 12; t++) {
+      time.advance(1000);
+      reporter.work({ bytes: t * 1024 * 1024, items: t * 100, unit: 'objects' });
+    }
+    reporter.phase('tree', 'end');
     expect(text().split('\n').filter(Boolean)).toEqual([
-      '<6>info: download 33%, 10/30 files, 10.0 MiB of 30.0 MiB, 1.0 MiB/s, ETA 20 s',
-      '<6>info: download 66%, 20/30 files, 20.0 MiB of 30.0 MiB, 1.0 MiB/s, ETA 10 s',
+      '<6>info: scan: running (10 s so far)',
+      '<6>info: scan: running (20 s so far)',
+      // A pack announces no size: bytes and rate, no percentage, no ETA.
+      expect.stringMatching(/^<6>info: tree: 9\d0 objects, \d+\.\d MiB, \d+(\.\d)? [KM]iB\/s \(10 s so far\)$/),
     ]);
+    expect(time.timers()).toBe(0);
   });
 });
 
@@ -251,13 +318,63 @@ describe('interactive rendering (a terminal)', () => {
     // Events come faster than frames; the next frame shows the latest.
     time.advance(100);
     const live = stream.screen().at(-1)!;
-    expect(live).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] download \[=+> +\] 50%, 20\/40 files, 20\.0 MiB of 40\.0 MiB, \d+\.\d MiB\/s, ETA 2\.\d s$/);
+    expect(live).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] download \[=+> +\] 50%, 20\/40 blobs, 20\.0 MiB of 40\.0 MiB, \d+\.\d MiB\/s, ETA 2\.\d s$/);
     expect(live.length).toBeLessThan(100);
     expect(stream.screen()).toHaveLength(1); // redrawn in place, never scrolled
     reporter.transfer({ doneBlobs: 40, totalBlobs: 40, doneBytes: 40 * MiB, totalBytes: 40 * MiB });
-    // The ✔ line sums up the download in human units, whatever the pipeline's detail says.
-    reporter.phase('download', 'end', '40 blobs, 41943040 bytes');
-    expect(stream.screen()).toEqual(['✔ download: 40 files, 40.0 MiB (2.1 s)', '']);
+    // The ✔ line: the pipeline's detail, the time, what was received and how fast on average.
+    reporter.phase('download', 'end', 'via blobs, 40 blobs, 40.0 MiB');
+    expect(stream.screen()).toEqual(['✔ download: via blobs, 40 blobs, 40.0 MiB (2.1 s; 40.0 MiB received, 19.0 MiB/s)', '']);
+  });
+
+  it('a pack of unknown size shows bytes, objects and rate from the start, never a made-up percentage', () => {
+    const { stream, time, reporter } = ttyReporter('info', 100);
+    reporter.phase('tree', 'start');
+    expect(stream.screen()).toEqual(['⠋ tree…']);
+    for (let t = 1; t <= 30; t++) {
+      time.advance(100);
+      reporter.work({ bytes: t * 200 * 1024, items: t * 10, unit: 'objects' });
+    }
+    time.advance(100);
+    expect(stream.screen().at(-1)).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] tree: 300 objects, 5\.9 MiB, 1\.\d MiB\/s$/);
+  });
+
+  it('a tarball: percentage and rate follow the archive while unwanted entries stream past', () => {
+    const { stream, time, reporter } = ttyReporter('info', 120);
+    reporter.phase('transfer', 'start');
+    const MiB = 1024 * 1024;
+    // All 20 wanted blobs came early; the archive (40 MiB) goes on at 4 MiB/s.
+    for (let t = 1; t <= 30; t++) {
+      time.advance(100);
+      reporter.transfer({ doneBlobs: 20, totalBlobs: 20, doneBytes: MiB, totalBytes: MiB, streamedBytes: t * 0.4 * MiB, streamTotal: 40 * MiB });
+    }
+    time.advance(100);
+    expect(stream.screen().at(-1)).toMatch(/ 30%, 20\/20 blobs, 12\.0 MiB of 40\.0 MiB, [34]\.\d MiB\/s, ETA 7\.\d s$/);
+  });
+
+  it('nests phases (a dev-update step holds the sync\'s phases) and marks how each step ended', () => {
+    const { stream, time, reporter } = ttyReporter();
+    reporter.phase('pre-validate', 'end', 'all checks passed', 'ok');
+    reporter.phase('pre-sync', 'end', 'no hooks.preSync configured', 'skipped');
+    reporter.phase('sync', 'start');
+    reporter.phase('tree', 'start');
+    expect(stream.screen().at(-1)).toBe('  ⠋ tree…');
+    time.advance(500);
+    reporter.phase('tree', 'end', '3 files, 1 folder');
+    expect(stream.screen().at(-1)).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] sync…$/);
+    reporter.phase('sync', 'end', '3 files changed (main 0123456789ab)', 'ok');
+    reporter.phase('rebuild', 'start');
+    time.advance(1000);
+    reporter.phase('rebuild', 'end', "'make' exited with 2", 'failed');
+    expect(stream.screen()).toEqual([
+      '✔ pre-validate: all checks passed',
+      '- pre-sync: no hooks.preSync configured',
+      '  ✔ tree: 3 files, 1 folder (0.5 s)',
+      '✔ sync: 3 files changed (main 0123456789ab) (0.5 s)',
+      "✖ rebuild: 'make' exited with 2 (1.0 s)",
+      '',
+    ]);
+    expect(time.timers()).toBe(0);
   });
 
   it('never draws a line wider than a narrow terminal', () => {

@@ -64,6 +64,7 @@ describe('defaults', () => {
       checks: [],
       preset: undefined,
       metricsFile: undefined,
+      trust: { allowedSignersFile: undefined, openpgpKeysFile: undefined },
       timeoutSec: 30,
       stallSec: 20,
       allowSystemDest: false,
@@ -72,6 +73,17 @@ describe('defaults', () => {
       lowSpeedTimeSec: 60,
       transferTimeoutSec: 3600,
       transport: 'auto',
+      lfs: 'auto',
+      gitUrl: undefined,
+      gitUser: 'x-access-token',
+      sshKeyFile: undefined,
+      sshKnownHostsFile: undefined,
+      proxy: undefined,
+      caFile: undefined,
+      githubApp: undefined,
+      poll: 'auto',
+      rollout: undefined,
+      hostId: undefined,
       configFile: undefined,
     } satisfies Config);
   });
@@ -244,8 +256,8 @@ describe('validation messages', () => {
   // Exact text: these are what users read.
   it.each<[string, ConfigInput, string]>([
     ['bad repo', input({ flags: { ...base, repo: 'acme' } }), "Invalid repository 'acme'. Expected format OWNER/NAME, e.g. --repo acme/hypervisor."],
-    ['repo as URL', input({ flags: { ...base, repo: 'https://github.com/acme/hv.git' } }), "Invalid repository 'https://github.com/acme/hv.git'. Expected format OWNER/NAME, e.g. --repo acme/hv."],
-    ['repo as ssh remote', input({ flags: { ...base, repo: 'git@github.com:acme/hv.git' } }), "Invalid repository 'git@github.com:acme/hv.git'. Expected format OWNER/NAME, e.g. --repo acme/hv."],
+    ['repo as git:// URL', input({ flags: { ...base, repo: 'git://github.com/acme/hv.git' } }), "Refusing 'git://github.com/acme/hv.git': git:// is neither authenticated nor encrypted. Use the https:// or ssh:// URL of the repository."],
+    ['repo URL with a token', input({ flags: { ...base, repo: 'https://x:secret@github.com/acme/hv.git' } }), "Expected `--repo` to hold no credentials, got 'https://***:***@github.com/acme/hv.git'. Put the token in a file and point tokenFile at it; the user name it is sent under is gitUser."],
     ['repo in file', withFile({ repo: 'acme/' }, { flags: { dest: '/d' } }), `Invalid repository 'acme/' in ${FILE}. Expected format OWNER/NAME, e.g. "repo": "acme/hypervisor".`],
     ['repo in env', input({ flags: { dest: '/d' }, env: { HOSTSYNC_REPO: '-x/y' } }), "Invalid repository '-x/y' in HOSTSYNC_REPO. Expected format OWNER/NAME, e.g. HOSTSYNC_REPO=acme/hypervisor."],
     ['missing repo', input({ flags: { dest: '/d' } }), 'Missing repository: give it with --repo OWNER/NAME, "repo" in the config file, or HOSTSYNC_REPO.'],

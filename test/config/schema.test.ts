@@ -45,6 +45,7 @@ describe('docs/config.schema.json and the parser agree', () => {
   it('on the keys of rebuild and hooks', () => {
     expect(Object.keys(props(props(schema)['rebuild'])).sort()).toEqual(sectionKeys('rebuild').sort());
     expect(Object.keys(props(props(schema)['hooks'])).sort()).toEqual(sectionKeys('hooks').sort());
+    expect(Object.keys(props(props(schema)['trust'])).sort()).toEqual(sectionKeys('trust').sort());
   });
 
   it('on defaults, ranges and enums', () => {

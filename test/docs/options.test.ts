@@ -24,10 +24,15 @@ const COMMAND_DOCS: Readonly<Record<string, readonly string[]>> = {
   '': ['README.md', 'docs/getting-started.md'], // global options (--help, --version)
   sync: ['docs/configuration.md'],
   history: ['docs/operations.md'],
+  diff: ['docs/operations.md'],
   rollback: ['docs/operations.md'],
+  restore: ['docs/operations.md'],
   'install-units': ['docs/systemd.md'],
   validate: ['docs/validate.md'],
   'dev-update': ['docs/dev-update.md'],
+  completion: ['docs/getting-started.md'],
+  help: ['README.md'],
+  version: ['docs/output.md'],
 };
 
 /** Docs every command's options may be documented in. */
@@ -38,6 +43,12 @@ const SHARED_DOCS = ['docs/configuration.md'];
  * gap id as the checks below report it. Remove an entry once the doc is fixed.
  */
 const KNOWN_GAPS: readonly string[] = [
+  // Settings the proxy/CA and SSH work added to the table; docs/configuration.md is theirs to extend.
+  ...['sync', 'validate', 'dev-update'].flatMap((command) =>
+    ['--git-user', '--ssh-key-file', '--ssh-known-hosts-file', '--proxy', '--no-proxy', '--ca-file'].map(
+      (flag) => `option ${flag} of 'hostsync ${command}' appears in none of ${[...new Set([...(COMMAND_DOCS[command] ?? []), ...SHARED_DOCS])].join(', ')}`,
+    ),
+  ),
 ];
 
 /** One command as the docs need it: its name ('' for the global options) and its long flags. */
@@ -171,7 +182,7 @@ const commands = commandFlags(program);
 
 describe('the docs cover the CLI', () => {
   it('reads every command and option from the program', () => {
-    expect(commands.map((command) => command.name)).toEqual(['', 'sync', 'history', 'rollback', 'install-units', 'validate', 'dev-update']);
+    expect(commands.map((command) => command.name)).toEqual(['', 'sync', 'history', 'diff', 'rollback', 'restore', 'install-units', 'validate', 'dev-update', 'completion', 'help', 'version']);
     expect(commands.find((command) => command.name === 'sync')?.flags).toContain('--state-dir');
     expect(commands.find((command) => command.name === '')?.flags).toEqual(['--help', '--version']);
   });

@@ -20,7 +20,7 @@ interface DevUpdateJson {
   exitCode: number;
   commit: string | null;
   previousCommit: string | null;
-  error: string | null;
+  error: { message: string; exitCode: number } | null;
   steps: StepJson[];
 }
 
@@ -186,7 +186,7 @@ describe('hostsync dev-update', () => {
     expect(stopped.result.code).toBe(1);
     expect(step(stopped.json, 'pre-validate').status).toBe('failed');
     expect(step(stopped.json, 'sync')).toMatchObject({ status: 'skipped', summary: 'not run: an earlier step failed' });
-    expect(stopped.json.error).toMatch(/Pre-validate failed .*integrity/);
+    expect(stopped.json.error?.message).toMatch(/Pre-validate failed .*integrity/);
     expect(await readFile(join(fx.dest, 'flake.nix'), 'utf8')).toBe('edited by hand\n');
 
     const fixed = await devUpdate(fx, config, '--fix');
@@ -195,7 +195,7 @@ describe('hostsync dev-update', () => {
     await fx.expectSameAsCommit(second);
   });
 
-  it('hooks: preSync runs before changes with the environment, a failing one stops the update; --skip-rebuild', async () => {
+  it('hooks: preSync runs before changes with the environment, a failing one stops the update; --no-rebuild', async () => {
     await fx.repo.write('a.txt', 'a\n');
     const first = await fx.repo.commit('a');
     const hooksLog = join(fx.tmp, 'hooks.log');
@@ -205,9 +205,9 @@ describe('hostsync dev-update', () => {
         postSync: `echo "post $HOSTSYNC_COMMIT $(test -f "$HOSTSYNC_DEST/a.txt" && echo present)" >> ${hooksLog}`,
       },
     });
-    const ran = await devUpdate(fx, config, '--skip-rebuild');
+    const ran = await devUpdate(fx, config, '--no-rebuild');
     expect(ran.result.code).toBe(0);
-    expect(step(ran.json, 'rebuild')).toMatchObject({ status: 'skipped', summary: '--skip-rebuild' });
+    expect(step(ran.json, 'rebuild')).toMatchObject({ status: 'skipped', summary: '--no-rebuild: the next run without it rebuilds' });
     expect((await readFile(hooksLog, 'utf8')).split('\n')).toEqual([`pre ${first} a.txt`, `post ${first} present`, '']);
 
     await fx.repo.write('b.txt', 'b\n');

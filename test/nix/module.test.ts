@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { UNIT_EXEC_PLACEHOLDER } from '../../src/cli/units.js';
+import { UNIT_EXEC_PLACEHOLDER } from '../../src/units/texts.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { SETTINGS, sectionKeys, topLevelKeys } from '../../src/config/settings.js';
 
@@ -107,8 +107,8 @@ const SHIPPED_TIMER = directives(TIMER, 'Timer');
 const DROP_IN_KEYS = [...directives(REBUILD_DROP_IN, 'Service').keys()].sort();
 /** Settings of hostsync.service that the rebuild drop-in leaves alone. */
 const KEPT_KEYS = [...SHIPPED_SERVICE.keys()].filter((key) => !DROP_IN_KEYS.includes(key)).sort();
-/** What the module adds to the shipped service. */
-const MODULE_ONLY_SERVICE = new Map([['SyslogIdentifier', ['hostsync']]]);
+/** What the module adds to the shipped service (SyslogIdentifier=hostsync is in both now). */
+const MODULE_ONLY_SERVICE = new Map<string, string[]>();
 
 // ---------------------------------------------------------------------------------------------
 // The module as text: just enough of Nix's syntax to find attribute sets and their bindings.
@@ -334,8 +334,12 @@ describe('nix/module.nix: options and config.json, read from its text', () => {
     for (const key of [...written, 'tokenFile']) expect(stringList('modelledSettings'), `extraSettings may not set ${key}`).toContain(key);
   });
 
-  it('passes the token file as the credential github-token, as the shipped unit does', () => {
-    expect(assignments(attrsOf(MODULE, 'serviceSettings')).get('LoadCredential')).toBe('optional (cfg.tokenFile != null) "github-token:${cfg.tokenFile}"');
+  it('passes the token file as the credential github-token, as the shipped unit does, and a GitHub App key as github-app-key', () => {
+    expect(assignments(attrsOf(MODULE, 'serviceSettings')).get('LoadCredential')).toBe(
+      'optional (cfg.tokenFile != null) "github-token:${cfg.tokenFile}" ++ optional (cfg.appPrivateKeyFile != null) "github-app-key:${cfg.appPrivateKeyFile}"',
+    );
+    expect(optionNamed('appPrivateKeyFile').body.get('description')).toMatch(/LoadCredential=github-app-key/);
+    expect(optionNamed('appPrivateKeyFile').body.get('description')).toMatch(/never enters the Nix store/);
     expect(SHIPPED_SERVICE.get('LoadCredential')).toEqual(['github-token:/etc/hostsync/token']);
     expect(optionNamed('tokenFile').body.get('description')).toMatch(/LoadCredential=github-token/);
     expect(optionNamed('tokenFile').body.get('description')).toMatch(/never enters the Nix store/);
@@ -528,6 +532,8 @@ const SCENARIOS = {
   longRebuild: { ...BASE, rebuild: { command: 'nixos-rebuild switch', timeoutSec: 7200 } },
   sandboxedRebuild: { ...BASE, sandbox: true, rebuild: { command: 'nixos-rebuild switch' } },
   tokenInConfig: { ...BASE, tokenFile: '/nix/store/00000000000000000000000000000000-token', extraSettings: { token: 'ghp_x', repo: 'evil/repo', destt: 1 } },
+  githubApp: { ...BASE, appPrivateKeyFile: '/etc/hostsync/github-app.pem', extraSettings: { appId: 12345 } },
+  appKeyInStore: { ...BASE, appPrivateKeyFile: '/nix/store/00000000000000000000000000000000-app.pem', extraSettings: { appPrivateKeyFile: '/x' } },
   disabled: { ...BASE, enable: false },
 };
 
@@ -639,6 +645,25 @@ describe('nix/module.nix: its config, evaluated with a stand-in for lib', () => 
       ]),
     );
     expect(failed).toHaveLength(4);
+  });
+
+  it('hands a GitHub App key over as the credential github-app-key, which hostsync finds with the appId of config.json', () => {
+    const app = scenario('githubApp');
+    expect(failedAssertions(app)).toEqual([]);
+    expect(app.service.serviceConfig['LoadCredential']).toEqual(['github-app-key:/etc/hostsync/github-app.pem']);
+    expect(app.configFile.value).toMatchObject({ appId: 12345 });
+    expect(app.configFile.value).not.toHaveProperty('appPrivateKeyFile');
+    const key = { pem: '-----BEGIN RSA PRIVATE KEY-----\n…\n-----END RSA PRIVATE KEY-----\n', file: '/run/credentials/hostsync.service/github-app-key' };
+    const parsed = parseConfig({ flags: {}, file: { path: '/etc/hostsync/config.json', data: app.configFile.value }, env: {}, token: undefined, appKey: key, home: '/root', isRoot: true, cwd: '/' });
+    expect(parsed.ok && parsed.config.githubApp).toMatchObject({ appId: '12345', privateKeyFile: key.file });
+  });
+
+  it('refuses an App key in the Nix store, a key without an appId, and the key file in extraSettings', () => {
+    expect(failedAssertions(scenario('appKeyInStore'))).toEqual([
+      expect.stringMatching(/appPrivateKeyFile is in the Nix store/),
+      expect.stringMatching(/needs both its ID \(extraSettings\.appId\) and its key \(appPrivateKeyFile\)/),
+      expect.stringMatching(/extraSettings\.appPrivateKeyFile: set services\.hostsync\.appPrivateKeyFile instead/),
+    ]);
   });
 
   it('defines nothing when not enabled', () => {

@@ -22,7 +22,7 @@ describe('decideRebuild', () => {
     ['changed, nothing changed, last rebuild failed on this commit', { lastRebuilt: OLD }, true, /last successful rebuild was of aaaaaaaaaaaa/],
     ['always', { when: 'always' }, true, /always/],
     ['never, even with changes', { when: 'never', changed: 5 }, false, /never/],
-    ['--skip-rebuild wins', { when: 'always', skip: true }, false, /--skip-rebuild/],
+    ['--no-rebuild wins', { when: 'always', skip: true }, false, /^--no-rebuild/],
   ];
   it.each(cases)('%s', (_name, input, run, reason) => {
     const decision = decideRebuild({ ...base, ...input });

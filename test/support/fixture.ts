@@ -39,6 +39,8 @@ export interface Fixture {
    * as a spawned `bin/hostsync.js` with `spawn` (or for every run when HOSTSYNC_TEST_SPAWN=1).
    */
   run(args: readonly string[], options?: RunOptions): Promise<CliResult>;
+  /** Serve the repository now (the first run does it otherwise): to put things on the server before a sync. */
+  serve(): Promise<void>;
   /** `sync --json` that must succeed; returns the parsed JSON. */
   sync(...args: string[]): Promise<Record<string, unknown>>;
   expectSameAsCommit(commit: string, subPath?: string, dest?: string, ignore?: string[]): Promise<void>;
@@ -60,11 +62,13 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
   const stateDir = join(tmp, 'state');
   const env: Record<string, string> = { GITHUB_API_URL: server.apiUrl, GITHUB_SERVER_URL: server.serverUrl, GITHUB_TOKEN: TOKEN, ...(options.transport !== undefined ? { HOSTSYNC_TRANSPORT: options.transport } : {}) };
   let served = false;
+  const serve = async (): Promise<void> => {
+    if (served) return;
+    await server.addRepo(repoName, repo.dir);
+    served = true;
+  };
   const run = async (args: readonly string[], runOptions: RunOptions = {}): Promise<CliResult> => {
-    if (!served) {
-      await server.addRepo(repoName, repo.dir);
-      served = true;
-    }
+    await serve();
     const full = runOptions.bare === true ? [...args] : [...args, '--repo', repoName, '--dest', dest, '--state-dir', stateDir];
     const runEnv = { ...env, ...runOptions.env };
     return runOptions.spawn === true || SPAWN_ALL ? runCli(full, { env: runEnv, cwd: tmp }) : runInProcess(full, { env: runEnv, cwd: tmp, ...(runOptions.timing ? { timing: runOptions.timing } : {}) });
@@ -77,6 +81,7 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
     stateDir,
     env,
     run,
+    serve,
     async sync(...args: string[]) {
       const result = await run(['sync', '--json', ...args]);
       if (result.code !== 0) throw new Error(`sync failed (${result.code}):\n${result.stderr}\n${result.stdout}`);

@@ -1,30 +1,36 @@
 /**
  * A GitHub-compatible server on 127.0.0.1 for end-to-end tests and benchmarks: the REST API
- * (repository, commits, trees, blobs, tarball, compare, rate_limit), codeload archives and git smart
- * HTTP, all backed by real git repositories, with GitHub's auth, rate limits, headers and errors,
- * plus fault injection and link simulation.
+ * (repository, commits, trees, blobs, tarball, compare, rate_limit), codeload archives, git smart
+ * HTTP and Git LFS (batch API and object links), all backed by real git repositories, with GitHub's
+ * auth, rate limits, headers and errors, plus fault injection and link simulation.
  *
- * Request flow: latency → fault rule → kind (api | codeload | git) → auth → rate limit → route →
+ * Request flow: latency → fault rule → kind (api | codeload | git | lfs) → auth → rate limit → route →
  * 304 check → charge → transport (gzip, corrupt/drop, throttle) → log.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { docsFor, routeRepo, type ApiSettings, type ServedRepo } from './github-server/api-routes.js';
 import { AppRegistry, type InstallationSpec } from './github-server/app-routes.js';
 import { secondaryLimitReply, statusFaultReply, takeFault } from './github-server/faults.js';
 import { rateLimitPayload } from './github-server/payloads.js';
 import { RateLimiter, type BucketKey, type RateLimitSettings } from './github-server/rate-limit.js';
+import { endpointOf, pointsOf, SecondaryLimiter, type SecondaryLimitSettings } from './github-server/secondary-limit.js';
 import { RepoRegistry, type AddRepoOptions } from './github-server/registry.js';
 import { API_VERSION, DOCS, errorReply, isNotModified, jsonReply, notFound, notModifiedReply } from './github-server/reply.js';
 import { gitAuthRequired, gitNotFound, gitPushRefused, matchGitPath, runHttpBackend } from './github-server/smart-http.js';
 import { Throttle } from './github-server/throttle.js';
+import { isLfsPath, LfsServer, lfsError, matchLfsApiPath } from './github-server/lfs-routes.js';
 import { acceptsGzip, sendReply } from './github-server/transport.js';
 import type { FaultAction, FaultRule, LoggedRequest, Reply, RequestInfo, RequestKind } from './github-server/types.js';
 
 export type { AddRepoOptions } from './github-server/registry.js';
 export type { AppRegistry, InstallationSpec, MintedToken } from './github-server/app-routes.js';
 export type { RateLimitSettings } from './github-server/rate-limit.js';
+export type { SecondaryLimitSettings } from './github-server/secondary-limit.js';
 export type { FaultAction, FaultRule, LoggedRequest, RequestInfo } from './github-server/types.js';
 
 /** Options of {@link startGitHubServer}; every one can also be changed later on the returned object. */
@@ -42,6 +48,19 @@ export interface GitHubServerOptions {
   readonly maxBlobBytes?: number;
   readonly verifiedCommits?: Iterable<string>;
   readonly tarballRedirect?: 'sha' | 'ref';
+  /**
+   * The server's clock (rate-limit windows, secondary limits, the `Date` header). Called with the
+   * request's token for the time of that request (the fleet simulation gives each host's run its
+   * own virtual time), without one for the limits' windows. @default Date.now
+   */
+  readonly now?: (token?: string) => number;
+  /** GitHub's secondary limits, enforced when `enabled` (secondary-limit.ts). */
+  readonly secondaryLimits?: Partial<SecondaryLimitSettings>;
+  /**
+   * Tokens that share one primary and secondary bucket, as the installation tokens of one GitHub App
+   * installation share its limit: maps a token to its bucket's name. @default every token its own
+   */
+  readonly quotaGroupOf?: (token: string) => string | undefined;
 }
 
 /** A running fake GitHub. Settings are plain mutable fields, read on every request. */
@@ -52,11 +71,15 @@ export interface FakeGitHub extends ApiSettings {
   readonly serverUrl: string;
   tokens: string[];
   readonly rateLimit: RateLimitSettings;
+  /** Secondary limits; `peakConcurrent` and `peakPointsPerMinute` say how close a run came. */
+  readonly secondaryLimits: SecondaryLimiter;
   faults: FaultRule[];
   latencyMs: number;
   bandwidthBytesPerSec: number;
   /** Every finished request, in the order responses ended. */
   readonly requests: LoggedRequest[];
+  /** Called with every finished request as it is logged (the fleet simulation times them). */
+  onRequest: ((request: LoggedRequest) => void) | undefined;
   resetLog(): void;
   /** Serve the repository in `gitDir` (working tree or bare) as `owner/repo`; resolves its id. */
   addRepo(fullName: string, gitDir: string, opts?: AddRepoOptions): Promise<number>;
@@ -64,6 +87,15 @@ export interface FakeGitHub extends ApiSettings {
   renameRepo(oldFullName: string, newFullName: string): void;
   /** GitHub Apps: JWT checks, installations, minted tokens (`apps.minted`), token lifetime, clock. */
   readonly apps: AppRegistry;
+  /**
+   * Git LFS (github-server/lfs-routes.ts): the batch API at `{serverUrl}/{owner}/{repo}.git/info/lfs`,
+   * object links, stored objects, switches (`lfs.settings`) and the LFS log (`lfs.log`).
+   */
+  readonly lfs: LfsServer;
+  /** Store `data` as an LFS object of a served repository; resolves its oid (SHA-256). */
+  addLfsObject(fullName: string, data: Buffer): Promise<string>;
+  /** The file an LFS object of a served repository is stored in (to damage it in a test). */
+  lfsObjectPath(fullName: string, oid: string): string;
   /** Register a GitHub App by id with the public half of its key (PEM) and its installations. */
   addApp(appId: number, publicKey: string, installations?: readonly InstallationSpec[]): void;
   close(): Promise<void>;
@@ -106,10 +138,21 @@ function decodeSegments(path: string): string[] | undefined {
 export async function startGitHubServer(options: GitHubServerOptions = {}): Promise<FakeGitHub> {
   const registry = new RepoRegistry();
   const apps = new AppRegistry();
-  const limiter = new RateLimiter();
+  const clock = options.now ?? ((): number => Date.now());
+  const limiter = new RateLimiter(() => clock());
   Object.assign(limiter, options.rateLimit ?? {});
+  const secondary = new SecondaryLimiter(() => clock());
+  Object.assign(secondary, options.secondaryLimits ?? {});
   const throttle = new Throttle();
   throttle.bytesPerSec = options.bandwidthBytesPerSec ?? 0;
+  const lfsRoot = await mkdtemp(join(tmpdir(), 'hostsync-lfs-server-'));
+  const lfs = new LfsServer(lfsRoot);
+  const repoIdOf = (fullName: string): number => {
+    const [owner = '', name = ''] = fullName.split('/');
+    const found = registry.lookup(owner, name);
+    if (found === undefined || !('repo' in found)) throw new Error(`Repository '${fullName}' is not served; add it first.`);
+    return found.repo.record.id;
+  };
   let requestCounter = 0;
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -129,6 +172,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     serverUrl: origin,
     tokens: [...(options.tokens ?? [])],
     rateLimit: limiter,
+    secondaryLimits: secondary,
     faults: [...(options.faults ?? [])],
     latencyMs: options.latencyMs ?? 0,
     get bandwidthBytesPerSec() {
@@ -142,7 +186,10 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     maxBlobBytes: options.maxBlobBytes ?? 100 * 1024 * 1024,
     verifiedCommits: new Set(options.verifiedCommits ?? []),
     tarballRedirect: options.tarballRedirect ?? 'sha',
+    treeSubstitutes: new Map(),
+    verificationOverrides: new Map(),
     requests: [],
+    onRequest: undefined,
     resetLog() {
       fake.requests.length = 0;
     },
@@ -152,10 +199,14 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     renameRepo: (oldName, newName) => registry.rename(oldName, newName),
     apps,
     addApp: (appId, publicKey, installations) => apps.addApp(appId, publicKey, installations),
+    lfs,
+    addLfsObject: async (fullName, data) => lfs.put(repoIdOf(fullName), data),
+    lfsObjectPath: (fullName, oid) => lfs.pathOf(repoIdOf(fullName), oid),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       registry.close();
+      await rm(lfsRoot, { recursive: true, force: true });
     },
   };
 
@@ -167,11 +218,12 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
+    const credential = credentialOf(req.headers.authorization);
+    const at = clock(credential);
     const baseBytes = req.socket.bytesWritten;
     const url = new URL(req.url ?? '/', origin);
     const info: RequestInfo = { method: req.method ?? 'GET', path: url.pathname, url: `${url.pathname}${url.search}`, headers: req.headers };
-    const kind: RequestKind = url.pathname.startsWith('/_codeload/') ? 'codeload' : matchGitPath(url.pathname) ? 'git' : 'api';
-    const credential = credentialOf(req.headers.authorization);
+    const kind: RequestKind = url.pathname.startsWith('/_codeload/') ? 'codeload' : matchGitPath(url.pathname) ? 'git' : isLfsPath(url.pathname) ? 'lfs' : 'api';
     const authenticated = credential !== undefined && (fake.tokens.includes(credential) || apps.isLiveToken(credential));
     let quotaCost = 0;
     let logged = false;
@@ -179,7 +231,9 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       if (logged) return;
       logged = true;
       const bytesSent = req.socket.bytesWritten - baseBytes;
-      fake.requests.push({ method: info.method, path: info.url, status: res.headersSent ? res.statusCode : 0, bytesSent, authenticated, quotaCost, kind, durationMs: performance.now() - started });
+      const entry: LoggedRequest = { method: info.method, path: info.url, status: res.headersSent ? res.statusCode : 0, bytesSent, authenticated, quotaCost, kind, durationMs: performance.now() - started, at, ...(authenticated && credential !== undefined ? { token: credential } : {}) };
+      fake.requests.push(entry);
+      fake.onRequest?.(entry);
     };
     res.on('finish', log);
     res.on('close', log);
@@ -189,8 +243,9 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     const fault = takeFault(fake.faults, info);
     if (fault !== undefined && 'hang' in fault) return;
     if (fault !== undefined && 'delayMs' in fault) await sleep(fault.delayMs);
+    // GitHub's clock on every answer (Node would add the real one): hosts time rollouts by it.
     const send = (reply: Reply): Promise<void> =>
-      sendReply(res, reply, {
+      sendReply(res, { ...reply, headers: { date: new Date(clock(credential)).toUTCString(), ...reply.headers } }, {
         acceptsGzip: acceptsGzip(req.headers['accept-encoding']),
         corrupt: fault !== undefined && 'corrupt' in fault,
         ...(fault !== undefined && 'dropMidBody' in fault ? { dropAfter: fault.afterBytes ?? 'half' } : {}),
@@ -200,10 +255,11 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     if (fault !== undefined && 'status' in fault) return send(statusFaultReply(fault));
 
     if (kind === 'git') return send(await gitReply(req, url, credential, authenticated));
+    if (kind === 'lfs') return send(await lfsReply(req, url, credential, authenticated));
     if (kind === 'codeload') return send(await codeloadReply(url, authenticated, credential));
 
     const requestId = nextRequestId();
-    const key: BucketKey = authenticated && credential !== undefined ? { token: credential } : { address: req.socket.remoteAddress ?? '127.0.0.1' };
+    const key: BucketKey = authenticated && credential !== undefined ? { token: options.quotaGroupOf?.(credential) ?? credential } : { address: req.socket.remoteAddress ?? '127.0.0.1' };
     const common = (reply: Reply): Reply => {
       const cache = reply.status === 200 || reply.status === 304 ? { 'cache-control': `${authenticated ? 'private' : 'public'}, max-age=60, s-maxage=60` } : {};
       const headers = {
@@ -218,7 +274,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       };
       return { ...reply, headers };
     };
-    const reply = await apiReply(req, url, info, key, credential, authenticated, requestId, fault);
+    const reply = await apiReply(req, url, info, key, credential, authenticated, requestId, fault, res);
     quotaCost = reply.cost;
     limiter.charge(key, reply.cost);
     return send(common(reply.reply));
@@ -234,6 +290,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     authenticated: boolean,
     requestId: string,
     fault: FaultAction | undefined,
+    res: ServerResponse,
   ): Promise<{ reply: Reply; cost: number }> {
     const appReply = await apps.route(req, url, credential, origins);
     if (appReply !== undefined) return { reply: appReply, cost: 0 };
@@ -254,6 +311,10 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       const { retryAfterSec, status } = fault.secondaryRateLimit;
       return { reply: secondaryLimitReply(retryAfterSec, status ?? 403, requestId), cost: 1 };
     }
+    const admission = secondary.admit('token' in key ? `t:${key.token}` : `a:${key.address}`, endpointOf(req.method ?? 'GET', url.pathname), pointsOf(req.method ?? 'GET'));
+    if (!admission.ok) return { reply: secondaryLimitReply(admission.retryAfterSec, 403, requestId), cost: 1 };
+    // Running until its answer is sent (a streamed blob or tarball included) or the client goes away.
+    res.once('close', () => admission.release());
     const reply = await routeApi(req, url, authenticated, credential);
     if (isNotModified(info.headers, reply)) {
       // A 304 is free only for authenticated requests.
@@ -318,6 +379,23 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       body: { kind: 'stream', open: () => git.openArchive(sha, `${base}/`) },
       compressible: false,
     };
+  }
+
+  /** The LFS batch API (auth as for git: Basic with the token; private repositories need it) and object links. */
+  async function lfsReply(req: IncomingMessage, url: URL, credential: string | undefined, authenticated: boolean): Promise<Reply> {
+    if (url.pathname.startsWith('/_lfs/')) return lfs.object(req, url);
+    const target = matchLfsApiPath(url.pathname);
+    const askForCredentials = { 'lfs-authenticate': 'Basic realm="GitHub"' };
+    if (target === undefined) return lfsError(404, 'Not Found');
+    if (credential !== undefined && !authenticated) return lfsError(401, 'Bad credentials', askForCredentials);
+    const found = registry.lookup(target.owner, target.repo);
+    if (found === undefined || !('repo' in found)) return credential === undefined ? lfsError(401, 'Credentials needed', askForCredentials) : lfsError(404, 'Repository not found');
+    const { record } = found.repo;
+    if (record.private && !authenticated) return lfsError(401, 'Credentials needed', askForCredentials);
+    if (record.private && !apps.allows(credential, record.owner, record.name)) return lfsError(404, 'Repository not found');
+    if (target.rest === 'objects/batch' && req.method === 'POST') return lfs.batch(req, found.repo, origin, authenticated);
+    // The locking API (git lfs lock) is not part of this fake.
+    return lfsError(404, 'Not Found');
   }
 
   async function gitReply(req: IncomingMessage, url: URL, credential: string | undefined, authenticated: boolean): Promise<Reply> {

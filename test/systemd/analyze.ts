@@ -7,8 +7,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatExec, renderUnit } from '../../src/cli/commands/install-units.js';
-import { UNIT_FILE_NAMES } from '../../src/cli/units.js';
+import { formatExec, renderUnit } from '../../src/units/plan.js';
+import { UNIT_FILE_NAMES } from '../../src/units/texts.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SYSTEMD_DIR = path.join(ROOT, 'systemd');

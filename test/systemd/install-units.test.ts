@@ -1,25 +1,37 @@
 /**
  * `hostsync install-units`, run in-process against a temp prefix: the files it writes, the
- * ExecStart it points them at, --force, --dry-run, --json, and how it finds the running binary.
+ * ExecStart it points them at, --force, --dry-run (a diff, exit 3), --json, how it finds the
+ * running binary, and the single-executable bundle writing the texts it embedded from systemd/.
  */
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  execWarnings,
-  installUnits,
-  loadUnitTexts,
-  planUnits,
-  quoteExecWord,
-  resolveExecCommand,
-  runCommand,
-  type ExecDeps,
-} from '../../src/cli/commands/install-units.js';
-import { EMBEDDED_UNITS, UNIT_EXEC_PLACEHOLDER, UNIT_FILE_NAMES } from '../../src/cli/units.js';
+import { bundle } from '../../scripts/build-binary.js';
+import { runCommand } from '../../src/cli/commands/install-units.js';
+import { resolveExecCommand, type ExecDeps } from '../../src/units/exec.js';
+import { installUnits } from '../../src/units/install.js';
+import { execWarnings, planUnits, quoteExecWord } from '../../src/units/plan.js';
+import { unifiedDiff } from '../../src/units/diff.js';
+import { loadUnitTexts, readUnitFiles, UNIT_DOCS_PLACEHOLDER, UNIT_EXEC_PLACEHOLDER, UNIT_FILE_NAMES } from '../../src/units/texts.js';
 import { ExitCode, UsageError } from '../../src/errors.js';
-import { testIO } from '../support/io.js';
-import { BIN, SYSTEMD_DIR, systemdAnalyzeVersion, verify } from './analyze.js';
+import { runInProcess, testIO } from '../support/io.js';
+import { BIN, ROOT, SYSTEMD_DIR, systemdAnalyzeVersion, verify } from './analyze.js';
+
+/** The files of systemd/, as shipped. */
+const SHIPPED = await readUnitFiles(SYSTEMD_DIR);
+
+/** A unit as written where no docs are installed: the placeholder links dropped. */
+const withoutDocs = (text: string): string =>
+  text
+    .split('\n')
+    .flatMap((line) => {
+      if (!line.startsWith('Documentation=')) return [line];
+      const kept = line.slice('Documentation='.length).split(' ').filter((uri) => !uri.startsWith(UNIT_DOCS_PLACEHOLDER));
+      return kept.length === 0 ? [] : [`Documentation=${kept.join(' ')}`];
+    })
+    .join('\n');
 
 let tmp: string;
 let stdout: string;
@@ -63,14 +75,17 @@ const execLine = (text: string): string | undefined => text.split('\n').find((li
 const reported = (verb: string, file: string): string[] => stdout.split('\n').filter((line) => line.startsWith(verb) && line.endsWith(` ${file}`) && line.slice(verb.length, -file.length).trim() === '');
 
 describe('runCommand', () => {
-  it('writes the four units into <prefix>/etc/systemd/system with ExecStart at --bin', async () => {
+  it('writes the five units into <prefix>/etc/systemd/system with ExecStart at --bin and Documentation= at the package\'s docs', async () => {
     const bin = fakeBinary();
     const code = await runCommand({ prefix: path.join(tmp, 'root'), bin }, [], unitsIO());
     expect(code).toBe(ExitCode.Ok);
     expect(execLine(readUnit('hostsync.service'))).toBe(`ExecStart=${bin} dev-update --config /etc/hostsync/config.json`);
     expect(execLine(readUnit('hostsync@.service'))).toBe(`ExecStart=${bin} dev-update --config /etc/hostsync/%i.json`);
-    // Everything but the ExecStart path is the shipped text.
-    for (const unit of UNIT_FILE_NAMES) expect(readUnit(unit)).toBe(shipped(unit).replace(`ExecStart=${UNIT_EXEC_PLACEHOLDER} `, `ExecStart=${bin} `));
+    // Everything but the ExecStart path and the docs folder is the shipped text.
+    const docs = `file:${path.join(ROOT, 'docs')}/`;
+    for (const unit of UNIT_FILE_NAMES) expect(readUnit(unit)).toBe(shipped(unit).replace(`ExecStart=${UNIT_EXEC_PLACEHOLDER} `, `ExecStart=${bin} `).replaceAll(UNIT_DOCS_PLACEHOLDER, docs));
+    expect(readUnit('hostsync.service')).toContain(`Documentation=${docs}systemd.md man:systemd.exec(5)\n`);
+    expect(existsSync(path.join(ROOT, 'docs', 'systemd.md'))).toBe(true);
     for (const unit of UNIT_FILE_NAMES) expect(reported('created', path.join(unitDir(), unit))).toHaveLength(1);
     expect(stdout).toContain('systemctl daemon-reload && systemctl enable --now hostsync.timer');
     expect(stdout).toContain(`Copy the files in ${unitDir()}`);
@@ -90,6 +105,7 @@ describe('runCommand', () => {
     const failure = runCommand({ prefix, bin }, [], unitsIO());
     await expect(failure).rejects.toBeInstanceOf(UsageError);
     await expect(failure).rejects.toMatchObject({ exitCode: ExitCode.Usage, message: expect.stringContaining(path.join(unitDir(), 'hostsync.service')) as unknown });
+    await expect(failure).rejects.toThrow('`systemctl edit hostsync.service`');
     expect(readUnit('hostsync.service')).toBe(edited);
     expect(existsSync(path.join(unitDir(), 'hostsync.timer'))).toBe(false);
 
@@ -101,10 +117,12 @@ describe('runCommand', () => {
     expect(existsSync(path.join(unitDir(), 'hostsync.timer'))).toBe(true);
   });
 
-  it('--dry-run --json reports the plan and writes nothing', async () => {
+  it('--dry-run --json reports the plan and writes nothing (exit 3: units would be written)', async () => {
     const bin = fakeBinary();
-    await runCommand({ prefix: path.join(tmp, 'root'), bin, dryRun: true, json: true }, [], unitsIO());
-    const report = JSON.parse(stdout) as { dryRun: boolean; execStart: string; source: string; units: { unit: string; action: string }[]; nextSteps: string[] };
+    const code = await runCommand({ prefix: path.join(tmp, 'root'), bin, dryRun: true, json: true }, [], unitsIO());
+    expect(code).toBe(ExitCode.Pending);
+    const report = JSON.parse(stdout) as { format: number; dryRun: boolean; execStart: string; source: string; units: { unit: string; action: string }[]; nextSteps: string[] };
+    expect(report.format).toBe(1);
     expect(report.dryRun).toBe(true);
     expect(report.execStart).toBe(bin);
     expect(report.source).toBe('package');
@@ -112,11 +130,50 @@ describe('runCommand', () => {
     expect(existsSync(path.join(tmp, 'root'))).toBe(false);
   });
 
-  it('keeps number-looking values as typed and rejects a missing --bin', async () => {
+  it('keeps number-looking values as typed', async () => {
     const bin = fakeBinary('2');
-    await runCommand({ prefix: path.join(tmp, 'root'), bin: 2 }, ['install-units', '--bin', bin], unitsIO());
+    const run = await runInProcess(['install-units', '--prefix', path.join(tmp, 'root'), '--bin', bin], { cwd: tmp });
+    expect(run.code).toBe(0);
     expect(execLine(readUnit('hostsync.service'))).toBe(`ExecStart=${bin} dev-update --config /etc/hostsync/config.json`);
-    await expect(runCommand({ prefix: path.join(tmp, 'root'), bin: path.join(tmp, 'nope') }, [], unitsIO())).rejects.toThrow(/--bin .*nope`: no such file/);
+  });
+
+  it('a --bin missing here is an error for this host, a warning for units written under --prefix (for another host)', async () => {
+    await expect(runCommand({ bin: path.join(tmp, 'nope'), dryRun: true }, [], unitsIO())).rejects.toThrow(/--bin .*nope`: no such file/);
+    const elsewhere = await runInProcess(['install-units', '--prefix', path.join(tmp, 'root'), '--bin', '/run/current-system/sw/bin/hostsync-not-here'], { cwd: tmp });
+    expect(elsewhere.code).toBe(0);
+    expect(elsewhere.stderr).toMatch(/^warn: --bin \/run\/current-system\/sw\/bin\/hostsync-not-here: no such file on this host/m);
+    expect(execLine(readUnit('hostsync.service'))).toBe('ExecStart=/run/current-system/sw/bin/hostsync-not-here dev-update --config /etc/hostsync/config.json');
+  });
+
+  it('--help examples run as printed on a host without /run/current-system (exit 0)', async () => {
+    const help = await runInProcess(['install-units', '--help'], { cwd: tmp });
+    const examples = help.stdout.split('\n').filter((line) => line.startsWith('  hostsync install-units --prefix'));
+    expect(examples.length).toBeGreaterThan(0);
+    for (const example of examples) {
+      const run = await runInProcess(example.trim().split(/\s+/).slice(1), { cwd: tmp });
+      expect(run.code, `${example}\n${run.stderr}`).toBe(0);
+    }
+  });
+
+  it('--dry-run on an edited unit shows a unified diff and exits 3, not 2; unchanged units exit 0', async () => {
+    const bin = fakeBinary();
+    const prefix = path.join(tmp, 'root');
+    await runCommand({ prefix, bin }, [], unitsIO());
+    stdout = '';
+    expect(await runCommand({ prefix, bin, dryRun: true }, [], unitsIO())).toBe(ExitCode.Ok);
+    const timer = path.join(unitDir(), 'hostsync.timer');
+    writeFileSync(timer, readUnit('hostsync.timer').replace('OnCalendar=*:0/15', 'OnCalendar=hourly'));
+    stdout = '';
+    expect(await runCommand({ prefix, bin, dryRun: true }, [], unitsIO())).toBe(ExitCode.Pending);
+    expect(reported('differs', timer)).toHaveLength(1);
+    expect(stdout).toContain(`--- ${timer} (installed)\n+++ ${timer} (this hostsync)\n`);
+    expect(stdout).toMatch(/^-OnCalendar=hourly$/m);
+    expect(stdout).toMatch(/^\+OnCalendar=\*:0\/15$/m);
+    // The advice names the unit that was edited, not the service.
+    expect(stdout).toContain('systemctl edit hostsync.timer');
+    expect(stdout).not.toContain('systemctl edit hostsync.service');
+    expect(readUnit('hostsync.timer')).toContain('OnCalendar=hourly');
+    await expect(runCommand({ prefix, bin }, [], unitsIO())).rejects.toThrow(/hostsync\.timer differs.*`hostsync install-units --prefix \S+ --bin \S+ --dry-run`.*`systemctl edit hostsync\.timer`/);
   });
 
   it('reports a file-system problem as a failure (exit 1) naming the path', async () => {
@@ -178,7 +235,7 @@ describe('resolveExecCommand', () => {
     ['relative script: made absolute', { argv1: 'bin/hostsync.js' }, undefined, ['/usr/bin/node', '/work/bin/hostsync.js']],
     ['--bin wins, made absolute, not resolved', { isSea: () => Promise.resolve(true) }, 'bin/hs', ['/work/bin/hs']],
   ])('%s', async (_name, over, bin, expected) => {
-    expect(await resolveExecCommand(bin, deps(over))).toEqual(expected);
+    expect((await resolveExecCommand(bin, deps(over))).exec).toEqual(expected);
   });
 
   it.each<[string, Partial<ExecDeps>, string | undefined, RegExp]>([
@@ -193,7 +250,7 @@ describe('resolveExecCommand', () => {
     const link = path.join(tmp, 'hostsync');
     symlinkSync(BIN, link);
     const { realpath } = await import('node:fs/promises');
-    expect(await resolveExecCommand(undefined, deps({ argv1: link, realpath: (file) => realpath(file) }))).toEqual(['/usr/bin/node', BIN]);
+    expect((await resolveExecCommand(undefined, deps({ argv1: link, realpath: (file) => realpath(file) }))).exec).toEqual(['/usr/bin/node', BIN]);
   });
 });
 
@@ -212,11 +269,11 @@ describe('pure helpers', () => {
   });
 
   it('planUnits: absent → create, same → unchanged, different → conflict, or update with force', () => {
-    const rendered = { ...EMBEDDED_UNITS };
+    const rendered = { ...SHIPPED };
     const existing = { 'hostsync.timer': rendered['hostsync.timer'], 'hostsync@.timer': 'old' };
     const actions = (force: boolean): string[] => planUnits(rendered, existing, '/x', force).map((entry) => `${entry.path} ${entry.action}`);
-    expect(actions(false)).toEqual(['/x/hostsync.service create', '/x/hostsync.timer unchanged', '/x/hostsync@.service create', '/x/hostsync@.timer conflict']);
-    expect(actions(true)).toEqual(['/x/hostsync.service create', '/x/hostsync.timer unchanged', '/x/hostsync@.service create', '/x/hostsync@.timer update']);
+    expect(actions(false)).toEqual(['/x/hostsync.service create', '/x/hostsync.timer unchanged', '/x/hostsync@.service create', '/x/hostsync@.timer conflict', '/x/hostsync-notify@.service create']);
+    expect(actions(true)).toEqual(['/x/hostsync.service create', '/x/hostsync.timer unchanged', '/x/hostsync@.service create', '/x/hostsync@.timer update', '/x/hostsync-notify@.service create']);
   });
 
   it('warns about binaries the sandbox hides or a garbage collection removes', () => {
@@ -226,15 +283,50 @@ describe('pure helpers', () => {
     expect(execWarnings(['/usr/local/bin/hostsync'])).toEqual([]);
   });
 
-  it('reads the unit texts from the package, which equal the embedded copies', async () => {
+  it('reads the unit texts from the package\'s systemd/ folder', async () => {
     const units = await loadUnitTexts();
     expect(units.source).toBe('package');
-    expect(units.texts).toEqual(EMBEDDED_UNITS);
+    expect(units.texts).toEqual(SHIPPED);
+    await expect(loadUnitTexts(path.join(tmp, 'nowhere'))).rejects.toThrow(/Cannot read the unit files in .*nowhere.*Reinstall hostsync/);
   });
 
-  it('installs from the embedded copies when there is no package folder', async () => {
-    const result = await installUnits({ prefix: path.join(tmp, 'root'), exec: ['/usr/local/bin/hostsync'], units: { source: 'embedded', texts: EMBEDDED_UNITS } });
+  it('installs given texts as they are (the placeholder ExecStart replaced; without docs on the host, no Documentation= link to them)', async () => {
+    const result = await installUnits({ prefix: path.join(tmp, 'root'), exec: ['/usr/local/bin/hostsync'], units: { source: 'embedded', texts: SHIPPED } });
     expect(result.source).toBe('embedded');
-    for (const unit of UNIT_FILE_NAMES) expect(readUnit(unit)).toBe(EMBEDDED_UNITS[unit]);
+    for (const unit of UNIT_FILE_NAMES) expect(readUnit(unit)).toBe(withoutDocs(SHIPPED[unit]));
+    expect(readUnit('hostsync.service')).toContain('Documentation=man:systemd.exec(5)\n');
+    expect(readUnit('hostsync.timer')).not.toContain('Documentation=');
   });
+
+  it.each([
+    ['one line changed in the middle', 'a\nb\nc\nd\ne\nf\ng\nh\n', 'a\nb\nc\nd\nX\nf\ng\nh\n'],
+    ['lines added at the end', 'a\nb\n', 'a\nb\nc\nd\n'],
+    ['everything removed', 'a\nb\n', ''],
+    ['from nothing', '', 'a\n'],
+    ['two changes far apart', Array.from({ length: 20 }, (_, i) => `l${i}\n`).join(''), Array.from({ length: 20 }, (_, i) => (i === 2 || i === 17 ? `L${i}\n` : `l${i}\n`)).join('')],
+    ['no final line feed', 'a\nb', 'a\nc'],
+  ])('unifiedDiff matches diff -u: %s', (_name, before, after) => {
+    const a = path.join(tmp, 'a');
+    const b = path.join(tmp, 'b');
+    writeFileSync(a, before);
+    writeFileSync(b, after);
+    const expected = spawnSync('diff', ['-u', '--label', 'A', '--label', 'B', a, b], { encoding: 'utf8' });
+    expect(unifiedDiff(before, after, 'A', 'B')).toBe(expected.stdout);
+    expect(unifiedDiff(before, before, 'A', 'B')).toBe('');
+  });
+});
+
+describe('the single-executable bundle', () => {
+  it('writes the unit texts it embedded from systemd/ at build time, with no package folder beside it', async () => {
+    // The bundle the single executable runs, alone in a directory: no package.json, no systemd/.
+    const dir = path.join(tmp, 'bundle');
+    mkdirSync(dir);
+    const script = path.join(dir, 'hostsync.cjs');
+    await bundle(script);
+    const bin = fakeBinary();
+    const run = spawnSync(process.execPath, [script, 'install-units', '--prefix', path.join(tmp, 'root'), '--bin', bin, '--json'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+    expect(run.status, run.stderr).toBe(0);
+    expect((JSON.parse(run.stdout) as { source: string }).source).toBe('embedded');
+    for (const unit of UNIT_FILE_NAMES) expect(readUnit(unit)).toBe(withoutDocs(SHIPPED[unit].replace(`ExecStart=${UNIT_EXEC_PLACEHOLDER} `, `ExecStart=${bin} `)));
+  }, 60_000);
 });

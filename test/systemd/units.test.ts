@@ -1,13 +1,15 @@
 /**
  * The shipped systemd units: systemd-analyze accepts them without a warning, their sandbox scores
- * 2.0 or below, the timer spreads a fleet, the token only arrives as a credential, and the copies
- * embedded for single-executable builds equal the files.
+ * 2.0 or below, the timer spreads a fleet, the token only arrives as a credential, and systemd/ is
+ * the one copy of their text (the single executable embeds the files at build time).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EMBEDDED_UNITS, UNIT_EXEC_PLACEHOLDER, UNIT_FILE_NAMES } from '../../src/cli/units.js';
+import { bundleDefines } from '../../scripts/build-binary.js';
+import { EMBEDDED_UNITS_DEFINE, UNIT_DOCS_PLACEHOLDER, UNIT_EXEC_PLACEHOLDER, UNIT_FILE_NAMES } from '../../src/units/texts.js';
 import { ROOT, SYSTEMD_DIR, renderedUnitDir, rootWithDropIn, securityScore, systemdAnalyzeVersion, verify } from './analyze.js';
 
 const read = (name: string): string => readFileSync(path.join(SYSTEMD_DIR, name), 'utf8');
@@ -32,8 +34,21 @@ function directives(text: string, section: string): string[] {
 }
 
 describe('unit files', () => {
-  it('embedded copies in src/cli/units.ts equal the files in systemd/', () => {
-    for (const unit of UNIT_FILE_NAMES) expect(EMBEDDED_UNITS[unit], `${unit}: paste systemd/${unit} into src/cli/units.ts`).toBe(read(unit));
+  it('the single executable embeds the files of systemd/, read at build time', async () => {
+    const defines = await bundleDefines();
+    const embedded = JSON.parse(defines[EMBEDDED_UNITS_DEFINE]!) as Record<string, string>;
+    expect(Object.keys(embedded)).toEqual([...UNIT_FILE_NAMES]);
+    for (const unit of UNIT_FILE_NAMES) expect(embedded[unit]).toBe(read(unit));
+  });
+
+  it('no unit text is pasted in source: src/ holds no unit file section', () => {
+    const sources = (dir: string): string[] =>
+      readdirSync(dir).flatMap((name) => {
+        const file = path.join(dir, name);
+        return statSync(file).isDirectory() ? sources(file) : file.endsWith('.ts') ? [file] : [];
+      });
+    const pasted = sources(path.join(ROOT, 'src')).filter((file) => /^\[(Unit|Service|Timer|Install)\]$/m.test(readFileSync(file, 'utf8')));
+    expect(pasted).toEqual([]);
   });
 
   it.each(SERVICES)('%s runs hostsync dev-update once per start, from the placeholder path install-units rewrites', (unit) => {
@@ -104,6 +119,34 @@ describe('unit files', () => {
     expect(directives(read(unit), 'Install')).toEqual(['WantedBy=timers.target']);
   });
 
+  it.each(SERVICES)('%s logs as hostsync, links its docs, and starts hostsync-notify@ when a run fails', (unit) => {
+    const text = read(unit);
+    expect(directives(text, 'Service')).toContain('SyslogIdentifier=hostsync');
+    expect(directives(text, 'Unit')).toContain('OnFailure=hostsync-notify@%n.service');
+    expect(directives(text, 'Unit')).toContain(`Documentation=${UNIT_DOCS_PLACEHOLDER}systemd.md man:systemd.exec(5)`);
+  });
+
+  it('hostsync-notify@ runs /etc/hostsync/notify with the failed unit, else writes one err line', () => {
+    const exec = directives(read('hostsync-notify@.service'), 'Service').find((line) => line.startsWith('ExecStart='))!;
+    const match = /^ExecStart=\/bin\/sh -c '([^']+)' hostsync-notify %i$/.exec(exec);
+    expect(match, exec).not.toBeNull();
+    // What sh receives once systemd has turned $$ into $ and %i into the instance.
+    const tmp = mkdtempSync(path.join(tmpdir(), 'hostsync-notify-'));
+    try {
+      const script = match![1]!.replaceAll('$$', '$').replace('-x /etc/hostsync/notify', `-x ${path.join(tmp, 'notify')}`).replace('exec /etc/hostsync/notify', `exec ${path.join(tmp, 'notify')}`);
+      const run = (): ReturnType<typeof spawnSync> => spawnSync('/bin/sh', ['-c', script, 'hostsync-notify', 'hostsync@web.service'], { encoding: 'utf8' });
+      const fallback = run();
+      expect(fallback.status).toBe(0);
+      expect(fallback.stderr).toBe('<3>hostsync@web.service failed; journalctl -u hostsync@web.service shows why (install /etc/hostsync/notify to be told elsewhere)\n');
+      writeFileSync(path.join(tmp, 'notify'), `#!/bin/sh\necho "notified: $1" > ${path.join(tmp, 'out')}\n`, { mode: 0o755 });
+      const notified = run();
+      expect(notified.status).toBe(0);
+      expect(readFileSync(path.join(tmp, 'out'), 'utf8')).toBe('notified: hostsync@web.service\n');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('docs/systemd.md shows the rebuild drop-in as shipped', () => {
     for (const line of directives(REBUILD_DROP_IN, 'Service')) expect(DOCS, line).toContain(line);
   });
@@ -120,6 +163,7 @@ describe.skipIf(version === undefined)(`systemd-analyze verify${version === unde
   it.each([
     ['hostsync.service', 'hostsync.timer'],
     ['hostsync@demo.service', 'hostsync@demo.timer'],
+    ['hostsync-notify@hostsync.service.service', 'hostsync-notify@hostsync@demo.service.service'],
   ])('%s and %s load without a single warning', (service, timer) => {
     const run = verify([path.join(dir, service), path.join(dir, timer)]);
     // verify exits 0 even for unknown keys, so the output must be empty too.

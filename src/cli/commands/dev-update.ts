@@ -1,20 +1,27 @@
 /**
  * `hostsync dev-update`: validate → sync → rebuild → validate as one command, reading everything
- * but a few flags from --config (default /etc/hostsync/config.json), with a step-by-step summary.
+ * but a few flags from the config file (default /etc/hostsync/config.json), with a step-by-step
+ * summary.
  */
 import type { Config } from '../../config/types.js';
 import { HostsyncError } from '../../errors.js';
-import { recordSyncMetrics, type SyncRun } from '../metrics.js';
+import { recordSyncMetrics, type SyncRun } from '../../metrics/textfile.js';
 import { loadCommandConfig } from '../load.js';
 import type { CliIO } from '../io.js';
-import type { Output } from '../output.js';
-import type { DevUpdateResult, StepResult } from '../../pipeline/dev-update.js';
-import { toJson as syncJson } from './sync.js';
-import { clientFactory, countStatuses, renderValidation, validateJson } from './validate.js';
-import { githubClient, retryPolicy } from '../github.js';
+import type { DevUpdateResult } from '../../pipeline/dev-update.js';
+import type { AuthSummary } from '../../auth/run-auth.js';
+import { clientFactory, githubClient, retryPolicy, runAuth } from '../github.js';
+import { heldState } from '../held.js';
+import { renderDevUpdate, devUpdateJson, stepOutcome, stepSummary } from '../render/dev-update.js';
+import { jsonDocument } from '../render/json.js';
+import { withOutcome } from '../outcome.js';
 
-export async function runCommand(flags: Record<string, unknown>, argv: readonly string[], io: CliIO): Promise<number> {
-  const { config, output } = await loadCommandConfig(flags, argv, io, { defaultConfigFile: true });
+export async function runCommand(flags: Record<string, unknown>, _argv: readonly string[], io: CliIO): Promise<number> {
+  // --no-rebuild skips this run's rebuild (the next run without it rebuilds the commit); it does
+  // not erase the configured rebuild. --skip-rebuild is its deprecated alias.
+  const { rebuild, skipRebuild, ...rest } = flags;
+  const skip = rebuild === false || skipRebuild === true;
+  const { config, output } = await loadCommandConfig(rebuild === false ? rest : { ...rest, ...(rebuild === undefined ? {} : { rebuild }) }, io);
   const [{ runDevUpdate }, { createExec }, { validateDestination }] = await Promise.all([
     import('../../pipeline/dev-update.js'),
     import('../../pipeline/exec.js'),
@@ -23,33 +30,64 @@ export async function runCommand(flags: Record<string, unknown>, argv: readonly 
   const exec = createExec();
   const env = io.env;
   const startedAt = Date.now();
-  const result = await runDevUpdate(
-    config,
-    { fix: flags['fix'] === true, skipRebuild: flags['skipRebuild'] === true },
-    {
-      sync: {
+  return withOutcome('dev-update', config, io, output, async () => {
+    // The token of the run: configured, or the GitHub App's installation token (src/auth/run-auth.ts).
+    const auth = runAuth(config, io, output);
+    const authed = await auth.withToken(config).catch(async (error: unknown) => {
+      output.close();
+      await recordSyncMetrics(config, { startedAt, finishedAt: Date.now(), error }, output.log);
+      throw error;
+    });
+    const result = await runDevUpdate(
+      authed,
+      { fix: flags['fix'] === true, skipRebuild: skip },
+      {
+        sync: {
+          renewToken: (error) => auth.renew(error),
+          log: output.log,
+          env: io.env,
+          signal: io.signal,
+          retry: retryPolicy(io.timing),
+          onProgress: output.progress.work,
+          onPhase: output.progress.phase,
+          createClient: (c: Config, signal: AbortSignal) => githubClient(c, c.repo, output, io.timing, signal),
+          ...(io.timing?.now === undefined ? {} : { now: io.timing.now }),
+        },
+        exec,
+        env,
         log: output.log,
-        env: io.env,
-        signal: io.signal,
-        retry: retryPolicy(io.timing),
-        onProgress: output.progress.transfer,
-        onPhase: output.progress.phase,
-        createClient: (c: Config, signal: AbortSignal) => githubClient(c, c.repo, output, io.timing, signal),
+        // Steps live on a terminal (the sync's phases nested in its step); plain output has the table at the end.
+        onStep: (name, state, step) => {
+          if (state === 'start') output.progress.phase(name, 'start');
+          else if (step !== undefined) output.progress.phase(name, 'end', stepSummary(step, step.sync === undefined ? undefined : heldState(step.sync)), stepOutcome(step));
+        },
+        validate: (fix, destination) => validateDestination(authed, { fix }, { runCommand: exec, env, log: output.log, createClient: clientFactory(authed, output, io.timing, auth), destination }),
       },
-      exec,
-      env,
-      log: output.log,
-      validate: (fix, destination) => validateDestination(config, { fix }, { runCommand: exec, env, log: output.log, createClient: clientFactory(config, output, io.timing), destination }),
-    },
-  ).catch(async (error: unknown) => {
-    await recordSyncMetrics(config, { startedAt, finishedAt: Date.now(), error }, output.log);
-    throw error;
+    )
+      .then((done) => withAuth(done, auth.summary()))
+      .catch(async (error: unknown) => {
+        output.close();
+        await recordSyncMetrics(config, { startedAt, finishedAt: Date.now(), error }, output.log);
+        throw error;
+      })
+      .finally(() => auth.close());
+    output.close();
+    await recordSyncMetrics(config, metricsRun(result, startedAt), output.log);
+    const sync = result.steps.find((step) => step.name === 'sync')?.sync;
+    const held = sync === undefined ? undefined : heldState(sync);
+    const document = jsonDocument('dev-update', devUpdateJson(result, held));
+    if (config.json) output.json(document);
+    else renderDevUpdate(result, output, config.verbose, held, output.live && io.stdout.isTTY === true);
+    if (result.error !== undefined) output.log('error', result.error);
+    const rebuilt = result.steps.find((step) => step.name === 'rebuild')?.command;
+    const rolledBack = rebuilt !== undefined && 'rollback' in rebuilt && rebuilt.rollback?.ok === true;
+    return { exitCode: result.exitCode, document, rolledBack };
   });
-  await recordSyncMetrics(config, metricsRun(result, startedAt), output.log);
-  if (config.json) output.json(devUpdateJson(result));
-  else renderDevUpdate(result, output, config.verbose);
-  if (result.error !== undefined) output.log('error', result.error);
-  return result.exitCode;
+}
+
+/** The sync step's result with how the run authenticated (`auth`, `authRequests` in its JSON). */
+function withAuth(result: DevUpdateResult, auth: AuthSummary): DevUpdateResult {
+  return { ...result, steps: result.steps.map((step) => (step.sync === undefined ? step : { ...step, sync: { ...step.sync, auth } })) };
 }
 
 /** What the metrics file records of a dev-update: its sync, with the whole run's exit code. */
@@ -58,48 +96,4 @@ function metricsRun(result: DevUpdateResult, startedAt: number): SyncRun {
   const finishedAt = Date.now();
   if (sync !== undefined) return { startedAt, finishedAt, result: sync, exitCode: result.exitCode };
   return { startedAt, finishedAt, error: new HostsyncError(result.error ?? 'dev-update stopped before the sync', result.exitCode) };
-}
-
-/** The `--json` shape: one object with a `steps` array (see docs/dev-update.md). */
-export function devUpdateJson(result: DevUpdateResult): Record<string, unknown> {
-  return {
-    ok: result.ok,
-    exitCode: result.exitCode,
-    checkOnly: result.checkOnly,
-    dest: result.dest,
-    commit: result.commit ?? null,
-    previousCommit: result.previousCommit ?? null,
-    error: result.error ?? null,
-    steps: result.steps.map(stepJson),
-  };
-}
-
-function stepJson(step: StepResult): Record<string, unknown> {
-  const json: Record<string, unknown> = { name: step.name, status: step.status, durationMs: step.durationMs, summary: step.summary, changed: step.changed };
-  if (step.validation !== undefined) json['validation'] = validateJson(step.validation);
-  if (step.sync !== undefined) json['sync'] = syncJson(step.sync);
-  if (step.command !== undefined) {
-    const { command, code, signal, timedOut, lastLines } = step.command;
-    json['command'] = { command, code, signal, timedOut, lastLines, ...('rollback' in step.command && step.command.rollback !== undefined ? { rollback: step.command.rollback } : {}) };
-  }
-  return json;
-}
-
-/** The step-by-step summary. */
-export function renderDevUpdate(result: DevUpdateResult, out: Output, verbose: boolean): void {
-  const p = out.paint;
-  const paint: Record<StepResult['status'], (s: string) => string> = { ok: p.green, failed: p.red, skipped: p.gray, pending: p.yellow, 'would-run': p.cyan };
-  const head = result.checkOnly ? 'dev-update --check-only' : 'dev-update';
-  out.line(`${head} ${result.dest}${result.commit === undefined ? '' : ` at ${result.commit.slice(0, 12)}`}${result.previousCommit !== undefined && result.previousCommit !== result.commit ? ` (was ${result.previousCommit.slice(0, 12)})` : ''}`);
-  for (const step of result.steps) {
-    const time = step.status === 'skipped' || step.status === 'would-run' ? '' : p.gray(` ${(step.durationMs / 1000).toFixed(2)} s`);
-    const [first = '', ...rest] = step.summary.split('\n');
-    out.line(`  ${paint[step.status](step.status.padEnd(9))} ${step.name.padEnd(13)} ${first}${time}`);
-    for (const line of rest) if (line.trim() !== '') out.line(`                        ${line}`);
-    if (step.validation !== undefined && (verbose || step.status === 'failed')) renderValidation(step.validation, out, { verbose, fix: false, indent: '    ' });
-    else if (step.validation !== undefined) out.line(`                          ${p.gray(countStatuses(step.validation.checks))}`);
-    if (step.changed.length > 0 && (verbose || result.checkOnly)) for (const path of step.changed) out.line(`                          ${path}`);
-  }
-  const verdict = result.exitCode === 0 ? p.green('done') : result.exitCode === 3 ? p.yellow('pending changes') : p.red('failed');
-  out.line(`${verdict} (exit ${result.exitCode})`);
 }

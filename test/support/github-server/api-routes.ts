@@ -20,6 +20,13 @@ export interface ApiSettings {
   verifiedCommits: Set<string>;
   /** Codeload URL of the tarball redirect: the resolved SHA, or the ref as asked (GitHub's form). @default 'sha' */
   tarballRedirect: 'sha' | 'ref';
+  /**
+   * A lying server, for the signature tests: `GET /git/trees/{key}` (a tree SHA, or what resolves to
+   * it) answers with the listing of the tree in the value, under the asked SHA. @default empty
+   */
+  treeSubstitutes: Map<string, string>;
+  /** A lying server: these fields replace `commit.verification`'s in GET commit, by commit SHA. @default empty */
+  verificationOverrides: Map<string, { readonly payload?: string | null; readonly signature?: string | null }>;
 }
 
 export interface ServedRepo {
@@ -92,6 +99,9 @@ async function getCommit(r: RepoRequest, ref: string): Promise<Reply> {
   const commit = await git.readCommit(sha);
   const files = await git.diff(commit.parents[0], sha);
   const body = commitPayload(commit, record, r.origins, r.settings.verifiedCommits.has(sha), files);
+  const override = r.settings.verificationOverrides.get(sha);
+  const inner = body['commit'] as { verification: Record<string, unknown> };
+  if (override !== undefined) inner.verification = { ...inner.verification, ...override };
   return jsonReply(200, body, { 'last-modified': httpDate(commit.committer.date) });
 }
 
@@ -102,7 +112,7 @@ async function getTree(r: RepoRequest, treeish: string): Promise<Reply> {
   if (sha === undefined) return notFound(DOCS.getTree);
   const api = `${r.origins.api}/repos/${fullName(record)}`;
   // GitHub: any value of `recursive` (even 0 or false) turns recursion on.
-  const entries = await git.lsTree(sha, r.query.has('recursive'));
+  const entries = await git.lsTree(r.settings.treeSubstitutes.get(sha) ?? sha, r.query.has('recursive'));
   const tree: Array<Record<string, unknown>> = [];
   let bytes = 0;
   let truncated = false;

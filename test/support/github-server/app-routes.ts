@@ -65,6 +65,8 @@ export interface MintedToken {
   readonly permissions: Readonly<Record<string, Permission>>;
   /** Milliseconds, on the server's clock. */
   readonly expiresAt: number;
+  /** When it was minted, milliseconds on the server's clock. */
+  readonly mintedAt: number;
 }
 
 interface App {
@@ -80,6 +82,11 @@ export class AppRegistry {
   tokenLifetimeSec = 3600;
   /** Added to the real clock for every time the app routes read (JWT checks, `expires_at`, expiry). */
   clockOffsetMs = 0;
+  /**
+   * A new token is refused (401) for this long after it was minted, as GitHub may refuse a token it
+   * has not replicated yet (auth-app retries such 401s for 5 s). @default 0
+   */
+  replicationDelayMs = 0;
   /** Every token minted, in order: tests count them to assert reuse. */
   readonly minted: MintedToken[] = [];
   private readonly apps = new Map<number, App>();
@@ -112,11 +119,17 @@ export class AppRegistry {
     app.installations.set(installationId, { ...installation, suspended });
   }
 
-  /** True for an installation token that has not expired. */
+  /** True for an installation token that has not expired, nor been revoked, and is replicated. */
   isLiveToken(credential: string | undefined): boolean {
     if (credential === undefined) return false;
     const minted = this.tokens.get(credential);
-    return minted !== undefined && minted.expiresAt > this.now();
+    const now = this.now();
+    return minted !== undefined && minted.expiresAt > now && now >= minted.mintedAt + this.replicationDelayMs;
+  }
+
+  /** Revoke an installation token (as `DELETE /installation/token` does): from now on it is answered 401. */
+  revoke(token: string): void {
+    if (!this.tokens.delete(token)) throw new Error('No such installation token.');
   }
 
   /**
@@ -230,7 +243,7 @@ export class AppRegistry {
       permissions['metadata'] ??= 'read';
     }
     const expiresAt = Math.floor(this.now() / 1000) * 1000 + this.tokenLifetimeSec * 1000;
-    const minted: MintedToken = { token: `ghs_${base62(36)}`, appId: app.id, installationId, repos, permissions, expiresAt };
+    const minted: MintedToken = { token: `ghs_${base62(36)}`, appId: app.id, installationId, repos, permissions, expiresAt, mintedAt: this.now() };
     this.tokens.set(minted.token, minted);
     this.minted.push(minted);
     return jsonReply(201, {

@@ -56,7 +56,7 @@ export interface FaultRule {
 }
 
 /** Which part of GitHub a request went to. */
-export type RequestKind = 'api' | 'codeload' | 'git';
+export type RequestKind = 'api' | 'codeload' | 'git' | 'lfs';
 
 /** One line of the server's request log, written when the response ends (or the socket closes). */
 export interface LoggedRequest {
@@ -73,4 +73,8 @@ export interface LoggedRequest {
   readonly quotaCost: number;
   readonly kind: RequestKind;
   readonly durationMs: number;
+  /** When the request arrived, on the server's clock (ms since the epoch). */
+  readonly at: number;
+  /** The valid token it came with, if any (the fleet simulation tells its hosts apart by it). */
+  readonly token?: string;
 }

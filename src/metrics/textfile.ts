@@ -6,16 +6,22 @@
  *
  * `renderMetrics` is pure; `recordSyncMetrics` reads the previous file (for the last success time,
  * the applied commit when this run changed nothing, and run counters), renders, and replaces the
- * file atomically: a temp file in the same directory (without the .prom suffix, so the collector
- * never reads it half-written), then rename. docs/observability.md lists the metrics.
+ * file through the one atomic writer (src/state/files.ts: a temp file in the same directory whose
+ * name does not end in .prom, so the collector never reads it half-written, then rename).
+ * docs/observability.md lists the metrics. The strict exposition-format parser the tests check
+ * the output with lives in test/support/prometheus.ts; reading the previous file back needs only
+ * {@link readPreviousMetrics}.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/types.js';
 import { ExitCode, HostsyncError, errorCode, errorMessage } from '../errors.js';
 import { RateLimitError } from '../github/errors.js';
 import type { Logger, SyncResult } from '../pipeline/sync.js';
+import { writeFileAtomic } from '../state/files.js';
+import { SignatureRefusedError } from '../trust/errors.js';
+import type { RefusalReason } from '../trust/types.js';
+import { VERSION } from '../version.js';
 
 /** How a run ended, from its exit code: 0 success, 3 pending (--check-only found changes), 4 locked, else failure. */
 export type RunOutcome = 'success' | 'pending' | 'locked' | 'failure';
@@ -40,6 +46,8 @@ export interface AppliedCommit {
 export interface RunMetrics {
   /** The destination as configured: the `dest` label of every series. */
   readonly dest: string;
+  /** The running hostsync's version, for `hostsync_build_info`. @default VERSION */
+  readonly version?: string | undefined;
   readonly exitCode: number;
   readonly startedAtMs: number;
   readonly finishedAtMs: number;
@@ -48,10 +56,21 @@ export interface RunMetrics {
   readonly bytesDownloaded?: number | undefined;
   readonly filesDownloaded?: number | undefined;
   readonly apiRequests?: number | undefined;
+  /** REST API quota points the run spent (API requests not answered 304). */
+  readonly quotaPoints?: number | undefined;
+  /** Requests for a GitHub App token (installation lookup, token request; 0 from the cache): the App's, not the installation's quota. */
+  readonly authRequests?: number | undefined;
+  /** With `rollout`: the host's wave, whether it keeps DEST on its commit, and when it applies the ref's commit. */
+  readonly rollout?: { readonly wave: number; readonly holding: boolean; readonly applyAtMs: number | undefined } | undefined;
   readonly rateLimit?: { readonly remaining: number; readonly reset: number } | undefined;
   /** The commit DEST holds after this run, when the run knows it; else the previous file's is kept. */
   readonly applied?: AppliedCommit | undefined;
+  /** With pinned keys: the host's verdict on the commit's signature (a refusal is counted by reason). */
+  readonly signature?: { readonly status: 'verified' | 'not-checked' } | { readonly status: 'refused'; readonly reason: RefusalReason } | undefined;
 }
+
+/** Every reason a signature is refused for (src/trust/types.ts), the label values of the refusal counter. */
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['sha-mismatch', 'unsigned', 'unknown-key', 'bad-signature', 'expired', 'revoked', 'not-yet-valid', 'wrong-namespace', 'unsupported'];
 
 /** What is carried over from the previous file. */
 export interface PreviousMetrics {
@@ -59,6 +78,8 @@ export interface PreviousMetrics {
   readonly lastSuccessSeconds: number | undefined;
   readonly applied: AppliedCommit | undefined;
   readonly runs: Readonly<Partial<Record<RunOutcome, number>>>;
+  /** Signature refusals by reason; absent from files of hosts that pin no keys. */
+  readonly signatureRefusals?: Readonly<Partial<Record<RefusalReason, number>>> | undefined;
 }
 
 /** No previous file. */
@@ -98,6 +119,8 @@ export function renderMetrics(run: RunMetrics, previous: PreviousMetrics = NO_PR
   const lastSuccess = outcome === 'success' ? seconds(run.finishedAtMs) : previous.lastSuccessSeconds ?? 0;
   const applied = run.applied ?? previous.applied;
   const families: Family[] = [
+    // With `dest` so that two instances' files (hostsync@a, hostsync@b) never hold the same series.
+    gauge('hostsync_build_info', 'The hostsync that wrote this file, as labels; the value is always 1.', [[{ ...dest, version: run.version ?? VERSION }, 1]]),
     gauge('hostsync_last_run_timestamp_seconds', 'Unix time the last hostsync run finished.', [[dest, seconds(run.finishedAtMs)]]),
     gauge('hostsync_last_success_timestamp_seconds', 'Unix time the last successful run (exit 0) finished; 0 if none has.', [[dest, lastSuccess]]),
     gauge(
@@ -121,6 +144,15 @@ export function renderMetrics(run: RunMetrics, previous: PreviousMetrics = NO_PR
   if (run.bytesDownloaded !== undefined) families.push(gauge('hostsync_last_run_downloaded_bytes', 'File content bytes the last run downloaded.', [[dest, run.bytesDownloaded]]));
   if (run.filesDownloaded !== undefined) families.push(gauge('hostsync_last_run_downloaded_files', 'Files (blobs) the last run downloaded.', [[dest, run.filesDownloaded]]));
   if (run.apiRequests !== undefined) families.push(gauge('hostsync_last_run_api_requests', 'GitHub API requests the last run made.', [[dest, run.apiRequests]]));
+  if (run.quotaPoints !== undefined) families.push(gauge('hostsync_last_run_quota_points', 'GitHub REST API quota points the last run spent (API requests not answered 304).', [[dest, run.quotaPoints]]));
+  if (run.authRequests !== undefined) families.push(gauge('hostsync_last_run_auth_requests', "Requests the last run made for a GitHub App installation token (0 when the cached one served); made as the App, not counted in the installation's quota.", [[dest, run.authRequests]]));
+  if (run.rollout !== undefined) {
+    families.push(
+      gauge('hostsync_rollout_wave', "This host's rollout wave, counted from 0 (wave i applies a new commit i intervals after first seeing it).", [[dest, run.rollout.wave]]),
+      gauge('hostsync_rollout_holding', "1 while the rollout keeps DEST on its commit although the ref names a newer one, else 0.", [[dest, run.rollout.holding ? 1 : 0]]),
+      gauge('hostsync_rollout_apply_timestamp_seconds', "Unix time this host applies (or applied) the ref's commit under the rollout; 0 when it was not held.", [[dest, run.rollout.applyAtMs === undefined ? 0 : seconds(run.rollout.applyAtMs)]]),
+    );
+  }
   if (run.rateLimit !== undefined) {
     families.push(
       gauge('hostsync_github_rate_limit_remaining', 'GitHub API requests left in the rate-limit window, as of the last run.', [[dest, run.rateLimit.remaining]]),
@@ -139,6 +171,16 @@ export function renderMetrics(run: RunMetrics, previous: PreviousMetrics = NO_PR
     samples: OUTCOMES.map((o) => ({ labels: { ...dest, outcome: o }, value: (previous.runs[o] ?? 0) + (o === outcome ? 1 : 0) })),
   };
   families.push(runs);
+  const refusals = previous.signatureRefusals ?? {};
+  if (run.signature !== undefined || Object.keys(refusals).length > 0) {
+    const refused = run.signature?.status === 'refused' ? run.signature.reason : undefined;
+    families.push({
+      name: 'hostsync_signature_refusals_total',
+      help: 'Commits refused because their signature did not verify against the pinned keys, by reason, counted in this file.',
+      type: 'counter',
+      samples: REFUSAL_REASONS.map((reason) => ({ labels: { ...dest, reason }, value: (refusals[reason] ?? 0) + (reason === refused ? 1 : 0) })),
+    });
+  }
   return families.map(renderFamily).join('');
 }
 
@@ -156,20 +198,26 @@ function renderFamily(family: Family): string {
 }
 
 /**
- * What to carry over from the previous file's text. A file that does not parse (hand-edited,
- * another program's) carries nothing over: `problem` says why, for a warning.
+ * What to carry over from the previous file's text. A file that does not read as the sample lines
+ * this module writes (hand-edited, another program's) carries nothing over: `problem` says why,
+ * for a warning.
  */
 export function readPreviousMetrics(text: string): PreviousMetrics & { readonly problem?: string } {
-  let samples: readonly Sample[];
+  let samples: readonly PreviousSample[];
   try {
-    samples = parseExposition(text).samples;
+    samples = readSamples(text);
   } catch (error) {
     return { ...NO_PREVIOUS, problem: errorMessage(error) };
   }
   let lastSuccessSeconds: number | undefined;
   let applied: AppliedCommit | undefined;
   const runs: Partial<Record<RunOutcome, number>> = {};
+  const signatureRefusals: Partial<Record<RefusalReason, number>> = {};
   for (const sample of samples) {
+    if (sample.name === 'hostsync_signature_refusals_total') {
+      const reason = REFUSAL_REASONS.find((r) => r === sample.labels['reason']);
+      if (reason !== undefined && Number.isFinite(sample.value) && sample.value >= 0) signatureRefusals[reason] = sample.value;
+    }
     if (sample.name === 'hostsync_last_success_timestamp_seconds' && sample.value > 0 && Number.isFinite(sample.value)) lastSuccessSeconds = sample.value;
     if (sample.name === 'hostsync_applied_commit_info') {
       const { repo, ref, path: subPath, commit } = sample.labels;
@@ -180,7 +228,35 @@ export function readPreviousMetrics(text: string): PreviousMetrics & { readonly 
       if (outcome !== undefined && Number.isFinite(sample.value) && sample.value >= 0) runs[outcome] = sample.value;
     }
   }
-  return { lastSuccessSeconds, applied, runs };
+  return { lastSuccessSeconds, applied, runs, ...(Object.keys(signatureRefusals).length > 0 ? { signatureRefusals } : {}) };
+}
+
+interface PreviousSample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** `name{label="value",…} value`, the only sample lines renderMetrics writes (label values escaped). */
+const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})?[ \t]+(\S+)$/;
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"/g;
+
+/** The samples of a file this module wrote; throws naming the first line that is not one. */
+function readSamples(text: string): PreviousSample[] {
+  const samples: PreviousSample[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const match = SAMPLE_LINE.exec(line);
+    const value = match === null ? NaN : Number(match[3]);
+    if (match === null || Number.isNaN(value)) throw new Error(`line ${index + 1} is not a sample line of the text format: ${JSON.stringify(raw.slice(0, 80))}`);
+    const labels: Record<string, string> = {};
+    for (const [, name, escaped] of (match[2] ?? '').matchAll(LABEL)) {
+      labels[name!] = escaped!.replace(/\\(.)/g, (_m, c: string) => (c === 'n' ? '\n' : c));
+    }
+    samples.push({ name: match[1]!, labels, value });
+  });
+  return samples;
 }
 
 /** The settings metrics need. */
@@ -205,7 +281,8 @@ export function syncRunMetrics(config: MetricsConfig, run: SyncRun): RunMetrics 
     const exitCode = run.error instanceof HostsyncError ? run.error.exitCode : ExitCode.Failure;
     // A spent rate limit is the one fact about GitHub a failure still tells us.
     const rateLimit = run.error instanceof RateLimitError ? { remaining: 0, reset: run.error.reset } : undefined;
-    return { ...times, exitCode, rateLimit };
+    const signature = run.error instanceof SignatureRefusedError ? { status: 'refused' as const, reason: run.error.reason } : undefined;
+    return { ...times, exitCode, rateLimit, signature };
   }
   const { result } = run;
   const applied = result.checkOnly ? 0 : 1;
@@ -218,28 +295,14 @@ export function syncRunMetrics(config: MetricsConfig, run: SyncRun): RunMetrics 
     bytesDownloaded: result.checkOnly ? 0 : result.bytesDownloaded,
     filesDownloaded: result.checkOnly ? 0 : result.blobsDownloaded,
     apiRequests: result.apiRequests,
+    quotaPoints: result.quotaPoints,
+    ...(result.auth?.method === 'github-app' ? { authRequests: result.auth.requests } : {}),
+    rollout: rolloutMetrics(result),
     rateLimit: result.rateLimit === undefined ? undefined : { remaining: result.rateLimit.remaining, reset: result.rateLimit.reset },
     // With --check-only, DEST holds what the manifest says (the previous commit) — or, unknown, what the last file said.
     applied: commit === undefined ? undefined : { repo: result.repo, ref: result.ref, path: result.path, commit },
+    signature: result.signature === undefined ? undefined : result.signature.status === 'refused' ? { status: 'refused', reason: result.signature.reason } : { status: result.signature.status },
   };
-}
-
-/** Replace `file` with `text` atomically: temp file in the same directory, fsync, rename. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', 0o644);
-  try {
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
 }
 
 /**
@@ -259,159 +322,19 @@ export async function recordSyncMetrics(config: MetricsConfig, run: SyncRun, log
     if (errorCode(error) !== 'ENOENT') log('warn', `Cannot read metrics file ${file} (${errorMessage(error)}); starting it afresh.`);
   }
   try {
-    await writeFileAtomic(file, renderMetrics(syncRunMetrics(config, run), previous));
+    // The collector's directory is the administrator's: never created here (it would be 0700).
+    if (!(await stat(path.dirname(file))).isDirectory()) throw new Error(`${path.dirname(file)} is not a directory`);
+    // 0644: node_exporter usually runs as another user.
+    await writeFileAtomic(file, renderMetrics(syncRunMetrics(config, run), previous), 0o644);
     log('debug', `Wrote metrics to ${file}.`);
   } catch (error) {
     log('warn', `Cannot write metrics file ${file}: ${errorMessage(error)}. Check that its directory exists and is writable by this user.`);
   }
 }
 
-/** One series' value, as parsed. */
-export interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-  readonly timestamp?: number | undefined;
-}
-
-/** A parsed exposition: metadata per family, and the samples in order. */
-export interface ParsedExposition {
-  readonly families: ReadonlyMap<string, { readonly help?: string | undefined; readonly type?: string | undefined }>;
-  readonly samples: readonly Sample[];
-}
-
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const FLOAT = /^(?:[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|Inf)|NaN)$/;
-const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
-
-/**
- * Parse the text exposition format strictly, throwing on the first rule broken: names and label
- * names, label-value and HELP escapes, values, at most one HELP and TYPE per family with TYPE
- * before its samples, each family's lines together, no series twice, a final line feed. With
- * `allowTimestamps: false` (the textfile collector's rule) a sample timestamp is an error too.
- * Used to read back the previous metrics file, and by tests as the format's check.
- */
-export function parseExposition(text: string, options: { readonly allowTimestamps?: boolean } = {}): ParsedExposition {
-  if (text !== '' && !text.endsWith('\n')) throw new Error('the last line does not end with a line feed');
-  const families = new Map<string, { help?: string; type?: string; hasSamples?: boolean }>();
-  const samples: Sample[] = [];
-  const seen = new Set<string>();
-  const closed = new Set<string>();
-  let current: string | undefined;
-  const enter = (family: string, line: number): void => {
-    if (family === current) return;
-    if (closed.has(family)) throw new Error(`line ${line}: lines of ${family} are not together`);
-    if (current !== undefined) closed.add(current);
-    current = family;
-  };
-  const lines = text.split('\n');
-  lines.pop();
-  lines.forEach((raw, index) => {
-    const line = index + 1;
-    if (raw.trim() === '') return;
-    if (raw.startsWith('#')) {
-      const meta = /^#[ \t]+(HELP|TYPE)[ \t]+(\S+)(?:[ \t]+(.*))?$/.exec(raw);
-      if (meta === null) return; // a plain comment
-      const kind = meta[1];
-      const name = meta[2]!;
-      const rest = meta[3] ?? '';
-      if (!METRIC_NAME.test(name)) throw new Error(`line ${line}: invalid metric name '${name}'`);
-      enter(name, line);
-      const family = families.get(name) ?? {};
-      families.set(name, family);
-      if (kind === 'HELP') {
-        if (family.help !== undefined) throw new Error(`line ${line}: second HELP for ${name}`);
-        family.help = unescapeHelp(rest, line);
-      } else {
-        if (family.type !== undefined) throw new Error(`line ${line}: second TYPE for ${name}`);
-        if (family.hasSamples === true) throw new Error(`line ${line}: TYPE for ${name} after its samples`);
-        if (!TYPES.has(rest.trim())) throw new Error(`line ${line}: unknown type '${rest.trim()}' for ${name}`);
-        family.type = rest.trim();
-      }
-      return;
-    }
-    const sample = parseSample(raw, line);
-    if (sample.timestamp !== undefined && options.allowTimestamps === false) throw new Error(`line ${line}: a timestamp, which the textfile collector rejects`);
-    const familyName = familyOf(sample.name, families);
-    enter(familyName, line);
-    const family = families.get(familyName) ?? {};
-    families.set(familyName, family);
-    family.hasSamples = true;
-    const key = `${sample.name}{${Object.entries(sample.labels).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`;
-    if (seen.has(key)) throw new Error(`line ${line}: series ${key} appears twice`);
-    seen.add(key);
-    samples.push(sample);
-  });
-  return { families, samples };
-}
-
-function familyOf(name: string, families: ReadonlyMap<string, { readonly type?: string | undefined }>): string {
-  if (families.has(name)) return name;
-  for (const suffix of ['_bucket', '_sum', '_count']) {
-    const base = name.endsWith(suffix) ? name.slice(0, -suffix.length) : undefined;
-    const type = base === undefined ? undefined : families.get(base)?.type;
-    if (base !== undefined && (type === 'histogram' || type === 'summary')) return base;
-  }
-  return name;
-}
-
-function parseSample(raw: string, line: number): Sample {
-  const nameMatch = /^[ \t]*([^{ \t]+)/.exec(raw);
-  const name = nameMatch?.[1] ?? '';
-  if (!METRIC_NAME.test(name)) throw new Error(`line ${line}: invalid metric name '${name}'`);
-  let at = nameMatch![0].length;
-  const labels: Record<string, string> = {};
-  if (raw[at] === '{') {
-    at++;
-    for (;;) {
-      while (raw[at] === ' ' || raw[at] === '\t') at++;
-      if (raw[at] === '}') {
-        at++;
-        break;
-      }
-      const labelMatch = /^([^=\s]+)[ \t]*=[ \t]*"/.exec(raw.slice(at));
-      if (labelMatch === null) throw new Error(`line ${line}: malformed label set`);
-      const label = labelMatch[1]!;
-      if (!LABEL_NAME.test(label) || label.startsWith('__')) throw new Error(`line ${line}: invalid label name '${label}'`);
-      if (Object.hasOwn(labels, label)) throw new Error(`line ${line}: label ${label} twice`);
-      at += labelMatch[0].length;
-      let value = '';
-      for (;;) {
-        const c = raw[at];
-        if (c === undefined) throw new Error(`line ${line}: unterminated label value`);
-        at++;
-        if (c === '"') break;
-        if (c === '\\') {
-          const next = raw[at++];
-          if (next === '\\') value += '\\';
-          else if (next === '"') value += '"';
-          else if (next === 'n') value += '\n';
-          else throw new Error(`line ${line}: invalid escape '\\${next ?? ''}' in a label value`);
-        } else value += c;
-      }
-      labels[label] = value;
-      while (raw[at] === ' ' || raw[at] === '\t') at++;
-      if (raw[at] === ',') at++;
-      else if (raw[at] !== '}') throw new Error(`line ${line}: expected ',' or '}' after label ${label}`);
-    }
-  }
-  const rest = raw.slice(at);
-  if (rest !== '' && !/^[ \t]/.test(rest)) throw new Error(`line ${line}: no space before the value`);
-  const parts = rest.trim().split(/[ \t]+/);
-  if (parts.length < 1 || parts.length > 2 || parts[0] === '') throw new Error(`line ${line}: expected a value and at most a timestamp`);
-  const valueText = parts[0]!;
-  if (!FLOAT.test(valueText)) throw new Error(`line ${line}: invalid value '${valueText}'`);
-  const value = valueText === 'NaN' ? NaN : valueText.endsWith('Inf') ? (valueText.startsWith('-') ? -Infinity : Infinity) : Number(valueText);
-  const stamp = parts[1];
-  if (stamp !== undefined && !/^-?\d+$/.test(stamp)) throw new Error(`line ${line}: invalid timestamp '${stamp}'`);
-  return { name, labels, value, timestamp: stamp === undefined ? undefined : Number(stamp) };
-}
-
-function unescapeHelp(text: string, line: number): string {
-  return text.replace(/\\(.?)/g, (_m, c: string) => {
-    if (c === '\\') return '\\';
-    if (c === 'n') return '\n';
-    throw new Error(`line ${line}: invalid escape '\\${c}' in HELP`);
-  });
+/** The rollout's series of a run (none without `rollout`). */
+function rolloutMetrics(result: SyncResult): RunMetrics['rollout'] {
+  const rollout = result.fleet?.rollout;
+  if (rollout === undefined) return undefined;
+  return { wave: rollout.wave, holding: rollout.holding, applyAtMs: rollout.applyAt === null ? undefined : Date.parse(rollout.applyAt) };
 }

@@ -7,7 +7,6 @@
  * 100644 otherwise — group/other execute bits alone do not make a file executable to git.
  */
 
-import type { BigIntStats } from 'node:fs';
 import { lstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { HostsyncError, UsageError, errorCode, errorMessage } from '../errors.js';
@@ -19,11 +18,10 @@ import {
   matchesStat,
   racyMarginOf,
   statCacheEntry,
-  systemClockNs,
   type StatCache,
   type StatCacheEntry,
 } from './stat-cache.js';
-import { inspectPath, lstatIfPresent, walkTree, type WalkedFile } from './walk.js';
+import { fileStatOf, inspectPath, lstatIfPresent, walkTree, type FileStat, type WalkedFile, type WalkResult } from './walk.js';
 
 /** Hash a regular file as a git blob; `size` is the size it was listed with. */
 export type HashFile = (absPath: string, size: number) => Promise<string>;
@@ -46,11 +44,13 @@ export interface ScanOptions {
   readonly concurrency?: number;
   /** @default hashBlobFile */
   readonly hashFile?: HashFile;
+  /** DEST as {@link walkDestination} listed it moments ago (so the listing can overlap a request). */
+  readonly walked?: WalkedDestination | undefined;
   /**
-   * Wall-clock nanoseconds since the epoch; the scan's start is the racy reference for new entries.
-   * @default system clock
+   * Wall-clock milliseconds since the epoch; the scan's start is the racy reference for new entries.
+   * @default Date.now
    */
-  readonly clock?: () => bigint;
+  readonly clock?: () => number;
 }
 
 /** Counts of one scan. */
@@ -83,6 +83,23 @@ const DEFAULT_CONCURRENCY = 8;
 /** Times a file that changes while hashed is looked at again before the scan fails. */
 const MAX_HASH_ATTEMPTS = 3;
 
+/** DEST listed (undefined: absent), with the time the listing started, the racy reference. */
+export interface WalkedDestination {
+  readonly walk: WalkResult | undefined;
+  readonly startedAtMs: number;
+}
+
+/**
+ * List DEST without following symlinks or hashing anything: the part of a scan that needs no
+ * tree, so a sync can do it while the ref request is in flight.
+ * @throws {UsageError} when DEST exists but is not a directory.
+ */
+export async function walkDestination(dest: string, options: { readonly isPreserved?: ((relPath: string) => boolean) | undefined; readonly clock?: (() => number) | undefined }): Promise<WalkedDestination> {
+  const startedAtMs = (options.clock ?? Date.now)();
+  if (!(await isDirectoryIfPresent(dest))) return { walk: undefined, startedAtMs };
+  return { walk: await walkTree(dest, options.isPreserved ?? (() => false)), startedAtMs };
+}
+
 /**
  * Scan DEST without following symlinks. A missing DEST is an empty result (first install).
  * @throws {UsageError} when DEST exists but is not a directory.
@@ -94,14 +111,15 @@ export async function scanDestination(dest: string, options: ScanOptions): Promi
   }
   const hashFile = options.hashFile ?? hashBlobFile;
   const previous = options.statCache ?? emptyStatCache();
-  const referenceNs = (options.clock ?? systemClockNs)();
+  const listed = options.walked ?? (await walkDestination(dest, options));
+  const referenceMs = listed.startedAtMs;
   const entries = new Map<string, LocalEntry>();
   const cache = new Map<string, StatCacheEntry>();
   const stats = { files: 0, dirs: 0, hashed: 0, cacheHits: 0, bytesHashed: 0 };
-  if (!(await isDirectoryIfPresent(dest))) return { entries, stats, statCache: { entries: cache }, undecodable: [] };
+  const walked = listed.walk;
+  if (walked === undefined) return { entries, stats, statCache: { entries: cache }, undecodable: [] };
 
-  const walked = await walkTree(dest, options.isPreserved ?? (() => false));
-  const marginNs = racyMarginOf(walked.files.map((file) => file.stats.mtimeNs));
+  const marginMs = racyMarginOf(walked.files.map((file) => file.stats.mtimeMs));
   stats.files = walked.files.length;
   stats.dirs = walked.dirs.length;
   for (const path of walked.dirs) entries.set(path, { path, kind: 'dir', mode: '040000', size: 0 });
@@ -112,7 +130,7 @@ export async function scanDestination(dest: string, options: ScanOptions): Promi
   for (const file of walked.files) {
     const cached = previous.entries.get(file.path);
     const trusted =
-      cached !== undefined && matchesStat(cached, file.stats) && !isRacy(cached.mtimeNs, referenceNs, marginNs)
+      cached !== undefined && matchesStat(cached, file.stats) && !isRacy(cached.mtimeMs, referenceMs, marginMs)
         ? cached
         : undefined;
     if (trusted !== undefined) cache.set(file.path, trusted);
@@ -132,10 +150,10 @@ export async function scanDestination(dest: string, options: ScanOptions): Promi
     stats.hashed++;
     stats.bytesHashed += Number(hashed.stats.size);
     entries.set(file.path, fileEntry(file.path, hashed.stats, hashed.sha));
-    if (!isRacy(hashed.stats.mtimeNs, referenceNs, marginNs)) cache.set(file.path, statCacheEntry(hashed.stats, hashed.sha));
+    if (!isRacy(hashed.stats.mtimeMs, referenceMs, marginMs)) cache.set(file.path, statCacheEntry(hashed.stats, hashed.sha));
   });
 
-  return { entries: sortedByPath(entries), stats, statCache: { entries: cache, marginNs }, undecodable: walked.undecodable.sort() };
+  return { entries: sortedByPath(entries), stats, statCache: { entries: cache, marginMs }, undecodable: walked.undecodable.sort() };
 }
 
 /**
@@ -189,9 +207,9 @@ export function fileModeOf(stMode: number | bigint): GitMode {
  */
 async function hashListedFile(
   abs: string,
-  listed: BigIntStats,
+  listed: FileStat,
   hashFile: HashFile,
-): Promise<{ readonly stats: BigIntStats; readonly sha: string }> {
+): Promise<{ readonly stats: FileStat; readonly sha: string }> {
   let stats = listed;
   for (let attempt = 1; ; attempt++) {
     let sha: string | undefined;
@@ -201,12 +219,13 @@ async function hashListedFile(
     } catch (error) {
       failure = error;
     }
-    const now = await lstatIfPresent(abs);
-    if (now !== undefined && now.isFile() && sameStat(now, stats)) {
+    const found = await lstatIfPresent(abs);
+    const now = found?.isFile() === true ? fileStatOf(found) : undefined;
+    if (now !== undefined && sameStat(now, stats)) {
       if (sha !== undefined) return { stats, sha };
       throw failure instanceof HostsyncError ? failure : readError(abs, failure);
     }
-    if (attempt >= MAX_HASH_ATTEMPTS || now === undefined || !now.isFile()) {
+    if (attempt >= MAX_HASH_ATTEMPTS || now === undefined) {
       throw new HostsyncError(
         `${abs} changed while hostsync hashed it; run again once nothing else writes to the destination.`,
         undefined,
@@ -217,15 +236,13 @@ async function hashListedFile(
   }
 }
 
-function sameStat(a: BigIntStats, b: BigIntStats): boolean {
-  return (
-    a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino && a.mode === b.mode
-  );
+function sameStat(a: FileStat, b: FileStat): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.mode === b.mode;
 }
 
-function fileEntry(path: string, stats: BigIntStats, sha: string | undefined): LocalEntry {
-  const entry = { path, kind: 'file', mode: fileModeOf(stats.mode), size: Number(stats.size), perm: Number(stats.mode) & 0o7777 } as const;
-  return sha === undefined ? entry : { ...entry, sha };
+function fileEntry(path: string, stats: FileStat, sha: string | undefined): LocalEntry {
+  const mode = fileModeOf(stats.mode);
+  return sha === undefined ? { path, kind: 'file', mode, size: stats.size, perm: stats.mode & 0o7777 } : { path, kind: 'file', mode, size: stats.size, perm: stats.mode & 0o7777, sha };
 }
 
 function symlinkEntry(path: string, target: Buffer): LocalEntry {
@@ -291,11 +308,11 @@ export async function recordApplied(before: StatCache, root: string, written: Re
   let done = 0;
   for (const [path, sha] of written) {
     // Synchronous lstats (one syscall each) with a turn for the event loop now and then.
-    const info = lstatSync(base + path, { bigint: true, throwIfNoEntry: false });
-    if (info?.isFile() === true) entries.set(path, statCacheEntry(info, sha));
+    const info = lstatSync(base + path, { throwIfNoEntry: false });
+    if (info?.isFile() === true) entries.set(path, statCacheEntry(fileStatOf(info), sha));
     else entries.delete(path);
     if (++done % 1024 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const margins = [...entries.values()].map((entry) => entry.mtimeNs);
-  return { entries, marginNs: before.marginNs ?? racyMarginOf(margins) };
+  const margins = [...entries.values()].map((entry) => entry.mtimeMs);
+  return { entries, marginMs: before.marginMs ?? racyMarginOf(margins) };
 }

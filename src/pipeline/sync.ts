@@ -15,10 +15,10 @@ import { collectGarbage, recordGeneration } from '../apply/history.js';
 import { clearHold, readHold } from '../apply/hold.js';
 import type { Destination } from '../apply/destination.js';
 import { withDestination } from '../apply/destination.js';
-import { planScanned, scanAndPlan } from '../apply/local-plan.js';
+import { planScanned, preserveMatcher, scanAndPlan } from '../apply/local-plan.js';
 import type { GitHubClient, RateLimitInfo } from '../github/types.js';
 import { saveStatCache } from '../local/stat-cache.js';
-import type { ScanResult } from '../local/scan.js';
+import { walkDestination, type ScanResult } from '../local/scan.js';
 import type { Logger, Manifest, RemoteEntry, StrategyName, WantedBlob, WorkProgress } from '../model.js';
 import { isEmptyPlan, planUpdate, type Plan } from '../plan/plan.js';
 import type { StrategyChoice } from '../plan/strategy.js';
@@ -228,6 +228,10 @@ async function planOnce(destination: Destination, config: Config, deps: SyncDeps
   try {
     phase.start('resolve ref');
     const cache = await loadRefCache(destination.paths.etags);
+    // DEST is listed while the ref request is in flight: the listing needs no tree. (Its rejection, if
+    // the ref's is first, is the ref's to report; the listing's is raised by the scan below.)
+    const walking = walkDestination(scanRoot, { isPreserved: preserveMatcher(config.preserve) });
+    walking.catch(() => undefined);
     // A ref with alternatives (`canary/%H|main`) becomes the one that exists; the rest of the run uses that.
     const found = await fleet.resolve(source, (ref, from) => {
       const cached = cache[refKey(config.apiUrl, config.repo, ref)];
@@ -277,6 +281,7 @@ async function planOnce(destination: Destination, config: Config, deps: SyncDeps
       prune: config.prune,
       scanRoot,
       ignoreStatCache: config.forceFull,
+      walked: await walking,
       // Pinned before the store is asked what it holds, so another destination's collection cannot take it meanwhile.
       beforeStoreQuery: (shas: readonly string[]) => destination.pins.add(shas),
     };
@@ -499,7 +504,7 @@ async function completeLfsFiles(destination: Destination, plan: SyncPlan, deps: 
   });
   const lfs = { ...plan.lfs, unexamined: [], summary: { ...summarizeLfs(config.lfs, done.remote, []), objects: done.objects, bytes: done.bytes } };
   if (!done.changed) return { ...plan, lfs };
-  const replanned = await planScanned({ store: destination.store, remote: done.remote, previous: plan.previous?.entries ?? [], preserve: config.preserve, prune: config.prune }, plan.scan);
+  const replanned = await planScanned({ store: destination.store, remote: done.remote, previous: plan.previous?.entries ?? [], preserve: config.preserve, prune: config.prune, beforeStoreQuery: (shas) => destination.pins.add(shas) }, plan.scan);
   await fetchContent({ plan: replanned, wanted: [], choice: { order: [], reason: '' }, commit, store: destination.store, scanRoot: plan.scanRoot, log: deps.log, signal: plan.deadline.signal, createStrategy: async () => undefined });
   return { ...plan, remote: done.remote, plan: replanned, changes: summarizeChanges(replanned), pending: !isEmptyPlan(replanned), lfs };
 }

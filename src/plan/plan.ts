@@ -68,6 +68,13 @@ function sameKind(local: LocalEntry, remote: RemoteEntry): boolean {
   return placedKind(remote.mode) === local.kind;
 }
 
+/** The keys of `map` in sorted order (a scan's map already is: then no sort). */
+function sortedKeys(map: ReadonlyMap<string, unknown>): string[] {
+  const keys = [...map.keys()];
+  for (let i = 1; i < keys.length; i++) if ((keys[i - 1] as string) > (keys[i] as string)) return keys.sort();
+  return keys;
+}
+
 /** Compute the plan. Pure: see the module comment. */
 export function planUpdate(input: PlanInput): Plan {
   const changes: Change[] = [];
@@ -123,7 +130,7 @@ export function planUpdate(input: PlanInput): Plan {
   const unmanaged: string[] = [];
   const conflicts: string[] = [];
   const unmanagedDirs = new Set<string>();
-  const localPaths = [...input.local.keys()].sort();
+  const localPaths = sortedKeys(input.local);
   for (const path of localPaths) {
     if (remoteByPath.has(path)) continue;
     const before = input.local.get(path)!;
@@ -149,9 +156,11 @@ export function planUpdate(input: PlanInput): Plan {
 
   // Where each wanted blob comes from: the store, the host (another path), or the network.
   const localBySha = new Map<string, string>();
-  for (const path of localPaths) {
-    const entry = input.local.get(path)!;
-    if (entry.kind === 'file' && entry.sha !== undefined && !localBySha.has(entry.sha)) localBySha.set(entry.sha, path);
+  if (wanted.size > 0) {
+    for (const path of localPaths) {
+      const entry = input.local.get(path)!;
+      if (entry.kind === 'file' && entry.sha !== undefined && !localBySha.has(entry.sha)) localBySha.set(entry.sha, path);
+    }
   }
   const fetch: WantedBlob[] = [];
   const localCopies: { sha: string; path: string }[] = [];

@@ -7,30 +7,40 @@ import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errorCode } from '../errors.js';
 
-/** Write `data` to `file` atomically and durably. */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
+/**
+ * Write `data` to `file` atomically and (unless `durable` is false) durably, with exactly `mode`
+ * (fchmod: the umask does not decide). On any failure the temp file is removed and `file` is as it
+ * was. `durable: false` is for caches whose loss or staleness after a power cut only costs work and
+ * that detect a torn file themselves (the stat cache's checksum): no fsync, still atomic.
+ */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600, durable = true): Promise<void> {
   const dir = dirname(file);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(tmp, 'wx', mode);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(data);
+      await handle.chmod(mode);
+      if (durable) await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(tmp, file);
   } catch (error) {
     await unlink(tmp).catch(() => undefined);
     throw error;
   }
-  await syncDir(dir);
+  if (durable) await syncDir(dir);
 }
 
-/** Write JSON atomically (two-space indented, trailing newline: humans read these at 3 a.m.). */
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+/**
+ * Write JSON atomically and durably: two-space indented with a trailing newline (humans read these
+ * at 3 a.m.), or on one line when `pretty` is false (manifests and journals of thousands of
+ * entries: half the bytes, and faster both ways; `jq .` reads them).
+ */
+export async function writeJsonAtomic(file: string, value: unknown, pretty = true): Promise<void> {
+  await writeFileAtomic(file, `${pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)}\n`);
 }
 
 /** Read and parse JSON; `undefined` when the file does not exist. Other errors propagate. */

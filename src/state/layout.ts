@@ -4,7 +4,7 @@
  *
  *   <stateDir>/objects/ab/cdef…            content-addressed blobs (shared)
  *   <stateDir>/dests/<key>/manifest.json   last applied commit and its entries
- *   <stateDir>/dests/<key>/stat-cache.json path → stat + SHA
+ *   <stateDir>/dests/<key>/stat-cache    path → stat + SHA (binary, local/stat-cache.ts)
  *   <stateDir>/dests/<key>/etags.json      ETags of conditional requests
  *   <stateDir>/dests/<key>/journal.json    an apply in progress (absent when idle)
  *   <stateDir>/dests/<key>/history.json    applied generations, newest last
@@ -38,7 +38,7 @@ export function destPaths(stateDir: string, realDest: string): DestPaths {
     dest: realDest,
     root,
     manifest: join(root, 'manifest.json'),
-    statCache: join(root, 'stat-cache.json'),
+    statCache: join(root, 'stat-cache'),
     etags: join(root, 'etags.json'),
     journal: join(root, 'journal.json'),
     history: join(root, 'history.json'),

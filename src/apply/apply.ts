@@ -13,9 +13,8 @@ import type { LocalEntry, Manifest } from '../model.js';
 import { kindOfMode } from '../model.js';
 import type { Change, Plan } from '../plan/plan.js';
 import type { ObjectStore } from '../state/objects.js';
-import { saveManifest } from '../state/manifest.js';
 import type { DestPaths } from '../state/layout.js';
-import { backwardSteps, forwardSteps, readJournal, removeJournal, writeJournal, type Journal, type JournalOp } from './journal.js';
+import { backwardSteps, beginJournal, endJournal, forwardSteps, readJournal, type Journal, type JournalOp } from './journal.js';
 import { reconcile, removeTempFiles, type PathState } from './reconcile.js';
 
 export interface ApplyOptions {
@@ -47,8 +46,9 @@ export async function applyPlan(plan: Plan, manifest: Manifest, previous: Manife
       throw new HostsyncError(`Blob ${op.after.sha} for ${op.path} is missing from the object store or failed its check there (it was removed); nothing was applied. Run hostsync again to fetch it anew.`);
     }
   }
-  const journal: Journal = { version: 1, dest: paths.dest, startedAt: (options.now?.() ?? new Date()).toISOString(), manifest, previous, ops };
-  await writeJournal(paths.journal, journal);
+  const startedAt = (options.now?.() ?? new Date()).toISOString();
+  await beginJournal(paths, manifest, previous, ops, startedAt);
+  const journal: Journal = { dest: paths.dest, startedAt, commit: manifest.commit, previousCommit: previous?.commit, ops };
   const reconcileOptions = { dest: paths.dest, store, uid: options.uid, gid: options.gid };
   try {
     await reconcile(forwardSteps(journal), reconcileOptions, options.onProgress);
@@ -56,7 +56,7 @@ export async function applyPlan(plan: Plan, manifest: Manifest, previous: Manife
     try {
       await removeTempFiles(paths.dest, ops.map((op) => parentOf(op.path)));
       await reconcile(backwardSteps(journal), reconcileOptions);
-      await removeJournal(paths.journal);
+      await endJournal(paths, journal, 'backward');
     } catch (undoError) {
       throw new HostsyncError(
         `Applying ${manifest.commit.slice(0, 12)} failed (${describeIoError(error)}) and undoing it failed too (${describeIoError(undoError)}). The journal ${paths.journal} is kept: the next hostsync run finishes or undoes the apply once the cause is fixed.`,
@@ -66,8 +66,7 @@ export async function applyPlan(plan: Plan, manifest: Manifest, previous: Manife
     }
     throw new HostsyncError(`Applying ${manifest.commit.slice(0, 12)} to ${paths.dest} failed: ${describeIoError(error)}. DEST was put back as it was.`, 1, { cause: error });
   }
-  await saveManifest(paths.manifest, manifest);
-  await removeJournal(paths.journal);
+  await endJournal(paths, journal, 'forward');
 }
 
 /**
@@ -82,21 +81,19 @@ export async function recoverInterrupted(options: ApplyOptions): Promise<{ actio
   await removeTempFiles(paths.dest, journal.ops.map((op) => parentOf(op.path)));
   try {
     await reconcile(forwardSteps(journal), reconcileOptions);
-    await saveManifest(paths.manifest, journal.manifest);
-    await removeJournal(paths.journal);
-    return { action: 'completed', commit: journal.manifest.commit };
+    await endJournal(paths, journal, 'forward');
+    return { action: 'completed', commit: journal.commit };
   } catch (error) {
     await removeTempFiles(paths.dest, journal.ops.map((op) => parentOf(op.path)));
     try {
       await reconcile(backwardSteps(journal), reconcileOptions);
     } catch (undoError) {
       throw new HostsyncError(
-        `An interrupted apply of ${journal.manifest.commit.slice(0, 12)} could neither be finished (${describeIoError(error)}) nor undone (${describeIoError(undoError)}). Fix the cause (disk space? read-only mount?) and run again; the journal ${paths.journal} is kept.`,
+        `An interrupted apply of ${journal.commit.slice(0, 12)} could neither be finished (${describeIoError(error)}) nor undone (${describeIoError(undoError)}). Fix the cause (disk space? read-only mount?) and run again; the journal ${paths.journal} is kept.`,
       );
     }
-    if (journal.previous !== undefined) await saveManifest(paths.manifest, journal.previous);
-    await removeJournal(paths.journal);
-    return { action: 'undone', commit: journal.previous?.commit ?? '' };
+    await endJournal(paths, journal, 'backward');
+    return { action: 'undone', commit: journal.previousCommit ?? '' };
   }
 }
 

@@ -19,6 +19,7 @@ import { createObjectStore, type ObjectStore } from '../state/objects.js';
 import { tagAlive } from '../state/owner-process.js';
 import { openPins, type Pins } from '../state/pins.js';
 import { applyPlan, recoverInterrupted } from './apply.js';
+import { journalFiles } from './journal.js';
 import { destinationProblem } from './dest-guard.js';
 import { applyAsGeneration, currentGeneration } from './generations.js';
 import { resolveOwner } from './owner.js';
@@ -221,6 +222,11 @@ const UNTAGGED_AGE_MS = 24 * 60 * 60 * 1000;
  */
 async function sweepLeftovers(paths: DestPaths, store: ObjectStore, log: Logger): Promise<void> {
   let removed = await store.sweepTemp().catch(() => 0);
+  // Manifest files of an apply that stopped before its journal was written, or after it was removed.
+  if (!(await exists(paths.journal))) {
+    const files = journalFiles(paths.root);
+    for (const file of [files.next, files.previous]) if (await exists(file)) await rm(file, { force: true });
+  }
   const tmp = join(paths.stateDir, 'tmp');
   let names: string[] = [];
   try {
@@ -239,6 +245,15 @@ async function sweepLeftovers(paths: DestPaths, store: ObjectStore, log: Logger)
     }
   }
   if (removed > 0) log('info', `Removed ${removed} leftover(s) of an interrupted run from ${paths.stateDir}.`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function olderThan(path: string, ageMs: number): Promise<boolean> {

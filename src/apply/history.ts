@@ -8,10 +8,11 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCode } from '../errors.js';
 import type { Manifest } from '../model.js';
-import { readJson, writeJsonAtomic } from '../state/files.js';
+import { readJson, writeFileAtomic, writeJsonAtomic } from '../state/files.js';
 import type { DestPaths } from '../state/layout.js';
 import type { ObjectStore } from '../state/objects.js';
 import { GC_GRACE_MS, livePins, withGcLock } from '../state/pins.js';
+import { journalFiles, readJournal } from './journal.js';
 
 export type GenerationKind = 'sync' | 'rollback' | 'fix' | 'recovered' | 'restore';
 
@@ -72,7 +73,8 @@ export async function recordGeneration(
     strategy: manifest.strategy,
     changes: details.changes,
   };
-  await writeJsonAtomic(generationFile(paths, id), manifest);
+  // One line, and not fsynced: a generation torn by a power cut reads as pruned (history only).
+  await writeFileAtomic(generationFile(paths, id), `${JSON.stringify(manifest)}\n`, 0o600, false);
   const kept = [...history, generation].slice(-Math.max(1, limit));
   await writeJsonAtomic(paths.history, kept);
   const keptIds = new Set(kept.map((g) => g.id));
@@ -96,13 +98,14 @@ async function referencedShas(stateDir: string): Promise<Set<string>> {
   for (const dest of dests) {
     const root = join(stateDir, 'dests', dest);
     addManifest(await readJson(join(root, 'manifest.json')));
-    const journal = (await readJson(join(root, 'journal.json'))) as { ops?: { before?: { sha?: string }; after?: { sha?: string } }[]; manifest?: unknown; previous?: unknown } | undefined;
+    const journal = await readJournal(join(root, 'journal.json'));
     if (journal !== undefined) {
-      addManifest(journal.manifest);
-      addManifest(journal.previous);
-      for (const op of journal.ops ?? []) {
-        if (op.before?.sha) refs.add(op.before.sha);
-        if (op.after?.sha) refs.add(op.after.sha);
+      const files = journalFiles(root);
+      addManifest(journal.embedded?.manifest ?? (await readJson(files.next)));
+      addManifest(journal.embedded?.previous ?? (await readJson(files.previous)));
+      for (const op of journal.ops) {
+        if ('sha' in op.before) refs.add(op.before.sha);
+        if ('sha' in op.after) refs.add(op.after.sha);
       }
     }
     let files: string[] = [];
@@ -117,13 +120,28 @@ async function referencedShas(stateDir: string): Promise<Set<string>> {
 }
 
 /**
+ * How often the object store is collected: each collection reads every kept generation of every
+ * destination (historyLimit × entries) and lists the store, which on a 20,000-file repository is
+ * most of a one-file update's work. Garbage is only space, and objects younger than the grace period
+ * are kept anyway, so once an hour is enough (git's `gc --auto` is lazier still).
+ */
+export const GC_INTERVAL_MS = 60 * 60 * 1000;
+
+const gcRecord = (stateDir: string): string => join(stateDir, 'gc.json');
+
+/**
  * Delete objects nothing references any more: no manifest, generation or journal of any
  * destination, no live run's pin (state/pins.ts), and not written within the grace period.
  * Conservative: a state file that exists but cannot be parsed makes this throw before anything is
- * deleted (the caller warns and carries on). Holds the state dir's GC lock throughout.
+ * deleted (the caller warns and carries on). Holds the state dir's GC lock throughout. Runs at most
+ * once per {@link GC_INTERVAL_MS} (recorded in `<stateDir>/gc.json`) unless `force`.
  */
-export async function collectGarbage(stateDir: string, store: ObjectStore, now: () => number = Date.now): Promise<{ removed: number }> {
+export async function collectGarbage(stateDir: string, store: ObjectStore, now: () => number = Date.now, options: { readonly force?: boolean } = {}): Promise<{ removed: number; skipped: boolean }> {
   return withGcLock(stateDir, async () => {
+    const last = (await readJson(gcRecord(stateDir)).catch(() => undefined)) as { lastAt?: unknown } | undefined;
+    const lastAt = typeof last?.lastAt === 'number' ? last.lastAt : undefined;
+    // A clock set back makes the record look young: collect then too.
+    if (options.force !== true && lastAt !== undefined && lastAt <= now() && now() - lastAt < GC_INTERVAL_MS) return { removed: 0, skipped: true };
     const refs = await referencedShas(stateDir);
     for (const sha of await livePins(stateDir)) refs.add(sha);
     const youngest = now() - GC_GRACE_MS;
@@ -135,6 +153,7 @@ export async function collectGarbage(stateDir: string, store: ObjectStore, now: 
       await store.remove(sha);
       removed++;
     }
-    return { removed };
+    await writeFileAtomic(gcRecord(stateDir), `${JSON.stringify({ lastAt: now(), removed })}\n`, 0o600, false);
+    return { removed, skipped: false };
   });
 }

@@ -132,7 +132,7 @@ export function createHostProbe(options: ProbeOptions): HostProbe {
     async journal(): Promise<JournalFacts> {
       try {
         const journal = await readJournal(paths.journal);
-        return journal === undefined ? { state: 'none' } : { state: 'interrupted', commit: journal.manifest.commit, startedAt: journal.startedAt, ops: journal.ops.length };
+        return journal === undefined ? { state: 'none' } : { state: 'interrupted', commit: journal.commit, startedAt: journal.startedAt, ops: journal.ops.length };
       } catch (error) {
         if (error instanceof HostsyncError) return { state: 'unreadable', message: error.message };
         throw error;

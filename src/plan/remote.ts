@@ -12,6 +12,19 @@ export const NAME_MAX = 255;
 /** Longest path below DEST hostsync writes: PATH_MAX (4096) less room for DEST and temp names. */
 export const MAX_PATH_BYTES = 3800;
 
+/** Why one name (a path component) may not be written, or undefined when it is fine. */
+export function unsafeNameReason(name: string): string | undefined {
+  if (name === '') return 'has an empty component';
+  if (name === '.' || name === '..') return `has a '${name}' component`;
+  if (name.includes('\0')) return 'contains NUL';
+  if (name.includes('\\')) return 'contains a backslash';
+  if (name.includes('/')) return 'has a name with a slash';
+  if (name.length >= 4 && name.toLowerCase() === '.git') return "has a '.git' component";
+  if (name.startsWith('.hostsync-tmp-')) return "uses the '.hostsync-tmp-' prefix hostsync reserves for its temp files";
+  if (name.length * 3 > NAME_MAX && Buffer.byteLength(name) > NAME_MAX) return `has a name of ${Buffer.byteLength(name)} bytes, more than file systems allow (${NAME_MAX})`;
+  return undefined;
+}
+
 /** Why a single path may not be written, or undefined when it is fine. */
 export function unsafePathReason(path: string): string | undefined {
   if (path === '') return 'empty path';
@@ -20,11 +33,8 @@ export function unsafePathReason(path: string): string | undefined {
   if (path.includes('\\')) return 'contains a backslash';
   if (path.startsWith('/')) return 'is absolute';
   for (const part of path.split('/')) {
-    if (part === '') return 'has an empty component';
-    if (part === '.' || part === '..') return `has a '${part}' component`;
-    if (part.toLowerCase() === '.git') return "has a '.git' component";
-    if (part.startsWith('.hostsync-tmp-')) return "uses the '.hostsync-tmp-' prefix hostsync reserves for its temp files";
-    if (Buffer.byteLength(part) > NAME_MAX) return `has a name of ${Buffer.byteLength(part)} bytes, more than file systems allow (${NAME_MAX})`;
+    const reason = unsafeNameReason(part);
+    if (reason !== undefined) return reason;
   }
   return undefined;
 }
@@ -64,6 +74,11 @@ export function remoteEntriesFromTree(tree: readonly GitTreeEntry[], subPath: st
     throw new HostsyncError(`--path '${subPath}' does not exist in commit ${commit.slice(0, 12)}. Check the folder name (case matters).`, 2);
   }
   return result;
+}
+
+/** The error refusing a commit for one of its entries. */
+export function unsafeEntry(path: string, reason: string, commit: string): HostsyncError {
+  return hostile(path, reason, commit);
 }
 
 function hostile(path: string, reason: string, commit: string): HostsyncError {

@@ -10,6 +10,7 @@
 import { hashObject } from '../git/objects.js';
 import { entryKind, parseTree, serializeTree, type TreeEntry } from '../git/tree.js';
 import type { GitMode, ManifestEntry, RemoteEntry } from '../model.js';
+import { MAX_PATH_BYTES, unsafeEntry, unsafeNameReason, unsafePathReason } from '../plan/remote.js';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -52,31 +53,58 @@ const baseOf = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
 export interface TreeIndex {
   /** The raw tree object with this SHA, when the listing holds it (the root included, given its SHA). */
   tree(sha: string): Buffer | undefined;
-  /** The entries below the folder whose tree has this SHA, relative to that folder; undefined when unknown. */
-  entriesBelow(sha: string): RemoteEntry[] | undefined;
+  /**
+   * The entries below the folder whose tree has this SHA, with `prefix` in front of their paths
+   * relative to that folder; undefined when unknown. Where the folder is at `prefix` already (an
+   * unchanged folder of an update), the listing's own entry objects come back: no copies (Git LFS
+   * files excepted: they come back as their pointers, as git's trees hold them).
+   */
+  entriesAt(sha: string, prefix: string): readonly RemoteEntry[] | undefined;
   /** Blob size by SHA, where the listing records it. */
   sizeOf(sha: string): number | undefined;
+}
+
+const byPath = (a: { readonly path: string }, b: { readonly path: string }): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+
+/** The first index of sorted `entries` whose path is not below `key` in sort order. */
+function lowerBound(entries: readonly ManifestEntry[], key: string): number {
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((entries[mid] as ManifestEntry).path < key) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 /**
  * Index a listing (entries relative to one folder) whose folder tree is `rootSha` (undefined when
  * unknown). Extra raw trees (the chain above `--path`) may be added as they are.
  */
-export function createTreeIndex(entries: readonly ManifestEntry[], rootSha: string | undefined, extra: ReadonlyMap<string, Buffer> = new Map()): TreeIndex {
-  const children = new Map<string, ManifestEntry[]>();
+export function createTreeIndex(listing: readonly ManifestEntry[], rootSha: string | undefined, extra: ReadonlyMap<string, Buffer> = new Map()): TreeIndex {
+  // Sorted by path (a manifest already is), so everything below a folder is one run of entries.
+  let sorted = true;
+  for (let i = 1; i < listing.length && sorted; i++) sorted = (listing[i - 1] as ManifestEntry).path < (listing[i] as ManifestEntry).path;
+  const entries = sorted ? listing : [...listing].sort(byPath);
   const dirBySha = new Map<string, string>();
   const sizes = new Map<string, number>();
   if (rootSha !== undefined) dirBySha.set(rootSha, '');
   for (const entry of entries) {
-    const parent = parentOf(entry.path);
-    let list = children.get(parent);
-    if (list === undefined) children.set(parent, (list = []));
-    list.push(entry);
     if (entry.mode === '040000' && !dirBySha.has(entry.sha)) dirBySha.set(entry.sha, entry.path);
     // A Git LFS file is in git's trees as its pointer (src/lfs): that blob and its size.
     if (entry.lfs !== undefined) sizes.set(entry.lfs.pointer, entry.lfs.pointerSize);
     else if (entry.size !== undefined) sizes.set(entry.sha, entry.size);
   }
+  /** The run of entries below `dir` ('' for all). */
+  const below = (dir: string): readonly ManifestEntry[] => {
+    if (dir === '') return entries;
+    const prefix = `${dir}/`;
+    const start = lowerBound(entries, prefix);
+    let end = start;
+    while (end < entries.length && (entries[end] as ManifestEntry).path.startsWith(prefix)) end++;
+    return entries.slice(start, end);
+  };
   const built = new Map<string, Buffer | null>();
   const build = (sha: string): Buffer | undefined => {
     const cached = built.get(sha);
@@ -84,9 +112,10 @@ export function createTreeIndex(entries: readonly ManifestEntry[], rootSha: stri
     const dir = dirBySha.get(sha);
     let data: Buffer | undefined;
     if (dir !== undefined) {
-      const list = children.get(dir) ?? [];
+      const prefix = dir === '' ? '' : `${dir}/`;
+      const children = below(dir).filter((entry) => !entry.path.includes('/', prefix.length));
       try {
-        const candidate = serializeTree(list.map((entry) => ({ mode: treeModeOf(entry.mode), name: Buffer.from(baseOf(entry.path), 'utf8'), sha: entry.lfs?.pointer ?? entry.sha })));
+        const candidate = serializeTree(children.map((entry) => ({ mode: treeModeOf(entry.mode), name: Buffer.from(baseOf(entry.path), 'utf8'), sha: entry.lfs?.pointer ?? entry.sha })));
         // Only a tree that hashes to its recorded SHA may serve (a name git stored in another encoding would not).
         if (hashObject('tree', candidate) === sha) data = candidate;
       } catch {
@@ -98,18 +127,16 @@ export function createTreeIndex(entries: readonly ManifestEntry[], rootSha: stri
   };
   return {
     tree: (sha) => extra.get(sha) ?? build(sha),
-    entriesBelow(sha) {
+    entriesAt(sha, prefix) {
       const dir = dirBySha.get(sha);
       if (dir === undefined) return undefined;
-      const prefix = dir === '' ? '' : `${dir}/`;
-      const below: RemoteEntry[] = [];
-      for (const entry of entries) {
-        if (prefix !== '' && !entry.path.startsWith(prefix)) continue;
-        const path = entry.path.slice(prefix.length);
-        // As git's tree has it: a Git LFS file as its pointer.
-        below.push(entry.lfs === undefined ? { ...entry, path } : { path, mode: entry.mode, sha: entry.lfs.pointer, size: entry.lfs.pointerSize });
-      }
-      return below;
+      const run = below(dir);
+      const from = dir === '' ? '' : `${dir}/`;
+      // As git's tree has it: a Git LFS file as its pointer (the pipeline resolves it again).
+      const asInTree = (entry: ManifestEntry, path: string): RemoteEntry =>
+        entry.lfs === undefined ? (path === entry.path ? entry : { ...entry, path }) : { path, mode: entry.mode, sha: entry.lfs.pointer, size: entry.lfs.pointerSize };
+      if (from === prefix && !run.some((entry) => entry.lfs !== undefined)) return run;
+      return run.map((entry) => asInTree(entry, `${prefix}${entry.path.slice(from.length)}`));
     },
     sizeOf: (sha) => sizes.get(sha),
   };
@@ -117,6 +144,7 @@ export function createTreeIndex(entries: readonly ManifestEntry[], rootSha: stri
 
 /** What `flattenTrees` found. */
 export interface Flattened {
+  /** Sorted by path. */
   readonly entries: RemoteEntry[];
   /** The synced folder's tree SHA. */
   readonly folderTree: string;
@@ -130,6 +158,11 @@ export interface Flattened {
  * The entries below `path` of the commit whose root tree is `rootTree`, from `trees` (the tree
  * objects at hand: a pack's) and `known` (subtrees the host already has, by SHA). Sizes of blobs
  * come from `sizeOf`. Paths are relative to `path`; names that are not UTF-8 hold U+FFFD.
+ *
+ * Every name read from a tree object is checked as it is read (`unsafeNameReason`: '..', '.git',
+ * a backslash, names twice in one tree, paths too long to write); a folder the host already knows
+ * was checked when it was first applied.
+ * @throws {HostsyncError} naming the first unsafe entry.
  */
 export function flattenTrees(
   rootTree: string,
@@ -137,6 +170,7 @@ export function flattenTrees(
   trees: (sha: string) => Buffer | undefined,
   known: TreeIndex,
   sizeOf: (sha: string) => number | undefined,
+  commit: string,
 ): Flattened {
   const missing: string[] = [];
   const chain: { sha: string; data: Buffer }[] = [];
@@ -155,17 +189,26 @@ export function flattenTrees(
   const walk = (sha: string, prefix: string): void => {
     const data = trees(sha);
     if (data === undefined) {
-      const below = known.entriesBelow(sha);
+      const below = known.entriesAt(sha, prefix);
       if (below === undefined) {
         missing.push(sha);
         return;
       }
-      for (const entry of below) entries.push({ ...entry, path: `${prefix}${entry.path}` });
+      const moved = below.length > 0 && !(below[0] as RemoteEntry).path.startsWith(prefix);
+      for (const entry of below) {
+        if (moved && Buffer.byteLength(entry.path) > MAX_PATH_BYTES) throw unsafeEntry(entry.path, unsafePathReason(entry.path) ?? 'is too long', commit);
+        entries.push(entry);
+      }
       return;
     }
+    const names = new Set<string>();
     for (const entry of parseTree(data)) {
+      const name = nameOf(entry);
+      const childPath = `${prefix}${name}`;
+      const reason = names.has(name) ? 'appears twice' : unsafeNameReason(name) ?? (Buffer.byteLength(childPath) > MAX_PATH_BYTES ? unsafePathReason(childPath) : undefined);
+      if (reason !== undefined) throw unsafeEntry(childPath, reason, commit);
+      names.add(name);
       const mode = gitModeOf(entry.mode);
-      const childPath = `${prefix}${nameOf(entry)}`;
       if (mode === undefined) {
         missing.push(`${entry.sha} (mode ${entry.mode} at ${childPath})`);
         continue;
@@ -180,6 +223,8 @@ export function flattenTrees(
     }
   };
   walk(folder, '');
+  // git orders a folder as if its name ended in '/'; hostsync's listings are in plain path order.
+  entries.sort(byPath);
   return { entries, folderTree: folder, chain, missing };
 }
 

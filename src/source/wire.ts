@@ -32,7 +32,6 @@ import type { NetSettings } from '../net/settings.js';
 import { hasFeature } from '../git/capabilities.js';
 import type { Logger, Manifest, WantedBlob, WorkProgress } from '../model.js';
 import { guardIterable, LowSpeedError, type LowSpeed } from '../net/low-speed.js';
-import { remoteEntriesFromTree } from '../plan/remote.js';
 import type { StrategyChoice, TransferName } from '../plan/strategy.js';
 import type { ObjectStore } from '../state/objects.js';
 import { refCandidates } from '../transfer/git-source.js';
@@ -201,19 +200,18 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
     const { tree: rootTree } = parseCommit(commitData);
     const known = read.previous === undefined ? createTreeIndex([], undefined) : indexOf(read.previous);
     const sizeOf = (sha: string): number | undefined => sizes.get(sha) ?? known.sizeOf(sha);
-    let flat = flattenTrees(rootTree, read.path, (sha) => objects.get(sha), known, sizeOf);
+    let flat = flattenTrees(rootTree, read.path, (sha) => objects.get(sha), known, sizeOf, commit);
     if (flat.missing.length > 0) {
       // The server took trees for granted that DEST's manifest does not describe (a folder outside --path, say).
       log('warn', `The pack for ${commit.slice(0, 12)} left out ${flat.missing.length} tree(s) this host does not know (e.g. ${flat.missing[0]}); fetching the commit's trees in full.`);
       const again = await fetchCommit(commit, { ...read, previous: undefined });
       prefetched = { blobs: prefetched.blobs + again.blobs, bytes: prefetched.bytes + again.bytes };
-      flat = flattenTrees(rootTree, read.path, (sha) => objects.get(sha), createTreeIndex([], undefined), sizeOf);
+      flat = flattenTrees(rootTree, read.path, (sha) => objects.get(sha), createTreeIndex([], undefined), sizeOf, commit);
       if (flat.missing.length > 0) throw new GitProtocolError(`The server did not send tree ${flat.missing[0]} of ${commit.slice(0, 12)}; refusing an incomplete tree.`);
     }
     if (flat.folderTree === '') throw new HostsyncError(`--path '${read.path}' does not exist in commit ${commit.slice(0, 12)}. Check the folder name (case matters).`, 2);
-    // Validated like any tree (hostile names, duplicates, orphans); the folder's own entries are relative already.
-    const entries = remoteEntriesFromTree(flat.entries.map((entry) => ({ ...entry, type: entry.mode === '040000' ? 'tree' : entry.mode === '160000' ? 'commit' : 'blob' })), '', commit);
-    return { entries, repoBytes: undefined, prefetched, tree: flat.folderTree, chain: flat.chain, root: rootTree };
+    // Names were checked as the trees were read (flattenTrees); the folder's entries are relative already.
+    return { entries: flat.entries, repoBytes: undefined, prefetched, tree: flat.folderTree, chain: flat.chain, root: rootTree };
   };
 
   /** The commit object: from this run's pack, else a commits-only fetch (`filter tree:0`, depth 1). */

@@ -24,8 +24,9 @@ export async function loadManifest(file: string): Promise<Manifest | undefined> 
   return data;
 }
 
+/** Save a manifest atomically and durably, on one line (a 20,000-entry manifest is 2 MB so). */
 export async function saveManifest(file: string, manifest: Manifest): Promise<void> {
-  await writeJsonAtomic(file, manifest);
+  await writeJsonAtomic(file, manifest, false);
 }
 
 function isManifest(data: unknown): data is Manifest {

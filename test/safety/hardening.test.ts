@@ -205,6 +205,8 @@ describe('a state dir shared by destinations', () => {
       if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
       for (const name of await readdir(join(fx.stateDir, 'objects', prefix))) await utimes(join(fx.stateDir, 'objects', prefix, name), new Date(0), new Date(0));
     }
+    // …and forget when the store was last collected, so B's run collects it now.
+    await rm(join(fx.stateDir, 'gc.json'), { force: true });
     const otherDest = join(fx.tmp, 'other');
     const b = await fx.run(['sync', '--dest', otherDest, '--repo', 'acme/hypervisor', '--state-dir', fx.stateDir, '--path', 'hosts/web'], { bare: true });
     expect(b.code, b.stderr).toBe(0);

@@ -10,7 +10,8 @@
  * apply's `alreadyThere`), so a torn file is redone, never trusted.
  */
 import { execFile } from 'node:child_process';
-import { open, stat } from 'node:fs/promises';
+import { statSync, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errorCode } from '../errors.js';
 
@@ -61,6 +62,14 @@ async function fsyncPath(path: string): Promise<void> {
   }
 }
 
+function statIfPresent(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A new, empty batch. */
 export function createDurableBatch(): DurableBatch {
   const paths = new Set<string>();
@@ -76,11 +85,15 @@ export function createDurableBatch(): DurableBatch {
       if (paths.size === 0) return;
       const batch = [...paths];
       paths.clear();
-      // One syncfs per file system (by device), from any path on it that still exists.
+      // One syncfs per file system (by device), from any folder on it that still exists. Folders
+      // only: a file hostsync writes is renamed into its folder, so it is on the folder's file
+      // system (a file bind mount cannot be renamed over) — one stat per folder, not per file.
       const byDevice = new Map<number, string>();
-      for (const path of batch) {
-        const info = await stat(path).catch(() => undefined);
-        if (info !== undefined && !byDevice.has(info.dev)) byDevice.set(info.dev, path);
+      const folders = new Set<string>();
+      for (const path of batch) folders.add(dirname(path));
+      for (const folder of folders) {
+        const info = statIfPresent(folder);
+        if (info !== undefined && !byDevice.has(info.dev)) byDevice.set(info.dev, folder);
       }
       // Nothing recorded exists any more (all removed): nothing to make durable.
       if (byDevice.size === 0) return;

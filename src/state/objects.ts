@@ -75,7 +75,7 @@ const SHA = /^[0-9a-f]{40}$/;
 /** Objects up to this size are written with one call; larger ones are streamed. */
 const WHOLE_OBJECT_LIMIT = 4 * 1024 * 1024;
 /** Bytes of just-written objects kept in memory for the apply that follows. */
-const RECENT_BYTES = 32 * 1024 * 1024;
+const RECENT_BYTES = 16 * 1024 * 1024;
 
 let suffixBase: string | undefined;
 let suffixCount = 0;

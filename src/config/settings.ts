@@ -44,7 +44,7 @@ export const SETTINGS = {
   dest: { kind: 'special', placeholder: 'dir', summary: 'Directory kept identical to the repository', commands: DEST_COMMANDS },
   path: { kind: 'special', placeholder: 'subdir', default: '', summary: 'Sync only this folder of the repository into DEST', commands: SYNC_COMMANDS },
   apiUrl: { kind: 'special', placeholder: 'url', default: 'https://api.github.com', summary: 'GitHub API URL (GHES: https://HOST/api/v3)', env: ['GITHUB_API_URL'], commands: [...SYNC_COMMANDS, 'validate'] },
-  serverUrl: { kind: 'special', placeholder: 'url', default: 'https://github.com', summary: 'GitHub web URL, where git is served', env: ['GITHUB_SERVER_URL'], commands: SYNC_COMMANDS },
+  serverUrl: { kind: 'special', placeholder: 'url', default: 'https://github.com', summary: 'GitHub web URL, where git is served (default: derived from the API URL)', env: ['GITHUB_SERVER_URL'], commands: SYNC_COMMANDS },
   stateDir: { kind: 'special', placeholder: 'dir', summary: 'State directory (default: $STATE_DIRECTORY, /var/lib/hostsync as root, else the XDG state dir)', env: ['STATE_DIRECTORY'], commands: DEST_COMMANDS },
   transport: { kind: 'enum', values: ['auto', 'rest', 'git'], default: 'auto', placeholder: 'how', summary: "How content comes: auto (git's wire protocol, else the REST API), rest (REST API only), git (wire protocol only, no API requests)", commands: SYNC_COMMANDS },
   poll: { kind: 'enum', values: ['auto', 'rest', 'ls-refs'], default: 'auto', placeholder: 'how', summary: "How the ref is polled: auto (GitHub's conditional REST request, free when unchanged; git's ls-refs when the API quota runs low or the ref has alternatives), rest, or ls-refs (never any API quota)", commands: SYNC_COMMANDS },

@@ -226,7 +226,12 @@ export function checkUrl(value: string, source: Source, example: string, warning
   return ok(normal);
 }
 
-/** The web URL that goes with an API URL, when the pairing is a known one. */
+/**
+ * The web URL (where git is served) that goes with an API URL: the known pairings of github.com, GHE.com
+ * and GitHub Enterprise Server, else the API's own origin — never another host, since git requests carry
+ * the token that was meant for the API (a GitHub-compatible server such as Gitea serves both on one origin).
+ * `undefined` only for the default API.
+ */
 export function serverUrlFor(apiUrl: string): string | undefined {
   const url = new URL(apiUrl);
   if (url.hostname === 'api.github.com') return 'https://github.com';
@@ -236,7 +241,7 @@ export function serverUrlFor(apiUrl: string): string | undefined {
   }
   // GitHub Enterprise Server: https://HOST/api/v3
   if (url.pathname.endsWith('/api/v3')) return `${url.origin}${url.pathname.slice(0, -'/api/v3'.length)}`;
-  return undefined;
+  return url.origin;
 }
 
 /** A hint when an API URL looks like a GitHub Enterprise Server web URL. */

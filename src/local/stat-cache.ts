@@ -4,7 +4,7 @@
  * lives in the state dir, written atomically; any problem reading it means "no cache" (one re-hash),
  * never a failed run.
  *
- * Format (version 2, docs/decisions/0013-poll-at-scale.md): a little-endian binary file — a header,
+ * Format (version 2, docs/decisions/0014-big-repositories.md): a little-endian binary file — a header,
  * five float64 per entry (mtime, ctime, inode, size, st_mode), the paths and blob ids as one UTF-8
  * run of NUL-terminated strings, and a SHA-1 of all of it. 100,000 entries load in ~25 ms where the
  * JSON of version 1 (bigints as strings) took ~300 ms and most of a poll's garbage.

@@ -228,7 +228,9 @@ describe('repository, ref and URLs', () => {
     ['https://ghe.example.com/api/v3/', 'https://ghe.example.com/api/v3', 'https://ghe.example.com'],
     ['https://api.github.com', 'https://api.github.com', 'https://github.com'],
     ['https://api.octo.ghe.com', 'https://api.octo.ghe.com', 'https://octo.ghe.com'],
-    ['http://127.0.0.1:8080', 'http://127.0.0.1:8080', 'https://github.com'],
+    // Any other API: its own origin, never github.com (git requests carry the API's token).
+    ['http://127.0.0.1:8080', 'http://127.0.0.1:8080', 'http://127.0.0.1:8080'],
+    ['https://git.example.com/api/v1', 'https://git.example.com/api/v1', 'https://git.example.com'],
   ])('apiUrl %s → %s, server %s', (apiUrl, api, server) => {
     const result = parseConfig(input({ flags: { repo: 'a/b', dest: '/d', apiUrl } }));
     expect([config(result).apiUrl, config(result).serverUrl]).toEqual([api, server]);

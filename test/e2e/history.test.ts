@@ -119,8 +119,12 @@ describe('lock', () => {
     fx.server.latencyMs = 1500; // keep the first run busy
     const args = [BIN, 'sync', '--repo', 'acme/hypervisor', '--dest', fx.dest, '--state-dir', fx.stateDir];
     await fx.run(['sync', '--check-only']); // serve the repo before racing
+    // The first run takes the lock before it asks the server anything: once its first request has
+    // arrived, it holds the lock (a fixed sleep lost the race on a loaded machine).
+    const arrived = new Promise<void>((resolve) => (fx.server.onRequest = () => resolve()));
     const first = spawn(process.execPath, args, { env: { ...fx.env, PATH: process.env['PATH'] ?? '' }, stdio: 'ignore' });
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await arrived;
+    fx.server.onRequest = undefined;
     const second = await fx.run(['sync']);
     expect(second.code).toBe(4);
     expect(second.stderr).toContain(`PID ${first.pid}`);

@@ -1,5 +1,5 @@
 /**
- * Crash points. A 3,000-file repository: commit A is synced, commit B changes ~1,500 paths (edits,
+ * Crash points. A 2,000-file repository: commit A is synced, commit B changes ~1,250 paths (edits,
  * deletions, additions, mode changes, dir → file, file → symlink, symlink → dir). The real CLI
  * applying B is killed with SIGKILL at many points — during the download (before the journal
  * exists), and 0…1280 ms after the journal appears — and once more in the middle of a recovery.
@@ -84,7 +84,7 @@ const syncArgs = (...extra: string[]): string[] => [
   fx.dest,
   '--state-dir',
   fx.stateDir,
-  // The downgrade guard costs a compare request of ~1,500 files on the test server and has
+  // The downgrade guard costs a compare request of ~1,250 files on the test server and has
   // nothing to do with the apply; B is a descendant of A anyway.
   '--allow-downgrade',
   ...extra,
@@ -182,7 +182,7 @@ async function killRun(args: readonly string[], trigger: () => Promise<boolean>,
   return { killedMidRun: result.signal === 'SIGKILL', journalAtKill };
 }
 
-describe('SIGKILL during an update of ~1,500 of 3,000 files', () => {
+describe('SIGKILL during an update of ~1,250 of 2,000 files', () => {
   it.each(POINTS)('$name: an offline run leaves DEST exactly A or B, and the next sync converges to B', async (point) => {
     let last = Date.now();
     const phases: string[] = [];
@@ -201,7 +201,7 @@ describe('SIGKILL during an update of ~1,500 of 3,000 files', () => {
       killed = await killRun(syncArgs(), () => exists(written), point.delayMs);
     } else {
       // Leave a journal behind (kill as soon as it exists), then kill the recovery itself once its
-      // build pass reaches new/ (after m00/…m29/, about two thirds through).
+      // build pass reaches new/ (after m00/…m19/, about two thirds through).
       const first = await killRun(syncArgs(), () => exists(journalFile), 0);
       expect(first.journalAtKill).toBe(true);
       killed = await killRun(syncArgs('--api-url', OFFLINE_API), () => exists(join(fx.dest, 'new/n000.nix')), point.delayMs);

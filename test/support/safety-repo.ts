@@ -1,12 +1,12 @@
 /**
- * The big two-commit repository of the crash tests: commit A with ~3,000 small files, commit B
- * changing about half of them (~1,500 paths) — edits, deletions, additions, mode changes (with and without an
+ * The big two-commit repository of the crash tests: commit A with ~2,000 small files, commit B
+ * changing about half of them (~1,250 paths) — edits, deletions, additions, mode changes (with and without an
  * edit), a directory that becomes a file, a file that becomes a symlink, a symlink that becomes a
  * directory. Deterministic content.
  */
 import type { TestRepo } from './repo.js';
 
-const DIRS = 30;
+const DIRS = 20;
 const PER_DIR = 100;
 
 const fileName = (d: number, j: number): string => `m${String(d).padStart(2, '0')}/f${String(j).padStart(3, '0')}.nix`;
@@ -25,7 +25,7 @@ export function changeOf(g: number): BigChange {
 
 const isExecInA = (g: number): boolean => g % 10 === 9 || g % 20 === 6;
 
-/** Write commit A into `repo` (~3,000 files) and commit it. */
+/** Write commit A into `repo` (~2,000 files) and commit it. */
 export async function writeBigA(repo: TestRepo): Promise<string> {
   const writes: Promise<void>[] = [];
   for (let d = 0; d < DIRS; d++) {
@@ -41,10 +41,10 @@ export async function writeBigA(repo: TestRepo): Promise<string> {
   await repo.symlink('wasLink', 'm00/f000.nix');
   await repo.chmod('bin/run.sh', true);
   for (let g = 0; g < DIRS * PER_DIR; g++) if (isExecInA(g)) await repo.chmod(fileName(Math.floor(g / PER_DIR), g % PER_DIR), true);
-  return repo.commit('A: 3000 files');
+  return repo.commit('A: 2000 files');
 }
 
-/** Change A into B (about 1,500 paths) and commit it. */
+/** Change A into B (about 1,250 paths) and commit it. */
 export async function writeBigB(repo: TestRepo): Promise<string> {
   for (let g = 0; g < DIRS * PER_DIR; g++) {
     const path = fileName(Math.floor(g / PER_DIR), g % PER_DIR);

@@ -17,7 +17,7 @@
  *
  * The scenario: every host installs the first commit; a release changing 10 files is pushed and
  * rolls out in waves; then a bad release is pushed and reverted mid-rollout. Used by `npm run
- * fleet` (test/fleet/run.ts, hundreds of hosts) and by test/fleet/fleet.test.ts (20 hosts in CI).
+ * fleet` (test/fleet/run.ts, hundreds of hosts) and by test/fleet/fleet.test.ts (12 hosts in CI).
  */
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';

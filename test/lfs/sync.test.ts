@@ -257,29 +257,29 @@ describe('lfs: off, --path, --check-only', () => {
 
 describe('transfers', () => {
   it('a download cut off mid-way resumes with Range: only the rest crosses the wire', async () => {
-    await lfsRepo(20 * MIB);
-    const oid = sha256(pseudoRandomBytes(20 * MIB, 1));
-    fx.server.faults = [{ match: (req) => req.path.includes(oid), times: 1, action: { dropMidBody: true, afterBytes: 12 * MIB } }];
+    await lfsRepo(10 * MIB);
+    const oid = sha256(pseudoRandomBytes(10 * MIB, 1));
+    fx.server.faults = [{ match: (req) => req.path.includes(oid), times: 1, action: { dropMidBody: true, afterBytes: 6 * MIB } }];
     const result = await fx.sync();
-    await expectContent('assets/disk.bin', pseudoRandomBytes(20 * MIB, 1));
+    await expectContent('assets/disk.bin', pseudoRandomBytes(10 * MIB, 1));
     const gets = lfsLog('download').filter((entry) => entry.oids[0] === oid);
     expect(gets.map((entry) => entry.range ?? null)).toEqual([null, expect.stringMatching(/^bytes=\d+-$/)]);
     // It carries on where the bytes that arrived end (what the server wrote just before the cut may be lost on the way) …
     const start = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range!)![1]);
-    expect(start).toBeGreaterThan(4 * MIB);
+    expect(start).toBeGreaterThan(2 * MIB);
     // … and only the rest crosses the wire the second time.
     const sent = fx.server.requests.filter((r) => r.kind === 'lfs' && r.path.includes(oid)).map((r) => r.bytesSent);
     expect(sent).toHaveLength(2);
-    expect(sent[1]).toBeGreaterThanOrEqual(20 * MIB - start);
-    expect(sent[1]).toBeLessThan(20 * MIB - start + 4096);
+    expect(sent[1]).toBeGreaterThanOrEqual(10 * MIB - start);
+    expect(sent[1]).toBeLessThan(10 * MIB - start + 4096);
     expect(result['lfs']).toMatchObject({ objects: 3 });
   });
 
   it('a run that gives up leaves its partial download; the next run fetches only the rest', async () => {
-    await lfsRepo(20 * MIB);
-    const oid = sha256(pseudoRandomBytes(20 * MIB, 1));
-    // Every attempt of the first run is cut after 2 MiB more.
-    fx.server.faults = [{ match: (req) => req.path.includes(oid), times: 5, action: { dropMidBody: true, afterBytes: 2 * MIB } }];
+    await lfsRepo(10 * MIB);
+    const oid = sha256(pseudoRandomBytes(10 * MIB, 1));
+    // Every attempt of the first run is cut after 1 MiB more.
+    fx.server.faults = [{ match: (req) => req.path.includes(oid), times: 5, action: { dropMidBody: true, afterBytes: MIB } }];
     const failed = await fx.run(['sync']);
     expect(failed.code).toBe(1);
     expect(await readdir(join(fx.stateDir, 'lfs', 'partial'))).toEqual([oid]);
@@ -287,13 +287,13 @@ describe('transfers', () => {
     fx.server.lfs.log.length = 0;
     const run = await fx.run(['sync', '--json']);
     expect(run.code, run.stderr).toBe(0);
-    const resumedAt = Number(/Resuming LFS object [0-9a-f]{12}… \(assets\/disk\.bin\) at byte (\d+) of 20971520/.exec(run.stderr)?.[1]);
-    // Five attempts of 2 MiB each (less what each cut lost on the way).
-    expect(resumedAt).toBeGreaterThan(2 * MIB);
-    await expectContent('assets/disk.bin', pseudoRandomBytes(20 * MIB, 1));
+    const resumedAt = Number(/Resuming LFS object [0-9a-f]{12}… \(assets\/disk\.bin\) at byte (\d+) of 10485760/.exec(run.stderr)?.[1]);
+    // Five attempts of 1 MiB each (less what each cut lost on the way).
+    expect(resumedAt).toBeGreaterThan(MIB);
+    await expectContent('assets/disk.bin', pseudoRandomBytes(10 * MIB, 1));
     // The two small objects the first run got are not downloaded again.
     expect(lfsLog('download').map((entry) => entry.oids[0])).toEqual([oid]);
-    expect(objectBytes()).toBeLessThan(20 * MIB - resumedAt + 4096);
+    expect(objectBytes()).toBeLessThan(10 * MIB - resumedAt + 4096);
     expect(await readdir(join(fx.stateDir, 'lfs', 'partial'))).toEqual([]);
   });
 

@@ -190,6 +190,8 @@ describe.skipIf(LIGHTTPD === undefined)('a git host that wants credentials (HTTP
     await host.resetLog();
     expect(await fx.sync(url, ['--token-file', tokenFile, '--git-user', 'oauth2'])).toMatchObject({ ok: true, commit });
     await fx.expectSameAsCommit(commit);
-    expect((await host.requests()).every((r) => r.user === 'oauth2' && r.status === 200)).toBe(true);
+    const requests = await host.requests();
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.filter((r) => r.user !== 'oauth2' || r.status !== 200)).toEqual([]);
   });
 });

@@ -81,12 +81,15 @@ export async function startGitHttpHost(options: { readonly auth?: { readonly use
   const read = async (): Promise<string[]> => (await readFile(accessLog, 'utf8').catch(() => '')).split('\n').filter((line) => line.trim() !== '');
   /** lighttpd buffers its access log; SIGHUP (reopen logs) writes it out. */
   const lines = async (): Promise<string[]> => {
+    // The signal is handled when lighttpd next gets to it, later on a loaded machine: wait until the log
+    // has stayed the same length for 150 ms (at most 3 s).
     daemon.signal('SIGHUP');
     let last = -1;
-    for (let tries = 0; tries < 40; tries++) {
+    let steady = 0;
+    for (let tries = 0; tries < 120 && steady < 6; tries++) {
       await sleep(25);
       const now = (await read()).length;
-      if (now === last) break;
+      steady = now === last ? steady + 1 : 0;
       last = now;
     }
     return read();

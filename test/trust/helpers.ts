@@ -34,7 +34,7 @@ export interface SshKeyPair {
 /** `ssh-keygen -t … -N '' -f dir/name`. */
 export async function sshKey(dir: string, name: string, kind: SshKeyKind): Promise<SshKeyPair> {
   const privateKey = join(dir, name);
-  const [type, bits] = kind.startsWith('ecdsa') ? ['ecdsa', kind.slice(6)] : kind === 'rsa' ? ['rsa', '3072'] : ['ed25519', undefined];
+  const [type, bits] = kind.startsWith('ecdsa') ? ['ecdsa', kind.slice(6)] : kind === 'rsa' ? ['rsa', '2048'] : ['ed25519', undefined];
   await run('ssh-keygen', ['-q', '-t', type, ...(bits === undefined ? [] : ['-b', bits]), '-N', '', '-C', name, '-f', privateKey]);
   const publicLine = (await readFile(`${privateKey}.pub`, 'utf8')).trim();
   return { privateKey, publicKeyFile: `${privateKey}.pub`, publicLine, publicKey: publicLine.split(' ').slice(0, 2).join(' ') };

@@ -2,6 +2,8 @@
  * Read access to one served git repository through the git CLI: ref resolution with GitHub's
  * rules, objects, trees, commits, diffs and archives. Blobs and archives are streamed, never buffered.
  */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { git, gitBuffer, spawnGit, tryGit, type GitChild } from '../git-cli.js';
 
@@ -166,9 +168,28 @@ export class GitRepo {
     return git(args, { cwd: this.dir });
   }
 
-  /** True while the repository has no refs at all (GitHub: "Git Repository is empty."). */
+  /**
+   * True while the repository has no refs at all (GitHub: "Git Repository is empty."): no loose ref
+   * under refs/ and no line of packed-refs — what `git for-each-ref --count=1` answers, without a
+   * process per request (the server asks this on most requests).
+   */
   async isEmpty(): Promise<boolean> {
-    return (await this.run(['for-each-ref', '--count=1', '--format=%(refname)'])) === '';
+    const gitDir = await this.gitDir();
+    const packed = await readFile(join(gitDir, 'packed-refs'), 'utf8').catch(() => '');
+    if (packed.split('\n').some((line) => /^[0-9a-f]{40} /.test(line))) return false;
+    const entries = await readdir(join(gitDir, 'refs'), { recursive: true, withFileTypes: true }).catch(() => []);
+    return !entries.some((entry) => entry.isFile());
+  }
+
+  private gitDirPath: string | undefined;
+
+  /** `.git` of a working tree, or the bare repository itself. */
+  private async gitDir(): Promise<string> {
+    this.gitDirPath ??= await stat(join(this.dir, '.git')).then(
+      (info) => (info.isDirectory() ? join(this.dir, '.git') : this.dir),
+      () => this.dir,
+    );
+    return this.gitDirPath;
   }
 
   /** The branch HEAD points to (for the default branch when none is configured). */
@@ -180,8 +201,11 @@ export class GitRepo {
   async resolve(ref: string, kind: 'commit' | 'tree', defaultBranch: string): Promise<string | undefined> {
     if (!isPlainRef(ref)) return undefined;
     const name = ref === 'HEAD' ? `refs/heads/${defaultBranch}` : ref;
-    const sha = await tryGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `${name}^{${kind}}`], { cwd: this.dir });
-    return sha !== undefined && FULL_SHA.test(sha) ? sha : undefined;
+    // The long-lived cat-file answers `<rev>^{kind}` as `git rev-parse --verify` would (git reads loose
+    // refs afresh on every lookup and revalidates packed-refs by its stat), without a process per request.
+    const line = await this.batch.lookup(`${name}^{${kind}}`);
+    const match = line === undefined ? null : /^([0-9a-f]{40}) (commit|tree) \d+$/.exec(line);
+    return match?.[2] === kind ? match[1] : undefined;
   }
 
   /** Type and size of an object, or undefined when it does not exist. */

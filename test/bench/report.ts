@@ -27,7 +27,7 @@ export interface RunRecord {
   /** Per-phase milliseconds from `--verbose`. */
   readonly phases: Readonly<Record<string, number>> | null;
   readonly scan: { readonly files: number; readonly hashed: number; readonly cacheHits: number } | null;
-  /** hostsync's stderr lines other than `debug:` ones (retries, warnings). */
+  /** hostsync's `warn:`/`error:` lines and its final `hostsync:` error on stderr (retries, fallbacks), not `info:`/`debug:`. */
   readonly warnings: readonly string[];
   /** Each request of the run: ms since the run started, when the server began and finished it. */
   readonly timeline: readonly { readonly startMs: number; readonly endMs: number; readonly status: number; readonly bytes: number; readonly path: string }[];
@@ -157,7 +157,7 @@ export function readPhases(json: { phases?: readonly { name: string; ms: number;
     const c = phase.counts;
     if (phase.name === 'scan' && c !== undefined) scan = { files: c['files'] ?? 0, hashed: c['hashed'] ?? 0, cacheHits: c['cacheHits'] ?? 0 };
   }
-  const warnings = stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('debug:'));
+  const warnings = stderr.split('\n').filter((line) => /^(warn|error|hostsync):/.test(line));
   return { phases, scan, warnings };
 }
 

@@ -6,10 +6,9 @@
  */
 import { createGunzip, createInflate, createBrotliDecompress } from 'node:zlib';
 import { pipeline, Transform, type Readable } from 'node:stream';
-import { fetch as undiciFetch, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { readRateLimit } from './errors.js';
 import { serverDateOf } from '../net/server-date.js';
-import { createDispatcher } from '../net/dispatcher.js';
 import { lowSpeedGuard, type LowSpeed } from '../net/low-speed.js';
 import { DIRECT, type NetSettings } from '../net/settings.js';
 import type { RequestStats } from './types.js';
@@ -54,7 +53,13 @@ const MAX_REDIRECTS = 5;
 
 /** Create the HTTP edge. The token is only ever put in an Authorization header to the API origin. */
 export function createHttp(options: HttpOptions): Http {
-  const agent = createDispatcher(options.net ?? DIRECT, { connections: options.connections, timeoutMs: options.timeoutMs, stallMs: options.stallMs });
+  // undici and the dispatcher are loaded on the first request: an unchanged poll (one request on
+  // node:http, github/ref-request.ts) never loads them (~150 ms and ~17 MB of a timer's run).
+  let made: Promise<Dispatcher> | undefined;
+  const agent = (): Promise<Dispatcher> =>
+    (made ??= import('../net/dispatcher.js').then(({ createDispatcher }) =>
+      createDispatcher(options.net ?? DIRECT, { connections: options.connections, timeoutMs: options.timeoutMs, stallMs: options.stallMs }),
+    ));
   const apiOrigin = new URL(options.apiUrl).origin;
   const stats: RequestStats = options.stats ?? { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
 
@@ -77,7 +82,8 @@ export function createHttp(options: HttpOptions): Http {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const signal = AbortSignal.any([timeout(), ...(init?.signal ? [init.signal] : [])]);
     // undici's fetch and Node's global fetch share a shape but not their type declarations.
-    const response = (await undiciFetch(url, { ...(init as object), signal, dispatcher: agent } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
+    const { fetch: undiciFetch } = await import('undici');
+    const response = (await undiciFetch(url, { ...(init as object), signal, dispatcher: await agent() } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
     const headers = Object.fromEntries(response.headers.entries());
     note(url, response.status, headers);
     const length = Number(headers['content-length'] ?? '0');
@@ -93,10 +99,11 @@ export function createHttp(options: HttpOptions): Http {
       const sent: Record<string, string> = { 'user-agent': options.userAgent, 'accept-encoding': 'gzip', ...headers };
       if (sameOrigin && options.token !== undefined) sent['authorization'] = `Bearer ${options.token}`;
       if (!sameOrigin) delete sent['authorization'];
+      const { request } = await import('undici');
       const response: Dispatcher.ResponseData = await request(current, {
         method: 'GET',
         headers: sent,
-        dispatcher: agent,
+        dispatcher: await agent(),
         ...(signal ? { signal } : {}),
       });
       const flat = flattenHeaders(response.headers);
@@ -113,7 +120,9 @@ export function createHttp(options: HttpOptions): Http {
     throw new Error(`More than ${MAX_REDIRECTS} redirects from ${url}.`);
   };
 
-  return { stats, fetch: meteredFetch, get, close: () => agent.close() };
+  // A dispatcher that failed to be made (an unreadable caFile) has nothing to close.
+  const close = async (): Promise<void> => (made === undefined ? undefined : (await made.catch(() => undefined))?.close());
+  return { stats, fetch: meteredFetch, get, close };
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {

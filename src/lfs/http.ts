@@ -7,8 +7,7 @@
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
-import { createDispatcher } from '../net/dispatcher.js';
+import type { Dispatcher } from 'undici';
 import { lowSpeedGuard, type LowSpeed } from '../net/low-speed.js';
 import type { NetSettings } from '../net/settings.js';
 
@@ -69,8 +68,11 @@ function withoutAuthorization(headers: Readonly<Record<string, string>>): Record
 
 /** Create the LFS edge of a run. Close it when done. */
 export function createLfsHttp(options: LfsHttpOptions): LfsHttp {
-  let dispatcher = options.dispatcher;
-  const agent = (): Dispatcher => (dispatcher ??= createDispatcher(options.net, { timeoutMs: options.timeoutMs, stallMs: options.stallMs }));
+  let dispatcher: Dispatcher | Promise<Dispatcher> | undefined = options.dispatcher;
+  // undici and the dispatcher are loaded on the first request: a run without LFS never loads them.
+  const agent = (): Dispatcher | Promise<Dispatcher> =>
+    (dispatcher ??= import('../net/dispatcher.js').then(({ createDispatcher }) => createDispatcher(options.net, { timeoutMs: options.timeoutMs, stallMs: options.stallMs })));
+  const undici = (): Promise<typeof import('undici')> => import('undici');
   const { traffic } = options;
 
   /** Count the bytes of a body and keep a deep buffer (undici 7 re-reads its socket buffer on frequent back-pressure; see github/http.ts). */
@@ -88,11 +90,12 @@ export function createLfsHttp(options: LfsHttpOptions): LfsHttp {
   return {
     async postJson(url, headers, body) {
       traffic.httpRequests++;
+      const { request } = await undici();
       const response = await request(url, {
         method: 'POST',
         headers: { 'user-agent': options.userAgent, ...headers },
         body: JSON.stringify(body),
-        dispatcher: agent(),
+        dispatcher: await agent(),
         ...(options.signal ? { signal: options.signal } : {}),
       });
       const chunks: Buffer[] = [];
@@ -121,11 +124,12 @@ export function createLfsHttp(options: LfsHttpOptions): LfsHttp {
       for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
         traffic.httpRequests++;
         const sameOrigin = new URL(current).origin === home;
+        const { request } = await undici();
         const response = await request(current, {
           method: 'GET',
           // No credential follows a redirect to another origin (the action's own Authorization included).
           headers: { 'user-agent': options.userAgent, ...(sameOrigin ? { ...headers, ...sameOriginHeaders } : withoutAuthorization(headers)) },
-          dispatcher: agent(),
+          dispatcher: await agent(),
           ...(signal ? { signal } : {}),
         });
         const flat = flatten(response.headers);
@@ -139,7 +143,9 @@ export function createLfsHttp(options: LfsHttpOptions): LfsHttp {
       throw new Error(`More than ${MAX_REDIRECTS} redirects from ${withoutQuery(url)}.`);
     },
     close: async () => {
-      await dispatcher?.close();
+      // A dispatcher that failed to be made (an unreadable caFile) has nothing to close.
+      const made = await Promise.resolve(dispatcher).catch(() => undefined);
+      if (made !== options.dispatcher) await made?.close();
     },
   };
 }

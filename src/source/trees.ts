@@ -46,7 +46,6 @@ function treeModeOf(mode: GitMode): string {
   return mode === '040000' ? '40000' : mode;
 }
 
-const parentOf = (path: string): string => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
 const baseOf = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
 
 /** The trees of a flat listing, by folder and by SHA, each rebuilt on demand and checked. */

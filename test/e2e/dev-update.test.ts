@@ -226,3 +226,28 @@ describe('hostsync dev-update', () => {
     expect(result.stderr).toMatch(/repo/i);
   });
 });
+
+describe('dev-update costs one sync', () => {
+  it('makes the requests a sync of the same update makes, pre-sync hook and all (no probe first)', async () => {
+    const config = await writeConfig(fx, { hooks: { preSync: 'true', postSync: 'true' } });
+    await fx.repo.write('flake.nix', '{ v1 }\n');
+    await fx.repo.commit('v1');
+    expect((await devUpdate(fx, config)).json.ok).toBe(true);
+
+    // The same kind of update twice: once by dev-update, once by sync.
+    const requestsOf = async (run: () => Promise<unknown>): Promise<string[]> => {
+      fx.server.resetLog();
+      await run();
+      return fx.server.requests.map((r) => `${r.kind} ${r.method} ${r.path.replace(/[0-9a-f]{40}/g, 'SHA').replace(/\?.*$/, '')}`);
+    };
+    await fx.repo.write('flake.nix', '{ v2 }\n');
+    await fx.repo.commit('v2');
+    const byDevUpdate = await requestsOf(async () => expect((await devUpdate(fx, config)).json.ok).toBe(true));
+    await fx.repo.write('flake.nix', '{ v3 }\n');
+    await fx.repo.commit('v3');
+    const bySync = await requestsOf(async () => expect((await fx.run(['sync', '--config', config], { bare: true })).code).toBe(0));
+    expect(byDevUpdate.length).toBeGreaterThan(1);
+    expect(byDevUpdate).toEqual(bySync);
+    expect(byDevUpdate.filter((r) => r.includes('/commits/'))).toHaveLength(1);
+  });
+});

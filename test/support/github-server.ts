@@ -49,6 +49,11 @@ export interface GitHubServerOptions {
   readonly verifiedCommits?: Iterable<string>;
   readonly tarballRedirect?: 'sha' | 'ref';
   /**
+   * The host name of the tarball redirect's target: `localhost` makes it another origin than the API's
+   * 127.0.0.1 (same server and port), as codeload.github.com is for api.github.com. @default '127.0.0.1'
+   */
+  readonly codeloadHost?: '127.0.0.1' | 'localhost';
+  /**
    * The server's clock (rate-limit windows, secondary limits, the `Date` header). Called with the
    * request's token for the time of that request (the fleet simulation gives each host's run its
    * own virtual time), without one for the limits' windows. @default Date.now
@@ -165,7 +170,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const origins = { api: origin, web: origin };
+  const origins = { api: origin, web: origin, codeload: `http://${options.codeloadHost ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}` };
 
   const fake: FakeGitHub = {
     apiUrl: origin,

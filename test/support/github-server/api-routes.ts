@@ -179,7 +179,7 @@ async function getTarball(r: RepoRequest, ref: string | undefined): Promise<Repl
   if (sha === undefined) return notFound(DOCS.tarball);
   const target = r.settings.tarballRedirect === 'ref' ? asked : sha;
   const token = record.private ? `?token=${r.codeloadToken()}` : '';
-  const location = `${r.origins.web}/_codeload/${fullName(record)}/legacy.tar.gz/${target}${token}`;
+  const location = `${r.origins.codeload}/_codeload/${fullName(record)}/legacy.tar.gz/${target}${token}`;
   return { status: 302, headers: { location, 'content-type': 'text/html;charset=utf-8', 'cache-control': 'public, must-revalidate, max-age=0' } };
 }
 

@@ -20,6 +20,8 @@ export interface RepoRecord {
 export interface Origins {
   readonly api: string;
   readonly web: string;
+  /** Where tarball downloads are redirected (GitHub: codeload.github.com, another origin than the API). */
+  readonly codeload: string;
 }
 
 export const fullName = (repo: RepoRecord): string => `${repo.owner}/${repo.name}`;

@@ -14,6 +14,7 @@ import type { GitMode, LocalEntry } from '../model.js';
 import { hashBlobFile, hashSymlinkTarget } from './hash.js';
 import {
   emptyStatCache,
+  FINE_RACY_MARGIN_MS,
   isRacy,
   matchesStat,
   racyMarginOf,
@@ -301,7 +302,7 @@ function readError(path: string, error: unknown): HostsyncError {
  * poll hashes none of them once the racy window has passed. `written` maps relative paths to the
  * SHA now there (files only), `removed` lists paths that are gone.
  */
-export async function recordApplied(before: StatCache, root: string, written: ReadonlyMap<string, string>, removed: readonly string[]): Promise<StatCache> {
+export async function recordApplied(before: StatCache, root: string, written: ReadonlyMap<string, string>, removed: readonly string[], clock: () => number = Date.now): Promise<StatCache> {
   const entries = new Map(before.entries);
   for (const path of removed) entries.delete(path);
   const base = root.endsWith('/') ? root : `${root}/`;
@@ -314,5 +315,45 @@ export async function recordApplied(before: StatCache, root: string, written: Re
     if (++done % 1024 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const margins = [...entries.values()].map((entry) => entry.mtimeMs);
-  return { entries, marginMs: before.marginMs ?? racyMarginOf(margins) };
+  const marginMs = before.marginMs ?? racyMarginOf(margins);
+  await settleRacy(entries, base, written, marginMs, clock);
+  return { entries, marginMs };
 }
+
+/**
+ * Files written within the racy margin of now would be left out of the cache when it is saved (a change
+ * in the same clock tick could not be told apart), so the next poll would hash them again. Where the
+ * margin is the fine one (≤ 100 ms: file systems with sub-second mtimes) the apply waits it out, then reads
+ * those files back: one whose content is what was written (and whose stat did not move while it was read)
+ * is recorded with its stat — any later change lands in a later tick —, any other is dropped. On a
+ * file system with whole-second mtimes the 2 s wait is not worth it: those files are hashed by the next run.
+ */
+async function settleRacy(entries: Map<string, StatCacheEntry>, base: string, written: ReadonlyMap<string, string>, marginMs: number, clock: () => number): Promise<void> {
+  if (marginMs > FINE_RACY_MARGIN_MS) return;
+  let newest = -Infinity;
+  const racy: string[] = [];
+  const now = clock();
+  for (const path of written.keys()) {
+    const entry = entries.get(path);
+    if (entry !== undefined && isRacy(entry.mtimeMs, now, marginMs)) {
+      racy.push(path);
+      newest = Math.max(newest, entry.mtimeMs);
+    }
+  }
+  if (racy.length === 0) return;
+  const wait = newest + marginMs + 1 - clock();
+  if (wait > 0) await new Promise<void>((resolve) => setTimeout(resolve, Math.min(wait, marginMs + 1)));
+  for (const path of racy) {
+    const entry = entries.get(path)!;
+    try {
+      const sha = await hashBlobFile(base + path, entry.size);
+      const after = lstatSync(base + path, { throwIfNoEntry: false });
+      const same = after !== undefined && matchesStat(entry, fileStatOf(after));
+      if (sha === entry.sha && same) continue;
+    } catch {
+      // unreadable or changing: the next run hashes it
+    }
+    entries.delete(path);
+  }
+}
+

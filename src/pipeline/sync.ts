@@ -260,7 +260,8 @@ async function planOnce(destination: Destination, config: Config, deps: SyncDeps
     const sameFolder = previous?.repo === config.repo && previous.path === config.path ? previous : undefined;
     const fromManifest = manifestMatches(previous, config.repo, config.path, commit);
     // Said before the download starts: with the wire protocol the content comes with the tree.
-    if (!fromManifest && !config.checkOnly && source.name === 'wire') deps.log('info', describePackFetch(commit, sameFolder));
+    const reading = fromManifest || config.checkOnly ? undefined : source.describeRead?.(commit, sameFolder);
+    if (reading) deps.log('info', reading);
     const tree = fromManifest
       ? { entries: previous.entries, repoBytes: undefined, prefetched: { blobs: 0, bytes: 0 }, tree: previous.tree, chain: previous.chain?.map((t) => ({ sha: t.sha, data: Buffer.from(t.data, 'base64') })) }
       : await source.readTree(commit, { path: config.path, withContent: !config.checkOnly, previous: sameFolder });
@@ -299,10 +300,9 @@ async function planOnce(destination: Destination, config: Config, deps: SyncDeps
     const lfsContent = lfsShas(remote);
     const wanted: WantedBlob[] = [];
     for (const blob of plan.fetch) if (!lfsContent.has(blob.sha) && !(await destination.store.holds(blob.sha))) wanted.push(blob);
-    const gitAvailable = wanted.length > 0 && source.name === 'rest' ? await (await import('../transfer/clone.js')).isGitAvailable('git', undefined, deps.env) : source.name === 'git';
     const transfer = wanted.length === 0
       ? { order: [], reason: plan.localCopies.length > 0 ? 'all content already on the host (moved or copied files)' : 'nothing to download' }
-      : source.chooseTransfer({ wanted, remote: tree.entries, repoBytes: tree.repoBytes, path: config.path, forceFull: config.forceFull, concurrency: config.concurrency }, gitAvailable);
+      : await source.chooseTransfer({ wanted, remote: tree.entries, repoBytes: tree.repoBytes, path: config.path, forceFull: config.forceFull, concurrency: config.concurrency });
     deps.log('debug', `strategy: ${transfer.order.join(' → ') || 'none'} (${transfer.reason})`);
     return {
       config,
@@ -473,7 +473,7 @@ function blobFetcher(source: RemoteSource, commit: string, destination: Destinat
     const wanted: WantedBlob[] = [];
     for (const blob of blobs) if (!(await destination.store.holds(blob.sha))) wanted.push(blob);
     if (wanted.length === 0) return;
-    const choice = source.chooseTransfer({ wanted, remote, repoBytes: undefined, path: config.path, forceFull: false, concurrency: config.concurrency }, false);
+    const choice = await source.chooseTransfer({ wanted, remote, repoBytes: undefined, path: config.path, forceFull: false, concurrency: config.concurrency });
     await fetchContent({ plan: noCopies, wanted, choice, commit, store: destination.store, scanRoot: destination.paths.dest, log, signal, createStrategy: (name) => source.createStrategy(name, commit) });
   };
 }
@@ -507,12 +507,6 @@ async function completeLfsFiles(destination: Destination, plan: SyncPlan, deps: 
   const replanned = await planScanned({ store: destination.store, remote: done.remote, previous: plan.previous?.entries ?? [], preserve: config.preserve, prune: config.prune, beforeStoreQuery: (shas) => destination.pins.add(shas) }, plan.scan);
   await fetchContent({ plan: replanned, wanted: [], choice: { order: [], reason: '' }, commit, store: destination.store, scanRoot: plan.scanRoot, log: deps.log, signal: plan.deadline.signal, createStrategy: async () => undefined });
   return { ...plan, remote: done.remote, plan: replanned, changes: summarizeChanges(replanned), pending: !isEmptyPlan(replanned), lfs };
-}
-
-/** The info line before a pack is fetched with the tree: which source, and what it brings. */
-function describePackFetch(commit: string, previous: Manifest | undefined): string {
-  const what = previous === undefined || previous.commit === commit ? 'the whole tree' : `what changed since ${previous.commit.slice(0, 12)}`;
-  return `source wire: fetching ${commit.slice(0, 12)} as one pack over git's wire protocol (${what}, verified as it arrives)`;
 }
 
 /** A transfer strategy's progress as the phase's: the rate is measured on what the stream carries. */

@@ -98,7 +98,9 @@ function withRestFallback(wire: RemoteSource, rest: RemoteSource, log: Logger): 
     checkTrust: (commit, previous) => current.checkTrust(commit, previous),
     // From the source that read the tree: its entries and this object belong together.
     commitObject: (commit) => current.commitObject(commit),
-    chooseTransfer: (needs, gitAvailable) => current.chooseTransfer(needs, gitAvailable),
+    chooseTransfer: (needs) => current.chooseTransfer(needs),
+    // Asked before readTree, when the wire source is the one that will read it.
+    describeRead: (commit, previous) => current.describeRead?.(commit, previous) ?? '',
     createStrategy: (name, commit) => current.createStrategy(name, commit),
     close: () => wire.close(),
   };

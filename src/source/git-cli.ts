@@ -79,7 +79,7 @@ export async function createGitCliSource(options: GitCliSourceOptions): Promise<
       if (config.allowDowngrade || previous === undefined || previous.commit === commit || previous.repo !== config.repo || previous.ref !== config.ref) return;
       log('warn', `Not checked: that ${commit.slice(0, 12)} descends from the last applied commit ${previous.commit.slice(0, 12)} (the downgrade guard needs the GitHub API, whose quota is spent). Applying it anyway.`);
     },
-    chooseTransfer(needs) {
+    async chooseTransfer(needs) {
       return needs.wanted.length === 0 ? { order: [], reason: 'nothing to download' } : { order: ['clone'], reason: 'the API quota is spent: content from the same git fetch' };
     },
     async createStrategy(name, commit) {

@@ -105,8 +105,13 @@ export interface RemoteSource {
    * does not rebuild into an object with that SHA.
    */
   commitObject(commit: string): Promise<Buffer | undefined>;
-  /** The order of strategies for the missing blobs, with the reason (pure given the source's state). */
-  chooseTransfer(needs: TransferNeeds, gitAvailable: boolean): StrategyChoice;
+  /**
+   * The order of strategies for the missing blobs, with the reason. The source decides what it can
+   * offer (the REST source asks whether git is installed for its clone fallback).
+   */
+  chooseTransfer(needs: TransferNeeds): Promise<StrategyChoice>;
+  /** The line said before `readTree` brings content with the tree (the wire source's pack); none otherwise. */
+  describeRead?(commit: string, previous: Manifest | undefined): string;
   /** Build one strategy of that order; undefined when this source cannot offer it. */
   createStrategy(name: TransferName, commit: string): Promise<TransferStrategy | undefined>;
   close(): Promise<void>;

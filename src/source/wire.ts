@@ -291,10 +291,14 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
       if (config.allowDowngrade || previous === undefined || previous.commit === commit || previous.repo !== config.repo || previous.ref !== config.ref) return;
       await checkAncestry(commit, previous);
     },
-    chooseTransfer(needs: TransferNeeds, gitAvailable: boolean): StrategyChoice {
+    async chooseTransfer(needs: TransferNeeds): Promise<StrategyChoice> {
       if (needs.wanted.length === 0) return { order: [], reason: 'nothing to download' };
       const rest: TransferName[] = options.rest === undefined ? [] : ['blobs', 'tarball'];
-      return { order: ['pack', ...rest, ...(gitAvailable ? (['clone'] as const) : [])], reason: `${needs.wanted.length} blob(s) the commit's pack took for granted: fetched by SHA over git's protocol` };
+      return { order: ['pack', ...rest], reason: `${needs.wanted.length} blob(s) the commit's pack took for granted: fetched by SHA over git's protocol` };
+    },
+    describeRead(commit: string, previous: Manifest | undefined): string {
+      const what = previous === undefined || previous.commit === commit ? 'the whole tree' : `what changed since ${previous.commit.slice(0, 12)}`;
+      return `source wire: fetching ${commit.slice(0, 12)} as one pack over git's wire protocol (${what}, verified as it arrives)`;
     },
     async createStrategy(name, commit) {
       if (name === 'pack') return packStrategy(transport, () => capabilities, (c) => (capabilities = c), call.signal);

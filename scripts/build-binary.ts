@@ -99,6 +99,10 @@ export async function bundle(outfile: string): Promise<{ bytes: number; modules:
   });
   const external = Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => i.path));
   if (external.length > 0) throw new Error(`The bundle requires modules a single executable cannot load: ${[...new Set(external)].join(', ')}.`);
+  // A dynamic import() of a module esbuild leaves outside the bundle (a node: builtin) stays an import()
+  // in CommonJS, which a single executable cannot run ("A dynamic import callback was not specified").
+  const dynamic = Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external && i.kind === 'dynamic-import').map((i) => i.path));
+  if (dynamic.length > 0) throw new Error(`The bundle imports ${[...new Set(dynamic)].join(', ')} with import(), which a single executable cannot run; import it statically.`);
   return { bytes: (await stat(outfile)).size, modules: Object.keys(result.metafile.inputs).length };
 }
 

@@ -17,7 +17,7 @@
  *            them asks GitHub's API
  *   content: blobs the plan still misses by `want <blob>` (then REST blobs, tarball, clone)
  */
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { Config } from '../config/types.js';
 import { HostsyncError, UnknownRefError } from '../errors.js';
 import type { Capabilities } from '../git/capabilities.js';
@@ -423,17 +423,13 @@ function baseProvider(host: HostObjects, objects: ReadonlyMap<string, Buffer>, i
       if (tree !== undefined) return { type: 'tree', size: tree.length, read: (offset, length) => tree.subarray(offset, offset + length) };
       if (await host.store.holds(sha)) {
         const path = host.store.pathOf(sha);
-        const { stat } = await import('node:fs/promises');
         return fileObject(path, (await stat(path)).size);
       }
       const local = host.localPath(sha);
       if (local !== undefined) {
         // Only a file that really holds the blob may serve as its base.
         const actual = await hashBlobFile(local).catch(() => undefined);
-        if (actual === sha) {
-          const { stat } = await import('node:fs/promises');
-          return fileObject(local, (await stat(local)).size);
-        }
+        if (actual === sha) return fileObject(local, (await stat(local)).size);
       }
       return undefined;
     },

@@ -21,7 +21,10 @@ import { createFixture, type Fixture } from '../support/fixture.js';
 import { extractGitArchive } from '../support/repo.js';
 import type { CliResult } from '../support/cli.js';
 import { copyTree, diffViews, exists, gitView, mountTmpfs, pollFor, runCliWith, spawnCli, stagingLeftovers, type ScratchMount } from '../support/safety-helpers.js';
-import { writeBigA, writeBigB } from '../support/safety-repo.js';
+import { BIG_FILES, writeBigA, writeBigB } from '../support/safety-repo.js';
+
+/** Time limits grow with the repository (HOSTSYNC_CRASH_FILES; 2,000 files in npm test). */
+const SCALE = Math.max(1, BIG_FILES / 2000);
 import { blobsOf, seedStore } from '../support/safety-store.js';
 
 /** Nothing listens on port 1: every API request fails at once. */
@@ -114,7 +117,7 @@ async function archiveView(commit: string): Promise<Map<string, string>> {
 }
 
 beforeAll(async () => {
-  mount = await mountTmpfs('1g');
+  mount = await mountTmpfs(`${Math.min(4, Math.ceil(SCALE))}g`);
   const savedTmp = process.env['TMPDIR'];
   process.env['TMPDIR'] = mount.dir;
   try {
@@ -141,13 +144,13 @@ beforeAll(async () => {
     if (savedTmp === undefined) delete process.env['TMPDIR'];
     else process.env['TMPDIR'] = savedTmp;
   }
-}, 120_000);
+}, 120_000 * SCALE);
 
 afterAll(async () => {
   console.log(`crash points:\n${outcomes.map((o) => `  ${o.point.padEnd(52)} killed mid-run: ${o.killedMidRun}, journal at kill: ${o.journalAtKill}, DEST after recovery: ${o.landedOn}, objects/tmp left: ${o.objectsTmpLeft}, ms: ${o.phases}`).join('\n')}`);
   await fx?.close();
   await mount?.release();
-}, 60_000);
+}, 60_000 * SCALE);
 
 const storeHas = (sha: string): Promise<boolean> => exists(join(fx.stateDir, 'objects', sha.slice(0, 2), sha.slice(2)));
 
@@ -174,7 +177,7 @@ async function killRun(args: readonly string[], trigger: () => Promise<boolean>,
   const run = spawnCli(args, { env: fx.env });
   let exited = false;
   void run.done.then(() => (exited = true));
-  await pollFor(async () => ((await trigger()) ? true : undefined), { stop: () => exited, timeoutMs: 40_000 });
+  await pollFor(async () => ((await trigger()) ? true : undefined), { stop: () => exited, timeoutMs: 40_000 * SCALE });
   if (delayMs > 0) await sleep(delayMs);
   const journalAtKill = await exists(journalFile);
   run.child.kill('SIGKILL');
@@ -182,7 +185,7 @@ async function killRun(args: readonly string[], trigger: () => Promise<boolean>,
   return { killedMidRun: result.signal === 'SIGKILL', journalAtKill };
 }
 
-describe('SIGKILL during an update of ~1,250 of 2,000 files', () => {
+describe(`SIGKILL during an update of ~${Math.round(BIG_FILES * 0.5 + 250)} of ${BIG_FILES} files`, () => {
   it.each(POINTS)('$name: an offline run leaves DEST exactly A or B, and the next sync converges to B', async (point) => {
     let last = Date.now();
     const phases: string[] = [];
@@ -201,7 +204,7 @@ describe('SIGKILL during an update of ~1,250 of 2,000 files', () => {
       killed = await killRun(syncArgs(), () => exists(written), point.delayMs);
     } else {
       // Leave a journal behind (kill as soon as it exists), then kill the recovery itself once its
-      // build pass reaches new/ (after m00/…m19/, about two thirds through).
+      // build pass reaches new/ (after the m…/ folders, about two thirds through).
       const first = await killRun(syncArgs(), () => exists(journalFile), 0);
       expect(first.journalAtKill).toBe(true);
       killed = await killRun(syncArgs('--api-url', OFFLINE_API), () => exists(join(fx.dest, 'new/n000.nix')), point.delayMs);
@@ -237,7 +240,7 @@ describe('SIGKILL during an update of ~1,250 of 2,000 files', () => {
     }
     const objectsTmpLeft = (await stagingLeftovers(fx.dest, fx.stateDir)).length;
     outcomes.push({ point: point.name, ...killed, landedOn, objectsTmpLeft, phases: phases.join(', ') });
-  }, 60_000);
+  }, 60_000 * SCALE);
 
   it('killed at least 10 distinct points in the middle of a run', () => {
     expect(outcomes.filter((o) => o.killedMidRun).length).toBeGreaterThanOrEqual(10);
@@ -269,7 +272,7 @@ describe('SIGKILL while a layout "symlink" generation is being built', () => {
     await seedStore(fx.repo.dir, commitB, stateDir); // the sync's clean-up dropped B's objects again
     await copyTree(root, join(snapshots, 'sl', 'root'));
     await copyTree(stateDir, join(snapshots, 'sl', 'state'));
-  }, 120_000);
+  }, 120_000 * SCALE);
 
   afterAll(() => {
     console.log(`layout symlink kill points:\n${leftovers.map((line) => `  ${line}`).join('\n')}`);
@@ -284,7 +287,7 @@ describe('SIGKILL while a layout "symlink" generation is being built', () => {
     const run = spawnCli(slArgs('--ref', commitB), { env: fx.env });
     let exited = false;
     void run.done.then(() => (exited = true));
-    await pollFor(async () => ((await generationDirs()).length >= 2 ? true : undefined), { stop: () => exited, timeoutMs: 40_000 });
+    await pollFor(async () => ((await generationDirs()).length >= 2 ? true : undefined), { stop: () => exited, timeoutMs: 40_000 * SCALE });
     if (delayMs > 0) await sleep(delayMs);
     run.child.kill('SIGKILL');
     const killed = await run.done;
@@ -311,5 +314,5 @@ describe('SIGKILL while a layout "symlink" generation is being built', () => {
       after = `, after a converging sync: ${(await generationDirs()).length} generation folders, ${(await readdir(root)).filter((name) => name.includes('hostsync-tmp')).length} temp links`;
     }
     leftovers.push(`+${delayMs} ms: killed mid-run: ${killed.signal === 'SIGKILL'}, DEST: ${atKill}, other generation folders left: ${partial}, temp links beside DEST: ${tempLinks}${after}`);
-  }, 60_000);
+  }, 60_000 * SCALE);
 });

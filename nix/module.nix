@@ -374,9 +374,28 @@ in
       # The rebuild runs switch-to-configuration from inside this service: it must neither restart
       # nor stop the unit that is running it. A changed unit takes effect at its next start.
       restartIfChanged = false;
-      unitConfig.X-StopOnRemoval = false;
+      unitConfig = {
+        X-StopOnRemoval = false;
+        # As systemd/hostsync.service: a failed run starts the notice below.
+        OnFailure = "hostsync-notify@%n.service";
+      };
 
       serviceConfig = serviceSettings // optionalAttrs cfg.sandbox sandboxSettings;
+    };
+
+    # systemd/hostsync-notify@.service: when a run fails, /etc/hostsync/notify UNIT runs if it is an
+    # executable (a script that mails or posts what journalctl -u UNIT shows; environment.etc can
+    # install it), else one line is logged at priority err. Every outcome with its JSON result also
+    # goes to hooks.onOutcome (extraSettings.hooks.onOutcome).
+    systemd.services."hostsync-notify@" = {
+      description = "hostsync failure notice for %i";
+      documentation = [ "file://${cfg.package}/lib/node_modules/hostsync/docs/systemd.md" ];
+      serviceConfig = {
+        Type = "oneshot";
+        SyslogIdentifier = "hostsync-notify";
+        TimeoutStartSec = "5min";
+        ExecStart = "/bin/sh -c 'if [ -x /etc/hostsync/notify ]; then exec /etc/hostsync/notify \"$$1\"; fi; echo \"<3>$$1 failed; journalctl -u $$1 shows why (install /etc/hostsync/notify to be told elsewhere)\" >&2' hostsync-notify %i";
+      };
     };
 
     systemd.timers.hostsync = {

@@ -30,6 +30,7 @@ const DOCS = read('docs/nixos.md');
 const SERVICE = read('systemd/hostsync.service');
 const TIMER = read('systemd/hostsync.timer');
 const REBUILD_DROP_IN = read('systemd/hostsync-rebuild.conf');
+const NOTIFY = read('systemd/hostsync-notify@.service');
 
 // ---------------------------------------------------------------------------------------------
 // nix-instantiate
@@ -494,6 +495,7 @@ let
         environment = resolve service.environment;
       };
       timer = result.systemd.timers.hostsync;
+      notify = let n = result.systemd.services."hostsync-notify@"; in { inherit (n) description serviceConfig; };
     });
 
   example = (${example}) { config = { networking.hostName = "alpha"; }; inherit lib pkgs; };
@@ -521,6 +523,7 @@ interface Evaluation {
     environment: Record<string, string> | null;
   };
   readonly timer?: { description: string; wantedBy: string[]; timerConfig: Record<string, unknown> };
+  readonly notify?: { description: string; serviceConfig: Record<string, unknown> };
 }
 
 const BASE = { enable: true, package: PACKAGE, repo: 'acme/hypervisor', dest: '/etc/hypervisor' };
@@ -598,6 +601,10 @@ describe('nix/module.nix: its config, evaluated with a stand-in for lib', () => 
     expect(shipped.service.restartIfChanged).toBe(false);
     expect(shipped.service.environment).toBeNull();
     expect(sorted(rendered(shipped.timer.timerConfig))).toEqual(sorted(SHIPPED_TIMER));
+    // A failed run starts hostsync-notify@, which is the shipped template unit.
+    expect(shipped.service.unitConfig['OnFailure']).toBe(directives(SERVICE, 'Unit').get('OnFailure')?.[0]);
+    expect(sorted(rendered(shipped.notify!.serviceConfig))).toEqual(sorted(directives(NOTIFY, 'Service')));
+    expect(shipped.notify!.description).toBe(directives(NOTIFY, 'Unit').get('Description')?.[0]);
     expect(shipped.timer.description).toBe(directives(TIMER, 'Unit').get('Description')?.[0]);
     expect(shipped.timer.wantedBy).toEqual(directives(TIMER, 'Install').get('WantedBy'));
     hostsyncAccepts(shipped.configFile.value);
@@ -609,7 +616,7 @@ describe('nix/module.nix: its config, evaluated with a stand-in for lib', () => 
     expect(sorted(rendered(example.service.serviceConfig))).toEqual(sorted(shippedServiceWith(KEPT_KEYS)));
     expect(example.service.path).toContain('/nix/store/00000000000000000000000000000000-nixos-rebuild');
     expect(example.service.environment).toEqual({ HOME: '/root' });
-    expect(example.service.unitConfig).toEqual({ 'X-StopOnRemoval': false });
+    expect(example.service.unitConfig).toEqual({ 'X-StopOnRemoval': false, OnFailure: 'hostsync-notify@%n.service' });
   });
 
   it('without a token file there is no credential; path is written only when set', () => {

@@ -16,6 +16,16 @@ tsc.stderr.setEncoding('utf8').on('data', (chunk) => (tscOutput += chunk));
 const tscDone = new Promise((resolve) => tsc.on('close', (code) => resolve(code ?? 1)));
 
 const vitest = spawn(process.execPath, [vitestBin, 'run', ...process.argv.slice(2)], { stdio: 'inherit' });
+for (const child of [tsc, vitest]) child.on('error', (error) => {
+  process.stderr.write(`scripts/test.mjs: could not start ${child.spawnargs.join(' ')}: ${error.message}\n`);
+  process.exitCode = 1;
+});
+// Stopped (Ctrl-C, or CI's SIGTERM to this process alone): stop both, and fail.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => {
+  tsc.kill(signal);
+  vitest.kill(signal);
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+});
 const vitestCode = await new Promise((resolve) => vitest.on('close', (code) => resolve(code ?? 1)));
 const tscCode = await tscDone;
 

@@ -230,7 +230,7 @@ export function checkUrl(value: string, source: Source, example: string, warning
  * The web URL (where git is served) that goes with an API URL: the known pairings of github.com, GHE.com
  * and GitHub Enterprise Server, else the API's own origin — never another host, since git requests carry
  * the token that was meant for the API (a GitHub-compatible server such as Gitea serves both on one origin).
- * `undefined` only for the default API.
+ * An API behind a gateway that does not serve git needs `serverUrl` set.
  */
 export function serverUrlFor(apiUrl: string): string | undefined {
   const url = new URL(apiUrl);

@@ -83,6 +83,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const classify = (error: unknown, what: string): unknown => {
     if (isRequestError(error)) {
       // Octokit reports a fetch that never got an answer (DNS, TLS, refused) as a 500 without a response.
+      // Our own error from inside the fetch (an unreadable caFile met on the first request): as it is.
+      if (error.response === undefined && error.cause instanceof HostsyncError) return error.cause;
       if (error.response === undefined && error.cause !== undefined) return isRetryable(error.cause) ? error.cause : networkError(error.cause, options.apiUrl, caFile);
       const responseHeaders = (error.response?.headers ?? {}) as Record<string, string | undefined>;
       return httpError(error.status, responseHeaders, error.response?.data, what, context, now());

@@ -16,6 +16,7 @@ import {
   emptyStatCache,
   FINE_RACY_MARGIN_MS,
   isRacy,
+  RACY_MARGIN_MS,
   matchesStat,
   racyMarginOf,
   statCacheEntry,
@@ -315,7 +316,8 @@ export async function recordApplied(before: StatCache, root: string, written: Re
     if (++done % 1024 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const margins = [...entries.values()].map((entry) => entry.mtimeMs);
-  const marginMs = before.marginMs ?? racyMarginOf(margins);
+  // The finer of what DEST showed before (an empty DEST shows nothing: the wide default) and what was written.
+  const marginMs = Math.min(before.marginMs ?? RACY_MARGIN_MS, racyMarginOf(margins));
   await settleRacy(entries, base, written, marginMs, clock);
   return { entries, marginMs };
 }

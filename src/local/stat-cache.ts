@@ -94,7 +94,9 @@ export function emptyStatCache(): StatCache {
 
 /** True when a file with this mtime cannot be trusted by a cache taken at `referenceMs`. */
 export function isRacy(mtimeMs: number, referenceMs: number, marginMs: number = RACY_MARGIN_MS): boolean {
-  return mtimeMs >= referenceMs - marginMs;
+  // A whole-second mtime may come from a file system with coarse timestamps inside DEST (a mount):
+  // it gets the wide margin whatever DEST's margin is (on a fine one, 1 file in ~10⁶ pays a re-hash).
+  return mtimeMs >= referenceMs - (mtimeMs % 1000 === 0 ? Math.max(marginMs, RACY_MARGIN_MS) : marginMs);
 }
 
 /** The cache entry recording `stats` and the blob id. */

@@ -473,7 +473,7 @@ function blobFetcher(source: RemoteSource, commit: string, destination: Destinat
     const wanted: WantedBlob[] = [];
     for (const blob of blobs) if (!(await destination.store.holds(blob.sha))) wanted.push(blob);
     if (wanted.length === 0) return;
-    const choice = await source.chooseTransfer({ wanted, remote, repoBytes: undefined, path: config.path, forceFull: false, concurrency: config.concurrency });
+    const choice = await source.chooseTransfer({ wanted, remote, repoBytes: undefined, path: config.path, forceFull: false, concurrency: config.concurrency, clone: false });
     await fetchContent({ plan: noCopies, wanted, choice, commit, store: destination.store, scanRoot: destination.paths.dest, log, signal, createStrategy: (name) => source.createStrategy(name, commit) });
   };
 }

@@ -61,7 +61,7 @@ export function createRestSource(options: RestSourceOptions): RemoteSource {
     checkTrust: (commit, previous: Manifest | undefined) => checkTrust(client, config, previous, commit),
     commitObject: (commit) => signed.commitObject(commit),
     async chooseTransfer(needs: TransferNeeds) {
-      const gitAvailable = needs.wanted.length > 0 && (await (await import('../transfer/clone.js')).isGitAvailable('git', undefined, options.env));
+      const gitAvailable = needs.wanted.length > 0 && needs.clone !== false && (await (await import('../transfer/clone.js')).isGitAvailable('git', undefined, options.env));
       const treeBlobs = needs.remote.filter((e) => e.mode !== '040000' && e.mode !== '160000');
       return chooseStrategy({
         wantedBlobs: needs.wanted.length,

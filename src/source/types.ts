@@ -74,6 +74,8 @@ export interface TransferNeeds {
   readonly path: string;
   readonly forceFull: boolean;
   readonly concurrency: number;
+  /** A git clone may serve (not for the few blobs a `--check-only` run reads). @default true */
+  readonly clone?: boolean;
 }
 
 /** Everything a sync needs from the repository. Close it when done. */

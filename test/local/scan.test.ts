@@ -319,9 +319,12 @@ describe('scanDestination with a stat cache', () => {
 
   it('does not trust a cached entry that is racy against the scan start', async () => {
     const { dest, interest, cache } = await cachedFixture();
-    // The files are only seconds old: with the real clock their cached entries prove nothing.
+    // A scan starting 10 ms after the first file was written: every file is within any racy margin of
+    // it, so no cached entry proves anything (a fixed clock: the real one may be past the 100 ms margin
+    // on a busy machine).
+    const first = Math.min(...[...cache.entries.values()].map((entry) => entry.mtimeMs));
     const { hashFile, calls } = countingHasher();
-    await scanDestination(dest, { interest, isPreserved: preserved, statCache: cache, hashFile });
+    await scanDestination(dest, { interest, isPreserved: preserved, statCache: cache, hashFile, clock: () => first + 10 });
     expect(calls).toHaveLength(11);
   });
 

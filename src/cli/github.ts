@@ -8,6 +8,7 @@ import type { CliIO, Timing } from './io.js';
 import { createRunAuth, type RunAuth, type RunAuthSettings } from '../auth/run-auth.js';
 import type { Output } from './output.js';
 import { VERSION } from '../version.js';
+import type { SyncDeps } from '../pipeline/sync.js';
 
 type ClientSettings = Pick<LooseConfig, 'apiUrl' | 'token' | 'timeoutSec' | 'stallSec' | 'concurrency' | 'lowSpeedLimit' | 'lowSpeedTimeSec'> & Partial<Pick<LooseConfig, 'proxy' | 'caFile'>>;
 
@@ -18,6 +19,24 @@ export function retryPolicy(timing: Timing | undefined): RetryPolicy {
     ...(timing.retryMinMs !== undefined ? { minTimeoutMs: timing.retryMinMs } : {}),
     ...(timing.retryMaxMs !== undefined ? { maxTimeoutMs: timing.retryMaxMs } : {}),
     ...(timing.sleep !== undefined ? { sleep: timing.sleep } : {}),
+  };
+}
+
+/**
+ * What a sync (and dev-update's sync, and `diff`'s plan) needs from the command line: the output's log
+ * and progress, the stop signal, retries, the credential's renewal, the GitHub client.
+ */
+export function syncDeps(io: Pick<CliIO, 'env' | 'signal' | 'timing'>, output: Output, auth: Pick<RunAuth, 'renew'>): SyncDeps {
+  return {
+    renewToken: (error) => auth.renew(error),
+    log: output.log,
+    env: io.env,
+    signal: io.signal,
+    retry: retryPolicy(io.timing),
+    onProgress: output.progress.work,
+    onPhase: output.progress.phase,
+    createClient: (c, signal) => githubClient(c, c.repo, output, io.timing, signal),
+    ...(io.timing?.now === undefined ? {} : { now: io.timing.now }),
   };
 }
 

@@ -9,6 +9,7 @@
  */
 import { createGunzip, createInflate, gzipSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
+import { lazyDispatcher } from '../net/lazy-dispatcher.js';
 import { HostsyncError, UsageError } from '../errors.js';
 import { describeProxyFailure, describeTlsFailure, proxyAuthMessage } from '../net/errors.js';
 import { describeProxy, proxyFor } from '../net/proxy-rules.js';
@@ -117,14 +118,11 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
   let baseUrl = normalizeUrl(options.url);
   const stats: TransportStats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
   const gzipOver = options.gzipRequestsOver ?? 1024;
-  let own: Promise<Dispatcher> | undefined;
   /** The dispatcher of this transport: given, made from `net` on first use, or undici's global one. */
-  const dispatcherOf = async (): Promise<Dispatcher | undefined> => {
-    if (options.dispatcher !== undefined || options.net === undefined) return options.dispatcher;
-    const net = options.net;
-    own ??= import('../net/dispatcher.js').then(({ createDispatcher }) => createDispatcher(net, { connections: 2, timeoutMs: options.timeouts?.timeoutMs ?? 30_000, stallMs: options.timeouts?.stallMs ?? 20_000 }));
-    return own;
-  };
+  const own = options.dispatcher !== undefined || options.net === undefined
+    ? undefined
+    : lazyDispatcher(options.net, { connections: 2, timeoutMs: options.timeouts?.timeoutMs ?? 30_000, stallMs: options.timeouts?.stallMs ?? 20_000 });
+  const dispatcherOf = async (): Promise<Dispatcher | undefined> => (own === undefined ? options.dispatcher : own.get());
 
   async function send(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
     // undici is loaded on first use, so commands that never speak git never load it.
@@ -255,9 +253,7 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
     },
 
     async close() {
-      const made = own;
-      own = undefined;
-      if (made !== undefined) await (await made).close();
+      await own?.close();
     },
   };
 }

@@ -11,6 +11,7 @@ import { readRateLimit } from './errors.js';
 import { serverDateOf } from '../net/server-date.js';
 import { lowSpeedGuard, type LowSpeed } from '../net/low-speed.js';
 import { DIRECT, type NetSettings } from '../net/settings.js';
+import { lazyDispatcher } from '../net/lazy-dispatcher.js';
 import type { RequestStats } from './types.js';
 
 export interface HttpOptions {
@@ -53,13 +54,9 @@ const MAX_REDIRECTS = 5;
 
 /** Create the HTTP edge. The token is only ever put in an Authorization header to the API origin. */
 export function createHttp(options: HttpOptions): Http {
-  // undici and the dispatcher are loaded on the first request: an unchanged poll (one request on
-  // node:http, github/ref-request.ts) never loads them (~150 ms and ~17 MB of a timer's run).
-  let made: Promise<Dispatcher> | undefined;
-  const agent = (): Promise<Dispatcher> =>
-    (made ??= import('../net/dispatcher.js').then(({ createDispatcher }) =>
-      createDispatcher(options.net ?? DIRECT, { connections: options.connections, timeoutMs: options.timeoutMs, stallMs: options.stallMs }),
-    ));
+  // Made on the first request: an unchanged poll (one request on node:http, github/ref-request.ts) never loads undici.
+  const dispatcher = lazyDispatcher(options.net ?? DIRECT, { connections: options.connections, timeoutMs: options.timeoutMs, stallMs: options.stallMs });
+  const agent = (): Promise<Dispatcher> => dispatcher.get();
   const apiOrigin = new URL(options.apiUrl).origin;
   const stats: RequestStats = options.stats ?? { apiRequests: 0, notModified: 0, httpRequests: 0, bytesReceived: 0, rateLimit: undefined };
 
@@ -120,9 +117,7 @@ export function createHttp(options: HttpOptions): Http {
     throw new Error(`More than ${MAX_REDIRECTS} redirects from ${url}.`);
   };
 
-  // A dispatcher that failed to be made (an unreadable caFile) has nothing to close.
-  const close = async (): Promise<void> => (made === undefined ? undefined : (await made.catch(() => undefined))?.close());
-  return { stats, fetch: meteredFetch, get, close };
+  return { stats, fetch: meteredFetch, get, close: () => dispatcher.close() };
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { lazyDispatcher } from '../net/lazy-dispatcher.js';
 import { lowSpeedGuard, type LowSpeed } from '../net/low-speed.js';
 import type { NetSettings } from '../net/settings.js';
 
@@ -68,10 +69,9 @@ function withoutAuthorization(headers: Readonly<Record<string, string>>): Record
 
 /** Create the LFS edge of a run. Close it when done. */
 export function createLfsHttp(options: LfsHttpOptions): LfsHttp {
-  let dispatcher: Dispatcher | Promise<Dispatcher> | undefined = options.dispatcher;
-  // undici and the dispatcher are loaded on the first request: a run without LFS never loads them.
-  const agent = (): Dispatcher | Promise<Dispatcher> =>
-    (dispatcher ??= import('../net/dispatcher.js').then(({ createDispatcher }) => createDispatcher(options.net, { timeoutMs: options.timeoutMs, stallMs: options.stallMs })));
+  // Made on the first request, unless one was given: a run without LFS never loads undici.
+  const own = options.dispatcher === undefined ? lazyDispatcher(options.net, { timeoutMs: options.timeoutMs, stallMs: options.stallMs }) : undefined;
+  const agent = (): Dispatcher | Promise<Dispatcher> => own?.get() ?? options.dispatcher!;
   const undici = (): Promise<typeof import('undici')> => import('undici');
   const { traffic } = options;
 
@@ -143,9 +143,7 @@ export function createLfsHttp(options: LfsHttpOptions): LfsHttp {
       throw new Error(`More than ${MAX_REDIRECTS} redirects from ${withoutQuery(url)}.`);
     },
     close: async () => {
-      // A dispatcher that failed to be made (an unreadable caFile) has nothing to close.
-      const made = await Promise.resolve(dispatcher).catch(() => undefined);
-      if (made !== options.dispatcher) await made?.close();
+      await own?.close();
     },
   };
 }

@@ -189,27 +189,36 @@ async function listTree(git: GitSession, commit: string, what: string, signal: A
   return entries;
 }
 
+/**
+ * What both readers below share: the child's stdin closed, the last 64 KiB of its stderr kept, the child
+ * killed when `signal` aborts (and when `kill` is called), and `settled` to call once it has exited.
+ */
+function attach(child: GitProcess, signal: AbortSignal | undefined): { readonly stderr: () => string; readonly kill: () => void; readonly settled: () => void } {
+  let stderr = '';
+  const kill = (): void => {
+    child.kill();
+  };
+  signal?.addEventListener('abort', kill, { once: true });
+  child.stdin.on('error', () => undefined);
+  child.stdin.end();
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-65_536)));
+  return { stderr: () => stderr, kill, settled: () => signal?.removeEventListener('abort', kill) };
+}
+
 /** A child's whole stdout as bytes (small outputs: a commit object); throws naming `what` unless it exits 0. */
 function readAll(child: GitProcess, signal: AbortSignal | undefined, what: string, redact: (text: string) => string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let stderr = '';
-    const kill = (): void => {
-      child.kill();
-    };
-    signal?.addEventListener('abort', kill, { once: true });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end();
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-65_536)));
+    const io = attach(child, signal);
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     child.on('error', (error) => {
-      signal?.removeEventListener('abort', kill);
+      io.settled();
       reject(error);
     });
     child.on('close', (code) => {
-      signal?.removeEventListener('abort', kill);
+      io.settled();
       if (code === 0) resolve(Buffer.concat(chunks));
-      else reject(new HostsyncError(`${what} failed (exit ${String(code)}): ${redact(stderr.trim()).split('\n').slice(-3).join(' / ') || 'no message'}.`));
+      else reject(new HostsyncError(`${what} failed (exit ${String(code)}): ${redact(io.stderr().trim()).split('\n').slice(-3).join(' / ') || 'no message'}.`));
     });
   });
 }
@@ -217,16 +226,9 @@ function readAll(child: GitProcess, signal: AbortSignal | undefined, what: strin
 /** Hand every NUL-terminated record of a child's stdout to `onRecord`; resolves with its exit. */
 function readRecords(child: GitProcess, signal: AbortSignal | undefined, onRecord: (record: Buffer) => void): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    let stderr = '';
     let rest = Buffer.alloc(0);
     let failed: unknown;
-    const kill = (): void => {
-      child.kill();
-    };
-    signal?.addEventListener('abort', kill, { once: true });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end();
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-65_536)));
+    const io = attach(child, signal);
     child.stdout.on('data', (chunk: Buffer) => {
       if (failed !== undefined) return;
       let data = rest.length === 0 ? chunk : Buffer.concat([rest, chunk]);
@@ -237,20 +239,19 @@ function readRecords(child: GitProcess, signal: AbortSignal | undefined, onRecor
         }
       } catch (error) {
         failed = error;
-        kill();
+        io.kill();
       }
       rest = Buffer.from(data);
     });
-    const done = (): void => signal?.removeEventListener('abort', kill);
     child.on('error', (error) => {
-      done();
+      io.settled();
       reject(error);
     });
     child.on('close', (code) => {
-      done();
+      io.settled();
       if (failed !== undefined) reject(failed);
       else if (code === 0 && rest.length > 0) reject(new HostsyncError(`git ls-tree output ended inside a record; refusing the tree.`));
-      else resolve({ code, stderr });
+      else resolve({ code, stderr: io.stderr() });
     });
   });
 }

@@ -9,16 +9,13 @@ import { parseJson } from '../support/cli.js';
 import { createFixture, type Fixture } from '../support/fixture.js';
 import { startTinyproxy, TINYPROXY, type Tinyproxy } from '../support/tinyproxy.js';
 import { createTestPki, startTlsFront } from '../support/tls.js';
+import { writeHostTree } from '../support/repo.js';
 
 let fx: Fixture;
 let proxy: Tinyproxy;
 
 async function content(): Promise<string> {
-  await fx.repo.write('flake.nix', '{ outputs = _: {}; }\n');
-  await fx.repo.write('hosts/web/configuration.nix', '{ web }\n');
-  await fx.repo.write('hosts/db/configuration.nix', '{ db }\n');
-  await fx.repo.write('bin/deploy', '#!/bin/sh\necho deploy\n');
-  await fx.repo.chmod('bin/deploy', true);
+  await writeHostTree(fx.repo);
   return fx.repo.commit('A');
 }
 

@@ -12,6 +12,7 @@ import { createHostFixture, type HostFixture } from '../support/host-fixture.js'
 import { LIGHTTPD, startGitHttpHost, type GitHttpHost } from '../support/git-http-host.js';
 import { fingerprint } from '../support/safety-helpers.js';
 import { pseudoRandomBytes } from '../support/sample-content.js';
+import { writeHostTree } from '../support/repo.js';
 
 const TOKEN = 'gitea_testTokenValue0123456789abcdef';
 
@@ -20,12 +21,7 @@ let host: GitHttpHost;
 let url: string;
 
 async function content(): Promise<string> {
-  await fx.repo.write('flake.nix', '{ outputs = _: {}; }\n');
-  await fx.repo.write('hosts/web/configuration.nix', '{ web }\n');
-  await fx.repo.write('hosts/db/configuration.nix', '{ db }\n');
-  await fx.repo.write('bin/deploy', '#!/bin/sh\necho deploy\n');
-  await fx.repo.chmod('bin/deploy', true);
-  await fx.repo.symlink('current', 'hosts/web');
+  await writeHostTree(fx.repo, { symlink: true });
   return fx.repo.commit('A');
 }
 

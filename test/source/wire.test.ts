@@ -14,6 +14,7 @@ import { createFixture, type Fixture } from '../support/fixture.js';
 import { fingerprint } from '../support/safety-helpers.js';
 import { gitBuffer } from '../support/git-cli.js';
 import { pseudoRandomBytes } from '../support/sample-content.js';
+import { writeHostTree } from '../support/repo.js';
 
 let fx: Fixture;
 beforeEach(async () => {
@@ -29,12 +30,7 @@ const quota = (): number => fx.server.requests.reduce((sum, r) => sum + r.quotaC
 const wireBytes = (): number => fx.server.requests.reduce((sum, r) => sum + r.bytesSent, 0);
 
 async function tree(): Promise<string> {
-  await fx.repo.write('flake.nix', '{ outputs = _: {}; }\n');
-  await fx.repo.write('hosts/web/configuration.nix', '{ web }\n');
-  await fx.repo.write('hosts/db/configuration.nix', '{ db }\n');
-  await fx.repo.write('bin/deploy', '#!/bin/sh\necho deploy\n');
-  await fx.repo.chmod('bin/deploy', true);
-  await fx.repo.symlink('current', 'hosts/web');
+  await writeHostTree(fx.repo, { symlink: true });
   await fx.repo.write('assets/firmware.bin', pseudoRandomBytes(2 << 20, 11));
   return fx.repo.commit('A');
 }

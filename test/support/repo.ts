@@ -138,6 +138,19 @@ export async function createRepo(opts: CreateRepoOptions = {}): Promise<TestRepo
  * Extract `git archive` of `commit` (or of `commit:subPath`) into a fresh temp dir and resolve its
  * path: git's own idea of what the commit holds, to compare a synced directory against.
  */
+/**
+ * The small host tree several end-to-end tests start from: a flake, two hosts' configurations, an
+ * executable script and (with `symlink`) a symlink to a folder. Written, not committed.
+ */
+export async function writeHostTree(repo: TestRepo, options: { readonly symlink?: boolean } = {}): Promise<void> {
+  await repo.write('flake.nix', '{ outputs = _: {}; }\n');
+  await repo.write('hosts/web/configuration.nix', '{ web }\n');
+  await repo.write('hosts/db/configuration.nix', '{ db }\n');
+  await repo.write('bin/deploy', '#!/bin/sh\necho deploy\n');
+  await repo.chmod('bin/deploy', true);
+  if (options.symlink === true) await repo.symlink('current', 'hosts/web');
+}
+
 export async function extractGitArchive(repoDir: string, commit: string, subPath?: string): Promise<string> {
   const out = await mkdtemp(join(tmpdir(), 'hostsync-archive-'));
   const treeish = subPath === undefined || subPath === '' ? commit : `${commit}:${subPath}`;

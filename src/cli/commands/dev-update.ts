@@ -3,14 +3,13 @@
  * but a few flags from the config file (default /etc/hostsync/config.json), with a step-by-step
  * summary.
  */
-import type { Config } from '../../config/types.js';
 import { HostsyncError } from '../../errors.js';
 import { recordSyncMetrics, type SyncRun } from '../../metrics/textfile.js';
 import { loadCommandConfig } from '../load.js';
 import type { CliIO } from '../io.js';
 import type { DevUpdateResult } from '../../pipeline/dev-update.js';
 import type { AuthSummary } from '../../auth/run-auth.js';
-import { clientFactory, githubClient, retryPolicy, runAuth } from '../github.js';
+import { clientFactory, runAuth, syncDeps } from '../github.js';
 import { heldState } from '../held.js';
 import { renderDevUpdate, devUpdateJson, stepOutcome, stepSummary } from '../render/dev-update.js';
 import { jsonDocument } from '../render/json.js';
@@ -42,17 +41,7 @@ export async function runCommand(flags: Record<string, unknown>, _argv: readonly
       authed,
       { fix: flags['fix'] === true, skipRebuild: skip },
       {
-        sync: {
-          renewToken: (error) => auth.renew(error),
-          log: output.log,
-          env: io.env,
-          signal: io.signal,
-          retry: retryPolicy(io.timing),
-          onProgress: output.progress.work,
-          onPhase: output.progress.phase,
-          createClient: (c: Config, signal: AbortSignal) => githubClient(c, c.repo, output, io.timing, signal),
-          ...(io.timing?.now === undefined ? {} : { now: io.timing.now }),
-        },
+        sync: syncDeps(io, output, auth),
         exec,
         env,
         log: output.log,

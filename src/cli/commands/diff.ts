@@ -10,7 +10,7 @@ import { colorWanted } from '../../config/load.js';
 import { loadCommandConfig, loadLooseCommandConfig } from '../load.js';
 import type { CliIO } from '../io.js';
 import type { Output } from '../output.js';
-import { githubClient, retryPolicy, runAuth } from '../github.js';
+import { runAuth, syncDeps } from '../github.js';
 import { jsonDocument } from '../render/json.js';
 import { diffJson, diffSummary, renderPatch } from '../render/diff.js';
 
@@ -51,16 +51,7 @@ async function pendingOf(flags: Record<string, unknown>, io: CliIO): Promise<Com
   // The token of the run: configured, or the GitHub App's installation token (src/auth/run-auth.ts).
   const auth = runAuth(config, io, output);
   try {
-    const result = await diffPending(await auth.withToken(config), {
-      renewToken: (error) => auth.renew(error),
-      log: output.log,
-      env: io.env,
-      signal: io.signal,
-      retry: retryPolicy(io.timing),
-      onProgress: output.progress.work,
-      onPhase: output.progress.phase,
-      createClient: (c, signal) => githubClient(c, c.repo, output, io.timing, signal),
-    });
+    const result = await diffPending(await auth.withToken(config), syncDeps(io, output, auth));
     return { result, output, json: config.json };
   } finally {
     output.close();

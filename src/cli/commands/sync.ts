@@ -4,7 +4,7 @@ import type { SyncResult } from '../../pipeline/sync.js';
 import { loadCommandConfig } from '../load.js';
 import type { CliIO } from '../io.js';
 import { recordSyncMetrics } from '../../metrics/textfile.js';
-import { githubClient, retryPolicy, runAuth } from '../github.js';
+import { runAuth, syncDeps } from '../github.js';
 import { heldState } from '../held.js';
 import { jsonDocument } from '../render/json.js';
 import { renderSync, syncJson } from '../render/sync.js';
@@ -19,17 +19,7 @@ export async function runCommand(flags: Record<string, unknown>, _argv: readonly
     // The token of the run: configured, or the GitHub App's installation token (src/auth/run-auth.ts).
     const auth = runAuth(config, io, output);
     try {
-      result = await runSync(await auth.withToken(config), {
-        renewToken: (error) => auth.renew(error),
-        log: output.log,
-        env: io.env,
-        signal: io.signal,
-        retry: retryPolicy(io.timing),
-        onProgress: output.progress.work,
-        onPhase: output.progress.phase,
-        createClient: (c, signal) => githubClient(c, c.repo, output, io.timing, signal),
-        ...(io.timing?.now === undefined ? {} : { now: io.timing.now }),
-      });
+      result = await runSync(await auth.withToken(config), syncDeps(io, output, auth));
     } catch (error) {
       output.close();
       await recordSyncMetrics(config, { startedAt, finishedAt: Date.now(), error }, output.log);

@@ -124,8 +124,6 @@ export async function openDestination(settings: DestinationSettings, options: Op
   if (settings.layout !== 'symlink' && options.inspect !== true) await requireDirectory(settings.dest);
   const paths = destPaths(settings.stateDir, await guardDestination(settings));
   let lock: Lock | undefined;
-  /** The stat cache records of this run's applies, saved in order (see `apply`). */
-  let recording: Promise<void> = Promise.resolve();
   if (options.lock) {
     lock = await acquireLock(destKey(paths.dest), {
       timeoutSec: settings.lockTimeout,
@@ -173,16 +171,9 @@ export async function openDestination(settings: DestinationSettings, options: Op
           await applyPlan(plan, next, previous, { paths, store, ...owner, backupLimitBytes, log: options.log, onProgress });
         }
         manifest = next;
-        // Recording what was written waits out the racy margin (≤ ~100 ms, src/local/scan.ts): it runs
-        // while the caller records the generation and collects garbage, and is awaited by close, before the
-        // lock is released. Records of several applies of one run are saved in order. It never throws.
-        if (statCache !== undefined) {
-          const root = await scanRootOf(settings, paths.dest);
-          recording = recording.then(() => recordInStatCache(plan, statCache, paths, root, options.log));
-        }
+        if (statCache !== undefined) await recordInStatCache(plan, statCache, paths, await scanRootOf(settings, paths.dest), options.log);
       },
       async close() {
-        await recording;
         await pins.release().catch(() => undefined);
         await lock?.release();
         lock = undefined;

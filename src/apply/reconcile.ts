@@ -8,7 +8,7 @@
  * directory; a symlink where a file goes is replaced by rename (which does not follow it).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, futimesSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { createBlobHasher, hashBlob, hashBlobFile } from '../local/hash.js';
 import { Transform } from 'node:stream';
@@ -66,6 +66,15 @@ const WHOLE_FILE_LIMIT = 4 * 1024 * 1024;
 const STEPS_PER_YIELD = 256;
 
 /**
+ * How far before the apply the files it writes are stamped (mtime and atime). A file written now
+ * would be "racy" for the stat cache (a change in the same clock tick keeps its mtime), so the next
+ * poll would hash it again; stamped 3 s back — past the 2 s margin of whole-second file systems — it
+ * is not, and any later write by anyone moves its mtime to the present, which the cache sees. Why
+ * this and not waiting out the margin: docs/decisions/0016-apply-stamps-mtimes.md.
+ */
+export const STAMP_BACKDATE_MS = 3000;
+
+/**
  * Drive every step's path to its state. Safe to run again after a crash at any point.
  *
  * Speed: the file system calls are synchronous — one syscall each, no thread-pool round trip and
@@ -79,6 +88,7 @@ export async function reconcile(steps: readonly ReconcileStep[], options: Reconc
   // One durable point for the whole pass (decision 0009): no fsync per file. Until it is reached a
   // crash leaves the journal in place, and its replay checks every path's content by hash.
   const durable = createDurableBatch();
+  const stamp = (Date.now() - STAMP_BACKDATE_MS) / 1000;
   const clearing = [...steps].sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? 1 : -1));
   let done = 0;
   const total = steps.length * 2;
@@ -96,7 +106,7 @@ export async function reconcile(steps: readonly ReconcileStep[], options: Reconc
   }
   const building = [...steps].sort((a, b) => depth(a.path) - depth(b.path) || (a.path < b.path ? -1 : 1));
   for (const step of building) {
-    if (step.state.kind !== 'absent') await buildPath(step, options, verified, absent.has(step.path));
+    if (step.state.kind !== 'absent') await buildPath(step, options, verified, absent.has(step.path), stamp);
     durable.add(`${options.dest}/${step.path}`); // a removal is recorded by its folder
     await tick();
   }
@@ -176,8 +186,11 @@ function clearPath(step: ReconcileStep, options: ReconcileOptions, verified: Set
   return true;
 }
 
-/** Pass two: make the path what the state says. `empty`: the clear pass left nothing there. */
-async function buildPath(step: ReconcileStep, options: ReconcileOptions, verified: Set<string>, empty: boolean): Promise<void> {
+/**
+ * Pass two: make the path what the state says. `empty`: the clear pass left nothing there. Files
+ * written get `stamp` (seconds since the epoch) as mtime and atime ({@link STAMP_BACKDATE_MS}).
+ */
+async function buildPath(step: ReconcileStep, options: ReconcileOptions, verified: Set<string>, empty: boolean, stamp: number): Promise<void> {
   const full = `${options.dest}/${step.path}`;
   const parent = parentOf(step.path);
   assertRealDirs(options.dest, parent, verified);
@@ -226,6 +239,7 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
           for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
           fchmodSync(fd, mode); // the umask must not decide git's modes
           if (options.uid !== undefined || options.gid !== undefined) fchownSync(fd, options.uid ?? -1, options.gid ?? -1);
+          futimesSync(fd, stamp, stamp);
         } finally {
           closeSync(fd);
         }
@@ -237,6 +251,7 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
         });
         chmodSync(tmp, mode);
         setOwner(tmp, options);
+        utimesSync(tmp, stamp, stamp);
       }
     }
     if (tmp !== full) {

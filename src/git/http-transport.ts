@@ -126,7 +126,7 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
 
   async function send(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
     // undici is loaded on first use, so commands that never speak git never load it.
-    const { request } = await import('undici');
+    const { request } = await import('../net/undici.js');
     const dispatcher = await dispatcherOf();
     stats.requests += 1;
     if (body !== undefined) stats.bytesSent += body.length;

@@ -79,7 +79,7 @@ export function createHttp(options: HttpOptions): Http {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const signal = AbortSignal.any([timeout(), ...(init?.signal ? [init.signal] : [])]);
     // undici's fetch and Node's global fetch share a shape but not their type declarations.
-    const { fetch: undiciFetch } = await import('undici');
+    const { fetch: undiciFetch } = await import('../net/undici.js');
     const response = (await undiciFetch(url, { ...(init as object), signal, dispatcher: await agent() } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
     const headers = Object.fromEntries(response.headers.entries());
     note(url, response.status, headers);
@@ -96,7 +96,7 @@ export function createHttp(options: HttpOptions): Http {
       const sent: Record<string, string> = { 'user-agent': options.userAgent, 'accept-encoding': 'gzip', ...headers };
       if (sameOrigin && options.token !== undefined) sent['authorization'] = `Bearer ${options.token}`;
       if (!sameOrigin) delete sent['authorization'];
-      const { request } = await import('undici');
+      const { request } = await import('../net/undici.js');
       const response: Dispatcher.ResponseData = await request(current, {
         method: 'GET',
         headers: sent,

@@ -100,7 +100,7 @@ export function requestRef(options: RefRequestOptions): Promise<RefResponse> {
 
 /** The same GET through the proxy, by undici's ProxyAgent; the whole request within `timeoutMs`. */
 async function requestThroughProxy(options: RefRequestOptions): Promise<RefResponse> {
-  const [{ request }, { createDispatcher }] = await Promise.all([import('undici'), import('../net/dispatcher.js')]);
+  const [{ request }, { createDispatcher }] = await Promise.all([import('../net/undici.js'), import('../net/dispatcher.js')]);
   const dispatcher = createDispatcher(options.net ?? { proxy: undefined, caFile: undefined }, { connections: 1, timeoutMs: options.timeoutMs, stallMs: options.timeoutMs });
   const deadline = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal]);

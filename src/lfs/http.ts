@@ -72,7 +72,7 @@ export function createLfsHttp(options: LfsHttpOptions): LfsHttp {
   // Made on the first request, unless one was given: a run without LFS never loads undici.
   const own = options.dispatcher === undefined ? lazyDispatcher(options.net, { timeoutMs: options.timeoutMs, stallMs: options.stallMs }) : undefined;
   const agent = (): Dispatcher | Promise<Dispatcher> => own?.get() ?? options.dispatcher!;
-  const undici = (): Promise<typeof import('undici')> => import('undici');
+  const undici = (): Promise<typeof import('../net/undici.js')> => import('../net/undici.js');
   const { traffic } = options;
 
   /** Count the bytes of a body and keep a deep buffer (undici 7 re-reads its socket buffer on frequent back-pressure; see github/http.ts). */

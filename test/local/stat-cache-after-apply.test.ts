@@ -1,11 +1,12 @@
 /**
- * Every way content reaches DEST leaves the stat cache filled for what it wrote, so the next poll — once
- * the racy window (100 ms on file systems with sub-second mtimes) has passed — hashes nothing: git's
- * wire protocol, REST blobs, the tarball, the git CLI clone, a rollback, and `validate --fix`.
+ * Every way content reaches DEST leaves the stat cache filled for what it wrote, so the next poll —
+ * even one right after the apply: the files carry a stamp older than the racy margin — hashes
+ * nothing: git's wire protocol, REST blobs, the tarball, the git CLI clone, a rollback, and
+ * `validate --fix`. A file changed right after an apply, in the same clock tick and to the same size,
+ * is still seen.
  */
-import { writeFile } from 'node:fs/promises';
+import { lstat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJson } from '../support/cli.js';
 import { createFixture, type Fixture } from '../support/fixture.js';
@@ -32,9 +33,8 @@ async function commitNext(): Promise<string> {
   return fx.repo.commit(`v${version}`);
 }
 
-/** Past the racy window, an unchanged poll: what it hashed. */
+/** An unchanged poll right away: what it hashed. */
 async function pollHashed(): Promise<number> {
-  await sleep(300);
   const poll = parseJson(await fx.run(['sync', '--json']));
   expect(poll['blobsDownloaded']).toBe(0);
   return poll['filesHashed'] as number;
@@ -72,5 +72,24 @@ describe('the first poll after an apply hashes nothing', () => {
     const fixed = await fx.run(['validate', '--json', '--fix']);
     expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);
     expect(await pollHashed()).toBe(0);
+  });
+});
+
+describe('the stamp an apply gives its files', () => {
+  it('is older than the apply by the racy margin, and a same-size change right after it is still seen', async () => {
+    const before = Date.now();
+    const commit = await commitNext();
+    const result = parseJson(await fx.run(['sync', '--json']));
+    expect(result['commit']).toBe(commit);
+    const written = await lstat(join(fx.dest, 'flake.nix'));
+    expect(written.mtimeMs).toBeLessThan(before);
+    expect(written.mtimeMs).toBeGreaterThan(before - 60_000);
+    // Same length, different bytes, at once: only the mtime (now the present) can tell.
+    const text = `{ v${version} }\n`;
+    await writeFile(join(fx.dest, 'flake.nix'), text.replace('{', '['));
+    const poll = parseJson(await fx.run(['sync', '--json', '--check-only']));
+    expect(poll['filesHashed']).toBeGreaterThanOrEqual(1);
+    const fixed = parseJson(await fx.run(['sync', '--json']));
+    expect(fixed['commit']).toBe(commit);
   });
 });

@@ -22,9 +22,10 @@ import { walkDestination, type ScanResult } from '../local/scan.js';
 import type { Logger, Manifest, RemoteEntry, StrategyName, WantedBlob, WorkProgress } from '../model.js';
 import { isEmptyPlan, planUpdate, type Plan } from '../plan/plan.js';
 import type { StrategyChoice } from '../plan/strategy.js';
+import { loadCapabilityMemo, type CapabilityMemo } from '../state/capabilities.js';
 import { loadRefCache, manifestMatches, refKey, saveRefCache } from '../state/etags.js';
 import { ensurePrivateDir } from '../state/files.js';
-import { openSource, resolveWithFallback, type SourceDeps } from '../source/choose.js';
+import { openSource, resolveWithFallback, wireUrlOf, type SourceDeps } from '../source/choose.js';
 import type { RemoteSource, ResolvedCommit } from '../source/types.js';
 import type { HostObjects } from '../source/wire.js';
 import { join } from 'node:path';
@@ -105,6 +106,8 @@ export interface SyncPlan {
   readonly signature: SignatureStatus | undefined;
   /** Git LFS files (src/lfs): the run's side, small blobs still to look at after the transfer, what it downloads. */
   readonly lfs: { readonly run: LfsRun; readonly unexamined: readonly string[]; readonly summary: LfsSummary };
+  /** The git server's advertisement: remembered from an earlier run, or learnt by this one (saved by applySync). */
+  readonly capabilities: CapabilityMemo | undefined;
 }
 
 export interface SyncResult {
@@ -167,8 +170,8 @@ export async function runSync(config: Config, deps: SyncDeps): Promise<SyncResul
 }
 
 /** The source deps of a sync: every request carries the transfer deadline's signal. */
-function sourceDeps(deps: SyncDeps, deadline: TransferDeadline, host: () => HostObjects): SourceDeps {
-  return { createClient: (config) => deps.createClient(config, deadline.signal), log: deps.log, env: deps.env, now: deps.now ?? Date.now, signal: deadline.signal, host, userAgent: `hostsync/${VERSION}`, retry: deps.retry, onProgress: deps.onProgress };
+function sourceDeps(deps: SyncDeps, deadline: TransferDeadline, host: () => HostObjects, capabilities: CapabilityMemo | undefined): SourceDeps {
+  return { createClient: (config) => deps.createClient(config, deadline.signal), log: deps.log, env: deps.env, now: deps.now ?? Date.now, signal: deadline.signal, host, userAgent: `hostsync/${VERSION}`, retry: deps.retry, onProgress: deps.onProgress, capabilities };
 }
 
 /** What DEST and the store hold, as delta bases for the wire source. */
@@ -222,7 +225,9 @@ async function planOnce(destination: Destination, config: Config, deps: SyncDeps
   const deadline = startTransferDeadline(config.transferTimeoutSec, serverHost(config), deps.signal);
   const scanRoot = await destination.scanRoot();
   const host = hostObjects(destination, scanRoot);
-  const opened = openSource(config, sourceDeps(deps, deadline, host));
+  // What the git server offers, remembered from an earlier run: the wire source skips the `info/refs` GET.
+  const capabilities = config.transport === 'rest' && config.gitUrl === undefined ? undefined : await loadCapabilityMemo(destination.paths.capabilities, wireUrlOf(config), now);
+  const opened = openSource(config, sourceDeps(deps, deadline, host, capabilities));
   let source = opened;
   let what = 'resolving the ref';
   try {
@@ -236,7 +241,7 @@ async function planOnce(destination: Destination, config: Config, deps: SyncDeps
     const found = await fleet.resolve(source, (ref, from) => {
       const cached = cache[refKey(config.apiUrl, config.repo, ref)];
       const known = cached !== undefined && previous !== undefined ? cached : undefined;
-      return resolveWithFallback({ ...config, ref }, from, known, sourceDeps(deps, deadline, host));
+      return resolveWithFallback({ ...config, ref }, from, known, sourceDeps(deps, deadline, host, capabilities));
     });
     source = found.source;
     const resolved = found.resolved;
@@ -331,6 +336,7 @@ async function planOnce(destination: Destination, config: Config, deps: SyncDeps
       fleet: { poll: fleet.poll, refPattern: fleet.pattern, rollout: gate?.report },
       signature,
       lfs: { run: lfs, unexamined: examined.unexamined, summary: summarizeLfs(config.lfs, remote, plan.fetch) },
+      capabilities,
     };
   } catch (error) {
     deadline.dispose();
@@ -457,6 +463,7 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
     cache[refKey(config.apiUrl, config.repo, config.ref)] = { etag: plan.resolved.etag, sha: plan.resolved.sha };
     await saveRefCache(destination.paths.etags, cache);
   }
+  await plan.capabilities?.save();
   return resultOf(plan, destination, {
     checkOnly: false,
     strategy,

@@ -16,6 +16,7 @@ import type { LowSpeed } from '../net/low-speed.js';
 import { netSettingsOf } from '../net/settings.js';
 import { gitHeaders, openGitHostSource } from './git-host.js';
 import { createRestSource } from './rest.js';
+import type { CapabilityMemo } from '../state/capabilities.js';
 import type { KnownRef, RemoteSource, ResolvedCommit } from './types.js';
 import { createWireSource, describeWireFailure, type HostObjects } from './wire.js';
 
@@ -34,11 +35,18 @@ export interface SourceDeps {
   readonly retry?: RetryPolicy | undefined;
   /** Progress of a pack fetched while reading the tree (the wire source). */
   readonly onProgress?: ((progress: WorkProgress) => void) | undefined;
+  /** The git server's advertisement remembered from an earlier run, and where to hand a new one. */
+  readonly capabilities?: CapabilityMemo | undefined;
 }
 
 /** The repository's smart-HTTP URL on GitHub. */
 export function gitUrlOf(config: Pick<Config, 'serverUrl' | 'repoOwner' | 'repoName'>): string {
   return `${config.serverUrl.replace(/\/+$/, '')}/${config.repoOwner}/${config.repoName}.git`;
+}
+
+/** The URL a run's wire source talks to: the configured git URL, else the repository's on GitHub. */
+export function wireUrlOf(config: Config): string {
+  return config.gitUrl ?? gitUrlOf(config);
 }
 
 /** The source a run starts with. */
@@ -62,6 +70,7 @@ export function openSource(config: Config, deps: SourceDeps): RemoteSource {
     gitAvailable: async () => (await import('../transfer/clone.js')).isGitAvailable('git', undefined, deps.env),
     retry: deps.retry,
     onProgress: deps.onProgress,
+    capabilities: deps.capabilities,
   });
   return rest === undefined ? wire : withRestFallback(wire, rest, deps.log);
 }

@@ -61,5 +61,7 @@ export function openGitHostSource(config: Config, url: string, deps: SourceDeps)
     gitAvailable: async () => false,
     retry: deps.retry,
     onProgress: deps.onProgress,
+    // SSH hands the advertisement over on connect: nothing to save there.
+    capabilities: ssh ? undefined : deps.capabilities,
   });
 }

@@ -29,7 +29,7 @@ import { createGitHttpTransport, type GitHttpTransport } from '../git/http-trans
 import type { BaseProvider, BlobWriter, PackObjectSink, StoredObject } from '../git/object-sink.js';
 import { hashBlobFile } from '../local/hash.js';
 import type { NetSettings } from '../net/settings.js';
-import { hasFeature } from '../git/capabilities.js';
+import { hasFeature, parseCapabilityLines } from '../git/capabilities.js';
 import type { Logger, Manifest, WantedBlob, WorkProgress } from '../model.js';
 import { guardIterable, LowSpeedError, type LowSpeed } from '../net/low-speed.js';
 import type { StrategyChoice, TransferName } from '../plan/strategy.js';
@@ -75,6 +75,12 @@ export interface WireSourceOptions {
   readonly retry?: RetryPolicy | undefined;
   /** The commit's pack as it arrives: bytes received and objects read (of this fetch attempt). */
   readonly onProgress?: ((progress: WorkProgress) => void) | undefined;
+  /**
+   * The server's advertisement remembered from an earlier run (src/state/capabilities.ts): commands
+   * go out without the `info/refs` GET first, and a fresh advertisement read during the run is
+   * handed back to be remembered.
+   */
+  readonly capabilities?: { readonly known: readonly string[] | undefined; remember(lines: readonly string[]): void } | undefined;
 }
 
 /** Failures of a fetch worth another attempt: the connection, the server's 5xx, a pack damaged on the way. */
@@ -114,31 +120,57 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
     options.onProgress?.({ bytes: received.bytes, items: received.items, unit: 'objects' });
   };
   const transport = meteredTransport(inner, stats, options.lowSpeed, report === undefined ? undefined : (bytes) => report(bytes, 0));
-  let capabilities: Capabilities | undefined;
+  const known = options.capabilities?.known;
+  let capabilities: Capabilities | undefined = known === undefined ? undefined : parseCapabilityLines(known);
+  /** `capabilities` came from an earlier run, not from the server during this one. */
+  let remembered = capabilities !== undefined;
+  /** What a call answered with: a new advertisement (the call made the GET itself) is remembered. */
+  const learn = (answered: Capabilities): void => {
+    if (answered === capabilities) return;
+    capabilities = answered;
+    remembered = false;
+    options.capabilities?.remember(answered.lines);
+  };
   /** Commits and trees the pack of this run brought, by SHA. */
   const objects = new Map<string, Buffer>();
   const sizes = new Map<string, number>();
   const call = { transport, agent: 'hostsync', ...(options.signal ? { signal: options.signal } : {}) };
   /** One fetch, tried again on transient failures (each attempt starts the pack over). */
-  const retried = <T>(what: string, attempt: () => Promise<T>): Promise<T> =>
+  const withRetries = <T>(what: string, attempt: () => Promise<T>): Promise<T> =>
     withRetry(attempt, {
       ...options.retry,
       signal: options.signal,
       isRetryable: retryableWire,
       onRetry: (error, n) => log('warn', `retry ${n} of ${what}: ${error instanceof Error ? error.message : String(error)}`),
     });
+  /**
+   * {@link withRetries}; when the capabilities were remembered from an earlier run and the call failed
+   * on the protocol (the server changed what it offers), once more after asking the server afresh.
+   */
+  const retried = async <T>(what: string, attempt: () => Promise<T>): Promise<T> => {
+    if (!remembered) return withRetries(what, attempt);
+    try {
+      return await withRetries(what, attempt);
+    } catch (error) {
+      if (!remembered || !(error instanceof GitServerError || error instanceof GitProtocolError || error instanceof ProtocolVersionError)) throw error;
+      log('debug', `${what} failed with the capabilities remembered from an earlier run (${error.message}); asking ${transport.url} for them again.`);
+      capabilities = undefined;
+      remembered = false;
+      return withRetries(what, attempt);
+    }
+  };
 
   /** Whether the server offers `filter` (partial clone); asks for the advertisement when not known yet. */
   const filters = async (): Promise<boolean> => {
-    capabilities ??= await retried(`the capabilities of ${transport.url}`, () => transport.advertise(options.signal));
-    return hasFeature(capabilities, 'fetch', 'filter');
+    if (capabilities === undefined) learn(await retried(`the capabilities of ${transport.url}`, () => transport.advertise(options.signal)));
+    return capabilities !== undefined && hasFeature(capabilities, 'fetch', 'filter');
   };
 
   /** The first of `alternatives` that exists, with one ls-refs (no API quota); UnknownRefError when none does. */
   const resolveFirstOverGit = async (alternatives: readonly string[]): Promise<{ ref: string; sha: string }> => {
     const candidates = alternatives.filter((ref) => !/^[0-9a-f]{40}$/i.test(ref)).flatMap(refCandidates);
     const listed = candidates.length === 0 ? undefined : await retried(`the refs of ${transport.url}`, () => lsRefs({ ...call, ...(capabilities ? { capabilities } : {}), refPrefixes: candidates, peel: true, symrefs: true }));
-    if (listed !== undefined) capabilities = listed.capabilities;
+    if (listed !== undefined) learn(listed.capabilities);
     const byName = new Map((listed?.refs ?? []).map((r) => [r.name, r]));
     for (const ref of alternatives) {
       if (/^[0-9a-f]{40}$/i.test(ref)) return { ref, sha: ref.toLowerCase() };
@@ -183,12 +215,12 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
     const what = `the pack of ${commit.slice(0, 12)}`;
     try {
       const result = await retried(what, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), ...request, sink: sinkOf(), bases: withHeld(baseProvider(host, objects, index), held) }));
-      capabilities = result.capabilities;
+      learn(result.capabilities);
     } catch (error) {
       if (!(error instanceof MissingBasesError) || !thin) throw error;
       log('warn', `The pack for ${commit.slice(0, 12)} named ${error.missing.length} delta base(s) this host does not hold (e.g. ${error.missing[0]}); fetching the commit again without them.`);
       const result = await retried(what, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], deepen: 1, ...(filter === undefined ? {} : { filter }), sink: sinkOf(), bases: withHeld(baseProvider(host, objects, undefined), held) }));
-      capabilities = result.capabilities;
+      learn(result.capabilities);
     }
     return counts;
   };
@@ -301,7 +333,7 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
       return `source wire: fetching ${commit.slice(0, 12)} as one pack over git's wire protocol (${what}, verified as it arrives)`;
     },
     async createStrategy(name, commit) {
-      if (name === 'pack') return packStrategy(transport, () => capabilities, (c) => (capabilities = c), call.signal);
+      if (name === 'pack') return packStrategy(transport, () => capabilities, learn, call.signal);
       return options.rest?.createStrategy(name, commit);
     },
     close: async () => {

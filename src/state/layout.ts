@@ -6,6 +6,7 @@
  *   <stateDir>/dests/<key>/manifest.json   last applied commit and its entries
  *   <stateDir>/dests/<key>/stat-cache    path → stat + SHA (binary, local/stat-cache.ts)
  *   <stateDir>/dests/<key>/etags.json      ETags of conditional requests
+ *   <stateDir>/dests/<key>/git-capabilities.json  git servers' protocol v2 advertisements (state/capabilities.ts)
  *   <stateDir>/dests/<key>/journal.json    an apply in progress (absent when idle)
  *   <stateDir>/dests/<key>/history.json    applied generations, newest last
  */
@@ -19,6 +20,7 @@ export interface DestPaths {
   readonly manifest: string;
   readonly statCache: string;
   readonly etags: string;
+  readonly capabilities: string;
   readonly journal: string;
   readonly history: string;
   readonly objects: string;
@@ -40,6 +42,7 @@ export function destPaths(stateDir: string, realDest: string): DestPaths {
     manifest: join(root, 'manifest.json'),
     statCache: join(root, 'stat-cache'),
     etags: join(root, 'etags.json'),
+    capabilities: join(root, 'git-capabilities.json'),
     journal: join(root, 'journal.json'),
     history: join(root, 'history.json'),
     objects: join(stateDir, 'objects'),

@@ -108,7 +108,7 @@ describe('hostsync sync', () => {
     else {
       expect(result['strategy']).toBe('pack');
       expect(apiRequests()).toHaveLength(1); // the ref: 1 quota point, nothing else
-      expect(fx.server.requests.filter((r) => r.kind === 'git')).toHaveLength(2); // capabilities + fetch
+      expect(fx.server.requests.filter((r) => r.kind === 'git')).toHaveLength(1); // the fetch (the capabilities are remembered from the install)
     }
     const wire = fx.server.requests.reduce((sum, r) => sum + r.bytesSent, 0);
     expect(wire).toBeLessThanOrEqual(changedBytes * 1.15 + 64 * 1024);

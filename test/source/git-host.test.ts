@@ -56,15 +56,16 @@ describe.skipIf(LIGHTTPD === undefined)('a plain git host: lighttpd + git-http-b
     const update = await fx.sync(url);
     expect(update).toMatchObject({ ok: true, commit: second, previousCommit: first, changes: { modified: ['hosts/web/configuration.nix'], deleted: ['hosts/db/configuration.nix'] } });
     await fx.expectSameAsCommit(second);
-    // The new commit's parent is the applied one: the downgrade guard needs no extra request.
-    expect(await requests()).toEqual(['GET /info/refs?service=git-upload-pack 200', 'POST /git-upload-pack 200', 'POST /git-upload-pack 200']);
+    // The new commit's parent is the applied one: the downgrade guard needs no extra request. The
+    // advertisement is remembered from the install: ls-refs and fetch go out without the GET.
+    expect(await requests()).toEqual(['POST /git-upload-pack 200', 'POST /git-upload-pack 200']);
 
     await host.resetLog();
     const unchanged = await fx.sync(url);
     expect(unchanged).toMatchObject({ ok: true, commit: second, pending: false, blobsDownloaded: 0 });
     await fx.expectSameAsCommit(second);
-    // The poll: ls-refs only (the tree comes from the manifest).
-    expect(await requests()).toEqual(['GET /info/refs?service=git-upload-pack 200', 'POST /git-upload-pack 200']);
+    // The poll: ls-refs only (the tree comes from the manifest): one request.
+    expect(await requests()).toEqual(['POST /git-upload-pack 200']);
   });
 
   it('the downgrade guard and --check-only work without the host offering partial clone (filter)', async () => {

@@ -9,6 +9,8 @@
  */
 import { createGunzip, createInflate, gzipSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import { createDirectClient } from '../net/direct-request.js';
 import { lazyDispatcher } from '../net/lazy-dispatcher.js';
 import { HostsyncError, UsageError } from '../errors.js';
 import { describeProxyFailure, describeTlsFailure, proxyAuthMessage } from '../net/errors.js';
@@ -24,9 +26,12 @@ export interface GitHttpTransportOptions {
   readonly url: string;
   /** Extra request headers: Authorization, User-Agent. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** The undici dispatcher (an Agent, a ProxyAgent); else one from `net`, else undici's global one. */
+  /**
+   * The undici dispatcher (an Agent, a ProxyAgent) for every request. Without one, requests a proxy
+   * applies to (`net`) go through undici, the others through `node:http(s)` (src/net/direct-request.ts).
+   */
   readonly dispatcher?: Dispatcher;
-  /** Proxy and CA file: the transport makes (on first use) and closes its own dispatcher from them. */
+  /** Proxy and CA file: the transport makes (on first use) and closes its own connections from them. */
   readonly net?: NetSettings;
   /** With `net`: milliseconds to connect and to wait for headers, and without a body byte. @default 30000, 20000 */
   readonly timeouts?: { readonly timeoutMs: number; readonly stallMs: number };
@@ -78,6 +83,24 @@ function normalizeUrl(url: string): string {
   return parsed.href.replace(/\/+$/, '');
 }
 
+/** An HTTP answer, from undici or from `node:http`: read or destroy its body. */
+interface Answer {
+  readonly statusCode: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Readable;
+}
+
+/** Up to `limit` bytes of a body as text (the rest is read and dropped). */
+async function textOf(body: Readable, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (size < limit) chunks.push(chunk);
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, limit);
+}
+
 function header(headers: Record<string, string | string[] | undefined>, name: string): string {
   const value = headers[name];
   return Array.isArray(value) ? value.join(', ') : value ?? '';
@@ -118,25 +141,25 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
   let baseUrl = normalizeUrl(options.url);
   const stats: TransportStats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
   const gzipOver = options.gzipRequestsOver ?? 1024;
-  /** The dispatcher of this transport: given, made from `net` on first use, or undici's global one. */
-  const own = options.dispatcher !== undefined || options.net === undefined
-    ? undefined
-    : lazyDispatcher(options.net, { connections: 2, timeoutMs: options.timeouts?.timeoutMs ?? 30_000, stallMs: options.timeouts?.stallMs ?? 20_000 });
-  const dispatcherOf = async (): Promise<Dispatcher | undefined> => (own === undefined ? options.dispatcher : own.get());
+  const timeoutMs = options.timeouts?.timeoutMs ?? 30_000;
+  const stallMs = options.timeouts?.stallMs ?? 20_000;
+  /** undici's dispatcher for requests through a proxy: made from `net` on first use. */
+  const own = options.dispatcher !== undefined || options.net === undefined ? undefined : lazyDispatcher(options.net, { connections: 2, timeoutMs, stallMs });
+  /** Direct requests (no dispatcher given, no proxy for the URL): Node's own client. */
+  const direct = options.dispatcher === undefined ? createDirectClient({ timeoutMs, stallMs, caFile: options.net?.caFile, connections: 2 }) : undefined;
 
-  async function send(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
-    // undici is loaded on first use, so commands that never speak git never load it.
-    const { request } = await import('../net/undici.js');
-    const dispatcher = await dispatcherOf();
+  async function send(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal | undefined): Promise<Answer> {
     stats.requests += 1;
     if (body !== undefined) stats.bytesSent += body.length;
-    return request(url, {
-      method,
-      headers: { ...options.headers, ...headers, 'git-protocol': 'version=2' },
-      body: body ?? null,
-      ...(dispatcher === undefined ? {} : { dispatcher }),
-      ...(signal === undefined ? {} : { signal }),
-    }).then(
+    const all = { ...options.headers, ...headers, 'git-protocol': 'version=2' };
+    const answer = async (): Promise<Answer> => {
+      if (direct !== undefined && proxyFor(new URL(url), options.net?.proxy) === undefined) return direct.request({ method, url, headers: all, body, signal });
+      // undici is loaded only here, so runs that never go through a proxy never load it.
+      const { request } = await import('../net/undici.js');
+      const dispatcher = own === undefined ? options.dispatcher : await own.get();
+      return request(url, { method, headers: all, body: body ?? null, ...(dispatcher === undefined ? {} : { dispatcher }), ...(signal === undefined ? {} : { signal }) });
+    };
+    return answer().then(
       (response) => {
         stats.serverDate = serverDateOf(response.headers) ?? stats.serverDate;
         return response;
@@ -148,12 +171,12 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
   }
 
   /** Read a short error body for the message, then release the connection. */
-  async function fail(response: Dispatcher.ResponseData, url: string): Promise<never> {
+  async function fail(response: Answer, url: string): Promise<never> {
     let text = '';
     try {
       const type = header(response.headers, 'content-type');
-      if (type.startsWith('text/')) text = (await response.body.text()).slice(0, 1000);
-      else await response.body.dump();
+      if (type.startsWith('text/')) text = await textOf(response.body, 1000);
+      else response.body.destroy();
     } catch {
       // The status is what matters; an unreadable body adds nothing.
     }
@@ -161,7 +184,7 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
   }
 
   /** The response body as counted, decoded chunks; a failed connection becomes a GitTransportError. */
-  function bodyOf(response: Dispatcher.ResponseData, url: string): AsyncIterable<Buffer> {
+  function bodyOf(response: Answer, url: string): AsyncIterable<Buffer> {
     const raw = response.body;
     const encoding = header(response.headers, 'content-encoding').toLowerCase();
     const plain = encoding === '' || encoding === 'identity';
@@ -169,7 +192,7 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
       raw.destroy();
       throw new GitProtocolError(`The git server sent a body with Content-Encoding ${encoding}, which hostsync cannot decode.`);
     }
-    let source: AsyncIterable<Buffer> = raw;
+    let source: AsyncIterable<Buffer> = raw as AsyncIterable<Buffer>;
     if (!plain) {
       const decoder = encoding === 'deflate' ? createInflate() : createGunzip();
       // Count wire bytes beside the pipe: both listeners see every chunk, pipe() keeps the back-pressure.
@@ -204,7 +227,7 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
         const response = await send('GET', url, { accept: '*/*' }, undefined, signal);
         const location = header(response.headers, 'location');
         if ([301, 302, 303, 307, 308].includes(response.statusCode) && location !== '' && hops < MAX_REDIRECTS) {
-          await response.body.dump();
+          response.body.destroy();
           const next = new URL(location, url);
           // Credentials go only to the origin they were given for.
           if (next.origin !== new URL(url).origin) throw new GitHttpError(response.statusCode, `${url} redirects to another host (${next.origin}); refusing to follow with credentials.`);
@@ -214,7 +237,7 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
         if (response.statusCode !== 200) return fail(response, url);
         const type = header(response.headers, 'content-type');
         if (!type.startsWith(ADVERTISEMENT_TYPE)) {
-          await response.body.dump();
+          response.body.destroy();
           throw new ProtocolVersionError(`${url} answered with Content-Type ${JSON.stringify(type)}, not ${ADVERTISEMENT_TYPE}: it is not a smart HTTP git server (a "dumb" server, or a web page).`);
         }
         // git keeps using the URL the advertisement was finally served from.
@@ -242,17 +265,18 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
       if (response.statusCode !== 200) return fail(response, url);
       const type = header(response.headers, 'content-type');
       if (type.startsWith(ADVERTISEMENT_TYPE)) {
-        await response.body.dump();
+        response.body.destroy();
         throw new ProtocolVersionError(`${url} answered a protocol v2 command with a v0/v1 reference advertisement; hostsync needs Git protocol v2.`);
       }
       if (!type.startsWith(RESULT_TYPE)) {
-        await response.body.dump();
+        response.body.destroy();
         throw new GitProtocolError(`${url} answered with Content-Type ${JSON.stringify(type)}, not ${RESULT_TYPE}.`);
       }
       return bodyOf(response, url);
     },
 
     async close() {
+      direct?.close();
       await own?.close();
     },
   };

@@ -42,7 +42,7 @@ describe('a server signed by a private CA', () => {
     ]);
   });
 
-  it('with caFile: first install, update and unchanged poll over HTTPS (poll on node:https, the rest on undici)', async () => {
+  it('with caFile: first install, update and unchanged poll over HTTPS (poll and git on node:https, the REST API on undici)', async () => {
     const first = await fx.repo.head();
     expect(parseJson(await fx.run(['sync', '--json', '--ca-file', pki.caFile], { env }))).toMatchObject({ ok: true, commit: first, source: 'wire' });
     await fx.expectSameAsCommit(first);

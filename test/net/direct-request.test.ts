@@ -1,0 +1,130 @@
+/**
+ * Node's own HTTP client as the git edge uses it without a proxy (src/net/direct-request.ts): the
+ * same limits as the undici dispatchers — headers within timeoutMs, no body byte for stallMs — an
+ * abort that rejects with its reason, kept-alive connections, and a private CA over HTTPS.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDirectClient } from '../../src/net/direct-request.js';
+import { createTestPki, type TestPki } from '../support/tls.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+let handler: Handler = (_req, res) => res.end();
+const sockets = new Set<unknown>();
+const server = createHttpServer((req, res) => handler(req, res));
+server.on('connection', (socket) => sockets.add(socket));
+let origin = '';
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+async function readAll(body: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+describe('createDirectClient', () => {
+  it('POSTs the body with its length and keeps the connection for the next request', async () => {
+    handler = (req, res) => {
+      void readAll(req).then((text) => res.end(`${req.method} ${req.headers['content-length']} ${req.headers['git-protocol']} ${text}`));
+    };
+    sockets.clear();
+    const client = createDirectClient({ timeoutMs: 5000, stallMs: 5000 });
+    try {
+      const first = await client.request({ method: 'POST', url: `${origin}/x`, headers: { 'git-protocol': 'version=2' }, body: Buffer.from('hello') });
+      expect(first.statusCode).toBe(200);
+      expect(await readAll(first.body)).toBe('POST 5 version=2 hello');
+      const second = await client.request({ method: 'GET', url: `${origin}/y`, headers: {} });
+      expect(await readAll(second.body)).toBe('GET undefined undefined ');
+      expect(sockets.size).toBe(1);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('gives up on headers that do not come within timeoutMs (UND_ERR_HEADERS_TIMEOUT)', async () => {
+    handler = () => undefined; // never answers
+    const client = createDirectClient({ timeoutMs: 200, stallMs: 5000 });
+    try {
+      const error = await client.request({ method: 'GET', url: `${origin}/slow`, headers: {} }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT', message: expect.stringContaining('within 200 ms') });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('fails a body that stops for stallMs (UND_ERR_BODY_TIMEOUT)', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write('first bytes');
+    };
+    const client = createDirectClient({ timeoutMs: 5000, stallMs: 200 });
+    try {
+      const answer = await client.request({ method: 'GET', url: `${origin}/stall`, headers: {} });
+      const error = await readAll(answer.body).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('rejects with the signal’s reason, before the answer and while the body streams', async () => {
+    handler = () => undefined;
+    const client = createDirectClient({ timeoutMs: 5000, stallMs: 5000 });
+    try {
+      const before = new AbortController();
+      setTimeout(() => before.abort(new Error('stopped by the test')), 50);
+      await expect(client.request({ method: 'GET', url: `${origin}/a`, headers: {}, signal: before.signal })).rejects.toThrow('stopped by the test');
+      handler = (_req, res) => {
+        res.writeHead(200);
+        res.write('partial');
+      };
+      const during = new AbortController();
+      const answer = await client.request({ method: 'GET', url: `${origin}/b`, headers: {}, signal: during.signal });
+      setTimeout(() => during.abort(new Error('stopped mid-body')), 50);
+      await expect(readAll(answer.body)).rejects.toThrow('stopped mid-body');
+    } finally {
+      client.close();
+    }
+  });
+
+  describe('over HTTPS', () => {
+    let pki: TestPki;
+    let secure: ReturnType<typeof createHttpsServer>;
+    let secureOrigin = '';
+    beforeAll(async () => {
+      pki = await createTestPki();
+      secure = createHttpsServer({ key: pki.server.key, cert: pki.server.cert }, (_req, res) => res.end('over tls'));
+      await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+      secureOrigin = `https://127.0.0.1:${(secure.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      secure.closeAllConnections();
+      await new Promise((resolve) => secure.close(resolve));
+      await pki.close();
+    });
+
+    it('trusts caFile beside the roots, and without it names the certificate problem', async () => {
+      const trusting = createDirectClient({ timeoutMs: 5000, stallMs: 5000, caFile: pki.caFile });
+      const plain = createDirectClient({ timeoutMs: 5000, stallMs: 5000 });
+      try {
+        expect(await readAll((await trusting.request({ method: 'GET', url: `${secureOrigin}/`, headers: {} })).body)).toBe('over tls');
+        await expect(plain.request({ method: 'GET', url: `${secureOrigin}/`, headers: {} })).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+      } finally {
+        trusting.close();
+        plain.close();
+      }
+    });
+  });
+});

@@ -1,5 +1,13 @@
 #!/usr/bin/env node
-// The installed entry point: everything lives in the compiled CLI (npm ci builds it via `prepare`).
-import { main } from '../dist/cli/main.js';
+// The installed entry point. npm ci builds the CLI (via `prepare`) into one bundle, dist/hostsync.cjs,
+// which starts with a V8 code cache (src/boot/code-cache.ts); without the bundle, the per-file build.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runBundle } from '../dist/boot/code-cache.js';
 
-await main(process.argv);
+const bundle = fileURLToPath(new URL('../dist/hostsync.cjs', import.meta.url));
+if (existsSync(bundle)) runBundle(bundle, process.argv);
+else {
+  const { main } = await import('../dist/cli/main.js');
+  await main(process.argv);
+}

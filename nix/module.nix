@@ -63,6 +63,9 @@ let
     # Manifests, object store, journal and lock ($STATE_DIRECTORY).
     StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
     StateDirectoryMode = "0700";
+    # Compiled JavaScript of the CLI, so a run does not compile it again ($CACHE_DIRECTORY, decision 0017).
+    CacheDirectory = "hostsync";
+    CacheDirectoryMode = "0700";
     UMask = "0022";
     TimeoutStartSec = timeoutStartSec;
     Nice = 10;

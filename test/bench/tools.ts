@@ -37,7 +37,8 @@ export function hostsyncSync(ctx: ToolContext, repo: string, dest: string, state
     file: viaNode ? process.execPath : ctx.bin,
     args: [...(viaNode ? [...prof, ctx.bin] : []), 'sync', '--repo', repo, '--dest', dest, '--state-dir', stateDir, '--json', ...(transport === undefined ? [] : ['--transport', transport])],
     cwd: ctx.home,
-    env: { ...baseEnv(ctx), GITHUB_API_URL: ctx.apiUrl, GITHUB_SERVER_URL: ctx.serverUrl, GITHUB_TOKEN: ctx.token, NO_COLOR: '1' },
+    // The code cache as the systemd unit has it (CacheDirectory=), in the bench's scratch home.
+    env: { ...baseEnv(ctx), GITHUB_API_URL: ctx.apiUrl, GITHUB_SERVER_URL: ctx.serverUrl, GITHUB_TOKEN: ctx.token, NO_COLOR: '1', CACHE_DIRECTORY: `${ctx.home}/cache` },
   };
 }
 

@@ -3,6 +3,8 @@
  * environment: tests never inherit a developer's GITHUB_TOKEN or XDG dirs.
  */
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -24,9 +26,15 @@ export interface CliOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * The code cache of spawned runs (src/boot/code-cache.ts): one for the whole suite, in /tmp, so tests
+ * neither write /var/cache/hostsync nor compile the CLI again in every spawn.
+ */
+export const TEST_CODE_CACHE = join(tmpdir(), `hostsync-test-code-cache-${process.getuid?.() ?? 'user'}`);
+
 /** Run hostsync with `args`; resolves when it exits (never rejects on a non-zero exit). */
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
-  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root', NO_COLOR: '1', ...options.env };
+  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root', NO_COLOR: '1', CACHE_DIRECTORY: TEST_CODE_CACHE, ...options.env };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

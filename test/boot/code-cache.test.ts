@@ -1,0 +1,121 @@
+/**
+ * The CLI starts from its bundle with a V8 code cache (src/boot/code-cache.ts): a run without a usable
+ * cache writes one at exit, the next run uses it; a cache V8 rejects (damaged, another Node) is
+ * written anew; a directory others may write, a symlink, or a file of another user is never used.
+ */
+import { execFile } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cacheFileName, codeCacheDir, isPrivateDir } from '../../src/boot/code-cache.js';
+import { BIN } from '../support/cli.js';
+
+const run = promisify(execFile);
+const LOADER = fileURLToPath(new URL('../../dist/boot/code-cache.js', import.meta.url));
+
+let tmp: string;
+let bundle: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'hostsync-code-cache-'));
+  bundle = join(tmp, 'bundle.cjs');
+  // A stand-in for dist/hostsync.cjs: CommonJS that starts itself and uses require.
+  await writeFile(bundle, `#!/usr/bin/env node\nconst { basename } = require('node:path');\nprocess.stdout.write('ran ' + basename(__filename) + ' ' + process.argv[2] + '\\n');\n`);
+});
+
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** One process that runs the stand-in bundle through the loader; what it printed. */
+async function start(env: Record<string, string>): Promise<{ ran: string; outcome: string }> {
+  // \`node -e\` has no script in argv: put one there, as \`node bin/hostsync.js sync\` has.
+  const script = `import { runBundle } from ${JSON.stringify(LOADER)}; process.argv.splice(1, 0, 'driver'); const outcome = runBundle(${JSON.stringify(bundle)}, process.argv); process.stdout.write(outcome + '\\n');`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script, 'sync'], { env: { PATH: process.env['PATH'] ?? '', HOME: tmp, ...env } });
+  const [ran = '', outcome = ''] = stdout.trim().split('\n');
+  return { ran, outcome };
+}
+
+const cacheFiles = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((name) => name.endsWith('.v8cache'));
+
+describe('the code cache', () => {
+  it('is written by the first run (0600, in a 0700 directory) and used by the next; a damaged one is written anew', async () => {
+    const dir = join(tmp, 'cache');
+    expect(await start({ CACHE_DIRECTORY: dir })).toEqual({ ran: 'ran bundle.cjs sync', outcome: 'written' });
+    const [file] = await cacheFiles(dir);
+    expect(file).toMatch(/^hostsync-sync-[0-9a-f]{32}\.v8cache$/);
+    expect((await stat(join(dir, file!))).mode & 0o777).toBe(0o600);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect(await start({ CACHE_DIRECTORY: dir })).toEqual({ ran: 'ran bundle.cjs sync', outcome: 'used' });
+
+    await writeFile(join(dir, file!), 'not a V8 code cache');
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('used');
+  });
+
+  it('is not used in a directory others may write, through a symlink, or from a file of another user', async () => {
+    const open = join(tmp, 'open');
+    await mkdir(open, { mode: 0o777 });
+    await chmod(open, 0o777);
+    expect(await start({ CACHE_DIRECTORY: open })).toEqual({ ran: 'ran bundle.cjs sync', outcome: 'unsafe' });
+    expect(await cacheFiles(open)).toEqual([]);
+
+    const real = join(tmp, 'real');
+    await mkdir(real, { mode: 0o700 });
+    await symlink(real, join(tmp, 'link'));
+    expect((await start({ CACHE_DIRECTORY: join(tmp, 'link') })).outcome).toBe('unsafe');
+
+    if (process.getuid?.() === 0) {
+      const dir = join(tmp, 'foreign');
+      expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
+      const [file] = await cacheFiles(dir);
+      await chown(join(dir, file!), 65534, 65534);
+      expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
+    }
+  });
+
+  it('is off with HOSTSYNC_CODE_CACHE=0, and the run still happens', async () => {
+    expect(await start({ HOSTSYNC_CODE_CACHE: '0', CACHE_DIRECTORY: join(tmp, 'unused') })).toEqual({ ran: 'ran bundle.cjs sync', outcome: 'off' });
+  });
+
+  it('the real CLI: a cache per command, and runs with and without it agree', async () => {
+    const dir = join(tmp, 'cli');
+    const env = { PATH: process.env['PATH'] ?? '', HOME: tmp, CACHE_DIRECTORY: dir };
+    const first = await run(process.execPath, [BIN, '--version'], { env });
+    expect(await cacheFiles(dir)).toHaveLength(1);
+    const second = await run(process.execPath, [BIN, '--version'], { env });
+    const none = await run(process.execPath, [BIN, '--version'], { env: { ...env, HOSTSYNC_CODE_CACHE: 'off' } });
+    expect(second.stdout).toBe(first.stdout);
+    expect(none.stdout).toBe(first.stdout);
+    await run(process.execPath, [BIN, 'help'], { env });
+    expect(await cacheFiles(dir)).toHaveLength(2);
+  });
+});
+
+describe('codeCacheDir and cacheFileName', () => {
+  it('follows systemd, then root, then XDG', () => {
+    expect(codeCacheDir({ CACHE_DIRECTORY: '/var/cache/hostsync:/var/cache/other' }, 1000, '/home/a')).toBe('/var/cache/hostsync');
+    expect(codeCacheDir({}, 0, '/root')).toBe('/var/cache/hostsync');
+    expect(codeCacheDir({ XDG_CACHE_HOME: '/x/cache' }, 1000, '/home/a')).toBe('/x/cache/hostsync');
+    expect(codeCacheDir({ XDG_CACHE_HOME: 'relative' }, 1000, '/home/a')).toBe('/home/a/.cache/hostsync');
+    expect(codeCacheDir({ HOSTSYNC_CODE_CACHE: 'off' }, 0, '/root')).toBeUndefined();
+  });
+
+  it('names the content and the command', () => {
+    expect(cacheFileName('a', 'sync')).not.toBe(cacheFileName('b', 'sync'));
+    expect(cacheFileName('a', 'sync')).not.toBe(cacheFileName('a', 'validate'));
+    expect(cacheFileName('a', '../../etc/passwd')).toMatch(/^hostsync-other-/);
+  });
+
+  it('isPrivateDir refuses a group-writable directory', async () => {
+    const dir = join(tmp, 'group');
+    await mkdir(dir, { mode: 0o770 });
+    await chmod(dir, 0o770);
+    expect(isPrivateDir(dir, process.getuid?.() ?? -1)).toBe(false);
+    await chmod(dir, 0o750);
+    expect(isPrivateDir(dir, process.getuid?.() ?? -1)).toBe(true);
+  });
+});

@@ -7,14 +7,11 @@
  * Never writes through a symlink: every parent is lstat'ed from DEST down and must be a real
  * directory; a symlink where a file goes is replaced by rename (which does not follow it).
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, futimesSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
-import { readdir, stat, unlink } from 'node:fs/promises';
+import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { readdir, unlink } from 'node:fs/promises';
 import { createBlobHasher, hashBlob, hashBlobFile } from '../local/hash.js';
-import { Transform } from 'node:stream';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import { errorCode, HostsyncError, IntegrityError } from '../errors.js';
 import type { ObjectStore } from '../state/objects.js';
 import { createDurableBatch } from '../state/durable.js';
@@ -232,26 +229,16 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
       const mode = state.mode === '100755' ? 0o755 : 0o644;
       // Checked on the way out of the store: content that rotted since it was checked never lands.
       const data = options.store.readSmall(state.sha, `the object store (for ${full})`);
-      if (data !== undefined) {
-        const fd = openSync(tmp, 'wx', mode);
-        created = true;
-        try {
-          for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
-          fchmodSync(fd, mode); // the umask must not decide git's modes
-          if (options.uid !== undefined || options.gid !== undefined) fchownSync(fd, options.uid ?? -1, options.gid ?? -1);
-          futimesSync(fd, stamp, stamp);
-        } finally {
-          closeSync(fd);
-        }
-      } else {
-        created = true; // the stream opens with 'wx': on EEXIST nothing of ours is there, and unlinking below is skipped
-        await copyVerified(options.store, state.sha, createWriteStream(tmp, { flags: 'wx', mode }), full).catch((error: unknown) => {
-          if (errorCode(error) === 'EEXIST') created = false;
-          throw error;
-        });
-        chmodSync(tmp, mode);
-        setOwner(tmp, options);
-        utimesSync(tmp, stamp, stamp);
+      const fd = openSync(tmp, 'wx', mode);
+      created = true;
+      try {
+        if (data !== undefined) for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
+        else await copyVerified(options.store, state.sha, fd, full);
+        fchmodSync(fd, mode); // the umask must not decide git's modes
+        if (options.uid !== undefined || options.gid !== undefined) fchownSync(fd, options.uid ?? -1, options.gid ?? -1);
+        futimesSync(fd, stamp, stamp);
+      } finally {
+        closeSync(fd);
       }
     }
     if (tmp !== full) {
@@ -277,26 +264,42 @@ async function buildPath(step: ReconcileStep, options: ReconcileOptions, verifie
   }
 }
 
+/** Bytes read and written at a time by {@link copyVerified}. */
+const COPY_CHUNK = 1 << 20;
+/** Chunks copied between turns of the event loop (signals, progress). */
+const CHUNKS_PER_YIELD = 16;
+/** The one buffer large copies go through: a 50 MiB file leaves no garbage behind (memory stays flat). */
+let copyBuffer: Buffer | undefined;
+
 /**
- * Copy an object out of the store, hashing the bytes on their way to DEST: content that rotted in
- * the store since it was checked never lands (the caller's undo puts the path back).
+ * Copy an object out of the store into `out` (an open file), hashing the bytes on their way to DEST:
+ * content that rotted in the store since it was checked never lands (the caller's undo puts the path
+ * back). Synchronous reads and writes through one reused buffer, with a turn for the event loop now
+ * and then.
  */
-async function copyVerified(store: ObjectStore, sha: string, out: NodeJS.WritableStream, full: string): Promise<void> {
+async function copyVerified(store: ObjectStore, sha: string, out: number, full: string): Promise<void> {
   const source = store.pathOf(sha);
-  const size = (await stat(source)).size;
-  const hasher = createBlobHasher(size);
-  const verify = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hasher.update(chunk);
-      callback(null, chunk);
-    },
-  });
-  await pipeline(createReadStream(source, { highWaterMark: 1 << 20 }), verify, out);
+  const input = openSync(source, 'r');
   let actual: string;
   try {
-    actual = hasher.digest();
-  } catch {
-    actual = 'content of another size';
+    const size = fstatSync(input).size;
+    const hasher = createBlobHasher(size);
+    const buffer = (copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK));
+    for (let chunks = 1; ; chunks++) {
+      const read = readSync(input, buffer, 0, buffer.length, null);
+      if (read === 0) break;
+      const data = buffer.subarray(0, read);
+      hasher.update(data);
+      for (let offset = 0; offset < read; ) offset += writeSync(out, data, offset, read - offset);
+      if (chunks % CHUNKS_PER_YIELD === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    try {
+      actual = hasher.digest();
+    } catch {
+      actual = 'content of another size';
+    }
+  } finally {
+    closeSync(input);
   }
   if (actual !== sha) {
     await unlink(source).catch(() => undefined); // never again: the next run fetches it anew

@@ -4,7 +4,7 @@
  * `module.enableCompileCache()` does, for Node 20, which lacks it. Measured (decision 0017): an
  * unchanged poll 287 → 190 ms, of which the bundle alone is ~35 ms and the cache the rest.
  *
- * The cache is a file per (bundle content, Node version and architecture, command) in a private
+ * The cache is a file per (bundle file, Node version and architecture, command) in a private
  * directory: `$CACHE_DIRECTORY` (systemd's `CacheDirectory=hostsync`), else `/var/cache/hostsync` as
  * root, else `$XDG_CACHE_HOME/hostsync` or `~/.cache/hostsync`; `HOSTSYNC_CODE_CACHE=0` turns it off.
  * Compiled code is code: the directory is used only when it is a real directory (not a symlink)
@@ -16,7 +16,7 @@
  * This module runs before the CLI, so it imports nothing but Node's built-ins.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, unlinkSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, unlinkSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -47,9 +47,15 @@ export function isPrivateDir(dir: string, uid: number): boolean {
   }
 }
 
-/** The cache file's name: the bundle's content, the Node that runs it, and the command. */
-export function cacheFileName(source: string, command: string): string {
-  const key = createHash('sha256').update(source).update(`\0${process.version}\0${process.arch}\0${process.execArgv.join(' ')}`).digest('hex').slice(0, 32);
+/**
+ * The cache file's name: the bundle file's identity, the Node that runs it, and the command. The
+ * bundle is known by its stat data — device, inode, size, mtime and ctime — the rule hostsync trusts
+ * for DEST's files too: any write to the file moves its ctime, which no one but the kernel sets
+ * (hashing its 2 MB instead cost ~5 ms a run).
+ */
+export function cacheFileName(bundle: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>, command: string): string {
+  const identity = `${bundle.dev}:${bundle.ino}:${bundle.size}:${bundle.mtimeMs}:${bundle.ctimeMs}`;
+  const key = createHash('sha256').update(`${identity}\0${process.version}\0${process.arch}\0${process.execArgv.join(' ')}`).digest('hex').slice(0, 32);
   const safe = /^[a-z-]{1,32}$/.test(command) ? command : 'other';
   return `hostsync-${safe}-${key}.v8cache`;
 }
@@ -98,11 +104,19 @@ export type CacheOutcome = 'off' | 'unsafe' | 'used' | 'written';
 export function runBundle(bundle: string, argv: readonly string[], options: RunBundleOptions = {}): CacheOutcome {
   const env = options.env ?? process.env;
   const uid = options.uid ?? process.getuid?.() ?? -1;
-  let source = readFileSync(bundle, 'utf8');
+  const fd = openSync(bundle, 'r');
+  let source: string;
+  let identity: Stats;
+  try {
+    identity = fstatSync(fd);
+    source = readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
   if (source.startsWith('#!')) source = `//${source}`;
   const dir = codeCacheDir(env, uid, options.home ?? safeHome());
   const usable = dir !== undefined && isPrivateDir(dir, uid);
-  const file = usable ? join(dir, cacheFileName(source, argv[2] ?? '')) : undefined;
+  const file = usable ? join(dir, cacheFileName(identity, argv[2] ?? '')) : undefined;
   const cachedData = file === undefined ? undefined : readOwn(file, uid);
   // The CommonJS wrapper, as Node's loader adds it.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {

@@ -4,7 +4,7 @@
  * written anew; a directory others may write, a symlink, or a file of another user is never used.
  */
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,10 +104,21 @@ describe('codeCacheDir and cacheFileName', () => {
     expect(codeCacheDir({ HOSTSYNC_CODE_CACHE: 'off' }, 0, '/root')).toBeUndefined();
   });
 
-  it('names the content and the command', () => {
-    expect(cacheFileName('a', 'sync')).not.toBe(cacheFileName('b', 'sync'));
-    expect(cacheFileName('a', 'sync')).not.toBe(cacheFileName('a', 'validate'));
-    expect(cacheFileName('a', '../../etc/passwd')).toMatch(/^hostsync-other-/);
+  it('names the bundle file (any write moves its ctime) and the command', () => {
+    const file = { dev: 1, ino: 2, size: 3, mtimeMs: 4, ctimeMs: 5 };
+    expect(cacheFileName(file, 'sync')).not.toBe(cacheFileName({ ...file, ctimeMs: 6 }, 'sync'));
+    expect(cacheFileName(file, 'sync')).not.toBe(cacheFileName({ ...file, ino: 7 }, 'sync'));
+    expect(cacheFileName(file, 'sync')).not.toBe(cacheFileName(file, 'validate'));
+    expect(cacheFileName(file, '../../etc/passwd')).toMatch(/^hostsync-other-/);
+  });
+
+  it('a rebuilt bundle never meets the old cache', async () => {
+    const dir = join(tmp, 'rebuilt');
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('used');
+    await writeFile(bundle, (await readFile(bundle, 'utf8')).replace("'ran '", "'RAN '"));
+    expect(await start({ CACHE_DIRECTORY: dir })).toEqual({ ran: 'RAN bundle.cjs sync', outcome: 'written' });
+    await writeFile(bundle, (await readFile(bundle, 'utf8')).replace("'RAN '", "'ran '"));
   });
 
   it('isPrivateDir refuses a group-writable directory', async () => {

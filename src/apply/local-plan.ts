@@ -6,7 +6,7 @@ import picomatch from 'picomatch';
 import { loadStatCache } from '../local/stat-cache.js';
 import { scanDestination, type ScanResult, type WalkedDestination } from '../local/scan.js';
 import type { ManifestEntry, RemoteEntry } from '../model.js';
-import { planUpdate, type Plan, type PlanInput } from '../plan/plan.js';
+import { planUpdate, withStored, type Plan, type PlanInput } from '../plan/plan.js';
 import type { DestPaths } from '../state/layout.js';
 import type { ObjectStore } from '../state/objects.js';
 
@@ -76,5 +76,5 @@ async function planWithStore(input: Omit<PlanInput, 'stored'>, store: ObjectStor
   await beforeStoreQuery?.(candidates);
   const stored = new Set<string>();
   for (const sha of candidates) if (await store.holds(sha)) stored.add(sha);
-  return stored.size === 0 ? first : planUpdate({ ...input, stored });
+  return withStored(first, stored);
 }

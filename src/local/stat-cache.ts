@@ -23,6 +23,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { endianness } from 'node:os';
 import { readFile, rm } from 'node:fs/promises';
 import { HostsyncError, errorCode, errorMessage } from '../errors.js';
 import { writeFileAtomic } from '../state/files.js';
@@ -87,6 +88,18 @@ const HEADER_BYTES = 32;
 const NUMBERS_PER_ENTRY = 5;
 const CHECKSUM_BYTES = 20;
 
+/** The numbers are little-endian in the file: on such a host a Float64Array reads and writes them as they are. */
+const NATIVE_LE = endianness() === 'LE';
+
+/** The entries' numbers as a Float64Array (a copy when `data` is not 8-byte aligned or the host is big-endian). */
+function numbersOf(data: Buffer, at: number, count: number): Float64Array {
+  const offset = data.byteOffset + at;
+  if (NATIVE_LE && offset % 8 === 0) return new Float64Array(data.buffer, offset, count);
+  const numbers = new Float64Array(count);
+  for (let i = 0; i < count; i++) numbers[i] = data.readDoubleLE(at + i * 8);
+  return numbers;
+}
+
 /** A cache with no entries. */
 export function emptyStatCache(): StatCache {
   return { entries: new Map() };
@@ -111,13 +124,30 @@ export function matchesStat(entry: StatCacheEntry, stats: FileStat): boolean {
 
 /** Serialize a cache; `writtenAtMs` is the reference time that entries are judged racy against. */
 export function serializeStatCache(cache: StatCache, writtenAtMs: number): Buffer {
-  const paths = [...cache.entries.keys()].sort();
+  const paths = [...cache.entries.keys()];
+  // A scan's map is already in order: sort only when it is not.
+  for (let i = 1; i < paths.length; i++) {
+    if ((paths[i - 1] as string) > (paths[i] as string)) {
+      paths.sort();
+      break;
+    }
+  }
   const texts: string[] = [];
-  for (const path of paths) texts.push(path, (cache.entries.get(path) as StatCacheEntry).sha);
+  const numbers = new Float64Array(paths.length * NUMBERS_PER_ENTRY);
+  let n = 0;
+  for (const path of paths) {
+    const entry = cache.entries.get(path) as StatCacheEntry;
+    texts.push(path, entry.sha);
+    numbers[n++] = entry.mtimeMs;
+    numbers[n++] = entry.ctimeMs;
+    numbers[n++] = entry.ino;
+    numbers[n++] = entry.size;
+    numbers[n++] = entry.mode;
+  }
   const text = texts.length === 0 ? '' : `${texts.join('\0')}\0`;
   const textBytes = Buffer.byteLength(text);
   const numbersAt = HEADER_BYTES;
-  const textAt = numbersAt + paths.length * NUMBERS_PER_ENTRY * 8;
+  const textAt = numbersAt + numbers.length * 8;
   const out = Buffer.alloc(textAt + textBytes + CHECKSUM_BYTES);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt32LE(FORMAT_VERSION, 4);
@@ -125,14 +155,8 @@ export function serializeStatCache(cache: StatCache, writtenAtMs: number): Buffe
   out.writeDoubleLE(cache.marginMs ?? RACY_MARGIN_MS, 16);
   out.writeUInt32LE(paths.length, 24);
   out.writeUInt32LE(textBytes, 28);
-  let at = numbersAt;
-  for (const path of paths) {
-    const entry = cache.entries.get(path) as StatCacheEntry;
-    for (const value of [entry.mtimeMs, entry.ctimeMs, entry.ino, entry.size, entry.mode]) {
-      out.writeDoubleLE(value, at);
-      at += 8;
-    }
-  }
+  if (NATIVE_LE) Buffer.from(numbers.buffer, numbers.byteOffset, numbers.byteLength).copy(out, numbersAt);
+  else for (let i = 0; i < numbers.length; i++) out.writeDoubleLE(numbers[i] as number, numbersAt + i * 8);
   out.write(text, textAt, 'utf8');
   createHash('sha1').update(out.subarray(0, out.length - CHECKSUM_BYTES)).digest().copy(out, out.length - CHECKSUM_BYTES);
   return out;
@@ -156,14 +180,13 @@ export function parseStatCache(data: Buffer): { readonly cache: StatCache; reado
   if (texts.length !== count * 2 + 1) return undefined;
   const entries = new Map<string, StatCacheEntry>();
   let racy = 0;
-  let at = HEADER_BYTES;
-  for (let i = 0; i < count; i++) {
-    const mtimeMs = data.readDoubleLE(at);
-    const ctimeMs = data.readDoubleLE(at + 8);
-    const ino = data.readDoubleLE(at + 16);
-    const size = data.readDoubleLE(at + 24);
-    const mode = data.readDoubleLE(at + 32);
-    at += 40;
+  const numbers = numbersOf(data, HEADER_BYTES, count * NUMBERS_PER_ENTRY);
+  for (let i = 0, at = 0; i < count; i++, at += NUMBERS_PER_ENTRY) {
+    const mtimeMs = numbers[at] as number;
+    const ctimeMs = numbers[at + 1] as number;
+    const ino = numbers[at + 2] as number;
+    const size = numbers[at + 3] as number;
+    const mode = numbers[at + 4] as number;
     const path = texts[2 * i] as string;
     const sha = texts[2 * i + 1] as string;
     if (!Number.isSafeInteger(size) || size < 0 || !Number.isInteger(mode) || (sha.length !== 40 && sha.length !== 64) || path === '') return undefined;

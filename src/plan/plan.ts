@@ -188,6 +188,19 @@ export function planUpdate(input: PlanInput): Plan {
   };
 }
 
+/**
+ * The plan `planUpdate` gives for the same input once the store is known to hold `stored`: the
+ * blobs it holds are neither fetched nor copied. Equal to planning again (test/plan/plan.test.ts),
+ * without going over every entry a second time (a 20,000-file update spent ~35 ms on that).
+ */
+export function withStored(plan: Plan, stored: ReadonlySet<string>): Plan {
+  if (stored.size === 0) return plan;
+  const fetch = plan.fetch.filter((blob) => !stored.has(blob.sha));
+  let downloadBytes = 0;
+  for (const blob of fetch) downloadBytes += blob.size ?? 0;
+  return { ...plan, fetch, localCopies: plan.localCopies.filter((copy) => !stored.has(copy.sha)), downloadBytes };
+}
+
 /** Whether the plan changes nothing on the host. */
 export function isEmptyPlan(plan: Plan): boolean {
   return plan.changes.length === 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { GitMode, LocalEntry, ManifestEntry, RemoteEntry } from '../../src/model.js';
-import { planUpdate, type PlanInput } from '../../src/plan/plan.js';
+import { planUpdate, withStored, type PlanInput } from '../../src/plan/plan.js';
 import { remoteEntriesFromTree, unsafePathReason } from '../../src/plan/remote.js';
 
 const sha = (n: number): string => n.toString(16).padStart(40, '0');
@@ -54,6 +54,18 @@ describe('planUpdate', () => {
     expect(result.localCopies).toEqual([{ sha: sha(2), path: 'moved-from' }]);
     expect(result.fetch.map((f) => f.sha)).toEqual([sha(3)]);
     expect(result.downloadBytes).toBe(300);
+  });
+
+  it('withStored gives what planning again with the store known gives', () => {
+    const input = {
+      remote: [remote('a', '100644', 1, 100), remote('b', '100644', 2, 200), remote('c', '100644', 3, 300), remote('c2', '100644', 3, 300), remote('d', '100755', 4, 7), remote('l', '120000', 5, 3)],
+      local: localOf(file('moved-from', 2), file('a', 9), file('d', 4)),
+      previous: [managed('gone', '100644', 6)],
+    };
+    for (const held of [[], [1], [2], [3], [1, 2, 3, 4, 5], [7]]) {
+      const stored = new Set(held.map(sha));
+      expect(withStored(plan(input), stored)).toEqual(plan({ ...input, stored }));
+    }
   });
 
   it('flags a preserved path standing where the commit needs a file', () => {

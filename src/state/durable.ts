@@ -10,7 +10,7 @@
  * apply's `alreadyThere`), so a torn file is redone, never trusted.
  */
 import { execFile } from 'node:child_process';
-import { statSync, type Stats } from 'node:fs';
+import { constants, statSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errorCode } from '../errors.js';
@@ -53,16 +53,22 @@ function syncfs(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * fsync one recorded path. Never through a symlink (a link hostsync placed in DEST may point at a
+ * socket, a FIFO or a device: opening that could fail, block or act on it) and never blocking: the
+ * link itself needs nothing, its folder is in the batch too.
+ */
 async function fsyncPath(path: string): Promise<void> {
   let handle;
   try {
-    handle = await open(path, 'r');
-    await handle.sync();
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const info = await handle.stat();
+    if (info.isFile() || info.isDirectory()) await handle.sync();
   } catch (error) {
     // Gone since (a temp file renamed, a folder removed): nothing left to make durable there.
-    // Some file systems refuse fsync on directories; their renames are atomic anyway.
+    // ELOOP: a symlink. Some file systems refuse fsync on directories; their renames are atomic anyway.
     const code = errorCode(error);
-    if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ENAMETOOLONG' && code !== 'EINVAL' && code !== 'EISDIR') throw error;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ENAMETOOLONG' && code !== 'EINVAL' && code !== 'EISDIR' && code !== 'ELOOP' && code !== 'ENXIO') throw error;
   } finally {
     await handle?.close();
   }

@@ -3,7 +3,9 @@
  * per file system, a small one is fsynced path by path without starting a process. A fake `sync` on
  * PATH records each time it is started.
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +52,19 @@ describe('createDurableBatch', () => {
     await large.flush();
     expect(await syncRuns()).toEqual([`-f ${join(tmp, 'large')}`]);
   });
+
+  it('never opens what a symlink points at: a link to a FIFO neither blocks nor fails the flush', async () => {
+    const folder = join(tmp, 'links');
+    await mkdir(folder);
+    const fifo = join(tmp, 'fifo');
+    await promisify(execFile)('mkfifo', [fifo]);
+    await symlink(fifo, join(folder, 'to-fifo'));
+    await symlink('/dev/null', join(folder, 'to-device'));
+    const batch = createDurableBatch();
+    batch.add(join(folder, 'to-fifo'));
+    batch.add(join(folder, 'to-device'));
+    await expect(batch.flush()).resolves.toBeUndefined();
+  }, 5000);
 
   it('a path removed before the flush is no failure', async () => {
     const batch = createDurableBatch();

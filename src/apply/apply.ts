@@ -30,6 +30,8 @@ export interface ApplyOptions {
   readonly onProgress?: ((done: number, total: number) => void) | undefined;
   /** Test hook: called after the journal is written and before each step of the apply. */
   readonly onStep?: ((index: number) => void) | undefined;
+  /** The mtime files are written with (reconcile.ts). */
+  readonly stampMs?: number | undefined;
 }
 
 const parentOf = (path: string): string => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
@@ -49,7 +51,7 @@ export async function applyPlan(plan: Plan, manifest: Manifest, previous: Manife
   const startedAt = (options.now?.() ?? new Date()).toISOString();
   await beginJournal(paths, manifest, previous, ops, startedAt);
   const journal: Journal = { dest: paths.dest, startedAt, commit: manifest.commit, previousCommit: previous?.commit, ops };
-  const reconcileOptions = { dest: paths.dest, store, uid: options.uid, gid: options.gid };
+  const reconcileOptions = { dest: paths.dest, store, uid: options.uid, gid: options.gid, stampMs: options.stampMs };
   try {
     await reconcile(forwardSteps(journal), reconcileOptions, options.onProgress);
   } catch (error) {

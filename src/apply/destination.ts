@@ -22,6 +22,7 @@ import { applyPlan, recoverInterrupted } from './apply.js';
 import { journalFiles } from './journal.js';
 import { destinationProblem } from './dest-guard.js';
 import { applyAsGeneration, currentGeneration } from './generations.js';
+import { STAMP_BACKDATE_MS } from './reconcile.js';
 import { resolveOwner } from './owner.js';
 import { recordApplied } from '../local/scan.js';
 import { saveStatCache, type StatCache } from '../local/stat-cache.js';
@@ -163,15 +164,17 @@ export async function openDestination(settings: DestinationSettings, options: Op
       async apply(plan, next, previous, now, statCache, onProgress) {
         // Every object the apply (and its journal) relies on is durable first: one barrier for the batch.
         await store.flush();
+        // What the files are stamped with (decision 0016): the stat cache trusts a file only while its mtime is this.
+        const stampMs = Date.now() - STAMP_BACKDATE_MS;
         if (settings.layout === 'symlink') {
-          await applyAsGeneration(plan, next, { paths, store, ...owner, keep: settings.historyLimit, now, onProgress });
+          await applyAsGeneration(plan, next, { paths, store, ...owner, keep: settings.historyLimit, now, onProgress, stampMs });
         } else {
           const created = await mkdir(paths.dest, { recursive: true, mode: 0o755 });
           if (created !== undefined) await chmod(paths.dest, 0o755); // the umask must not decide DEST's mode
-          await applyPlan(plan, next, previous, { paths, store, ...owner, backupLimitBytes, log: options.log, onProgress });
+          await applyPlan(plan, next, previous, { paths, store, ...owner, backupLimitBytes, log: options.log, onProgress, stampMs });
         }
         manifest = next;
-        if (statCache !== undefined) await recordInStatCache(plan, statCache, paths, await scanRootOf(settings, paths.dest), options.log);
+        if (statCache !== undefined) await recordInStatCache(plan, statCache, paths, await scanRootOf(settings, paths.dest), stampMs, options.log);
       },
       async close() {
         await pins.release().catch(() => undefined);
@@ -198,7 +201,7 @@ export async function withDestination<T>(settings: DestinationSettings, options:
 }
 
 /** The stat cache after an apply: what was written recorded, what was removed dropped; a failure only costs re-hashing. */
-async function recordInStatCache(plan: Plan, before: StatCache, paths: DestPaths, root: string, log: Logger): Promise<void> {
+async function recordInStatCache(plan: Plan, before: StatCache, paths: DestPaths, root: string, stampMs: number, log: Logger): Promise<void> {
   const written = new Map<string, string>();
   const removed: string[] = [];
   for (const change of plan.changes) {
@@ -207,7 +210,7 @@ async function recordInStatCache(plan: Plan, before: StatCache, paths: DestPaths
     else removed.push(change.path);
   }
   try {
-    await saveStatCache(paths.statCache, await recordApplied(before, root, written, removed));
+    await saveStatCache(paths.statCache, await recordApplied(before, root, written, removed, { stampMs }));
   } catch (error) {
     log('warn', `The stat cache was not updated (${errorMessage(error)}); the next run hashes the files it cannot trust.`);
   }

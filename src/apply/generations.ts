@@ -66,6 +66,8 @@ export interface GenerationApplyOptions {
   readonly now: () => number;
   /** Paths done of the build (reconcile's progress). */
   readonly onProgress?: ((done: number, total: number) => void) | undefined;
+  /** The mtime files are written with (reconcile.ts). */
+  readonly stampMs?: number | undefined;
 }
 
 /** Build the new generation, switch DEST to it atomically, record the manifest, prune old ones. */
@@ -87,7 +89,7 @@ export async function applyAsGeneration(plan: Plan, manifest: Manifest, options:
       path: change.path,
       state: change.target === undefined ? { kind: 'absent' } : targetState(change.target.mode, change.target.sha),
     }));
-    await reconcile(steps, { dest: dir, store: options.store, uid: options.uid, gid: options.gid }, options.onProgress);
+    await reconcile(steps, { dest: dir, store: options.store, uid: options.uid, gid: options.gid, stampMs: options.stampMs }, options.onProgress);
     const tmp = join(dirname(destLink), `.${basename(destLink)}.hostsync-tmp-${randomBytes(6).toString('hex')}`);
     await symlink(relative(dirname(destLink), dir), tmp);
     await rename(tmp, destLink);

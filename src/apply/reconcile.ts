@@ -36,6 +36,8 @@ export interface ReconcileOptions {
   /** Numeric owner for written entries (root only). */
   readonly uid?: number | undefined;
   readonly gid?: number | undefined;
+  /** The mtime (ms since the epoch) files are written with. @default now − {@link STAMP_BACKDATE_MS} */
+  readonly stampMs?: number | undefined;
 }
 
 /** Prefix of temp files placed beside their targets during an apply; recovery removes leftovers. */
@@ -85,7 +87,7 @@ export async function reconcile(steps: readonly ReconcileStep[], options: Reconc
   // One durable point for the whole pass (decision 0009): no fsync per file. Until it is reached a
   // crash leaves the journal in place, and its replay checks every path's content by hash.
   const durable = createDurableBatch();
-  const stamp = (Date.now() - STAMP_BACKDATE_MS) / 1000;
+  const stamp = (options.stampMs ?? Date.now() - STAMP_BACKDATE_MS) / 1000;
   const clearing = [...steps].sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? 1 : -1));
   let done = 0;
   const total = steps.length * 2;

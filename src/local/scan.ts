@@ -297,13 +297,26 @@ function readError(path: string, error: unknown): HostsyncError {
   );
 }
 
+/** Options of {@link recordApplied}. */
+export interface RecordAppliedOptions {
+  /**
+   * The mtime the apply wrote its files with (ms since the epoch; apply/reconcile.ts). A written file
+   * is recorded at once only while its mtime is still that: anything newer was changed by someone
+   * after the apply wrote it, and is read back first. Without it, only racy files are read back.
+   */
+  readonly stampMs?: number | undefined;
+  /** Wall-clock milliseconds since the epoch. @default Date.now */
+  readonly clock?: () => number;
+}
+
 /**
  * The stat cache after an apply: `before` (the scan's) with every path the apply wrote recorded
  * with its new lstat and the SHA it was written with, and every removed path dropped — so the next
- * poll hashes none of them once the racy window has passed. `written` maps relative paths to the
- * SHA now there (files only), `removed` lists paths that are gone.
+ * poll hashes none of them. `written` maps relative paths to the SHA now there (files only),
+ * `removed` lists paths that are gone.
  */
-export async function recordApplied(before: StatCache, root: string, written: ReadonlyMap<string, string>, removed: readonly string[], clock: () => number = Date.now): Promise<StatCache> {
+export async function recordApplied(before: StatCache, root: string, written: ReadonlyMap<string, string>, removed: readonly string[], options: RecordAppliedOptions = {}): Promise<StatCache> {
+  const clock = options.clock ?? Date.now;
   const entries = new Map(before.entries);
   for (const path of removed) entries.delete(path);
   const base = root.endsWith('/') ? root : `${root}/`;
@@ -318,40 +331,47 @@ export async function recordApplied(before: StatCache, root: string, written: Re
   const margins = [...entries.values()].map((entry) => entry.mtimeMs);
   // The finer of what DEST showed before (an empty DEST shows nothing: the wide default) and what was written.
   const marginMs = Math.min(before.marginMs ?? RACY_MARGIN_MS, racyMarginOf(margins));
-  await settleRacy(entries, base, written, marginMs, clock);
+  await settleSuspects(entries, base, written, marginMs, options.stampMs, clock);
   return { entries, marginMs };
 }
 
 /**
- * Files written within the racy margin of now would be left out of the cache when it is saved (a change
- * in the same clock tick could not be told apart), so the next poll would hash them again. Where the
- * margin is the fine one (≤ 100 ms: file systems with sub-second mtimes) the apply waits it out, then reads
- * those files back: one whose content is what was written (and whose stat did not move while it was read)
- * is recorded with its stat — any later change lands in a later tick —, any other is dropped. On a
- * file system with whole-second mtimes the 2 s wait is not worth it: those files are hashed by the next run.
+ * Written files whose recorded SHA is not proven by their stat data: one changed since the apply
+ * stamped it (its mtime is newer than the stamp, by any amount — a long apply gives others time), or,
+ * without a stamp, one written within the racy margin of now (a change in the same clock tick could
+ * not be told apart). Each is read back — after waiting out the margin where it is still racy and the
+ * margin is the fine one — and recorded only if its content is what was written and its stat did not
+ * move while it was read; any other is dropped, so the next run hashes it. On a file system with
+ * whole-second mtimes the 2 s wait is not worth it: racy files are dropped instead.
  */
-async function settleRacy(entries: Map<string, StatCacheEntry>, base: string, written: ReadonlyMap<string, string>, marginMs: number, clock: () => number): Promise<void> {
-  if (marginMs > FINE_RACY_MARGIN_MS) return;
-  let newest = -Infinity;
-  const racy: string[] = [];
+async function settleSuspects(entries: Map<string, StatCacheEntry>, base: string, written: ReadonlyMap<string, string>, marginMs: number, stampMs: number | undefined, clock: () => number): Promise<void> {
   const now = clock();
+  const suspects: string[] = [];
+  let newestRacy = -Infinity;
   for (const path of written.keys()) {
     const entry = entries.get(path);
-    if (entry !== undefined && isRacy(entry.mtimeMs, now, marginMs)) {
-      racy.push(path);
-      newest = Math.max(newest, entry.mtimeMs);
+    if (entry === undefined) continue;
+    // 1 ms of slack: utimes takes seconds as a float, the kernel keeps nanoseconds.
+    const changed = stampMs !== undefined && entry.mtimeMs > stampMs + 1;
+    const racy = isRacy(entry.mtimeMs, now, marginMs);
+    if (!changed && !racy) continue;
+    if (racy && marginMs > FINE_RACY_MARGIN_MS) {
+      entries.delete(path);
+      continue;
     }
+    suspects.push(path);
+    if (racy) newestRacy = Math.max(newestRacy, entry.mtimeMs);
   }
-  if (racy.length === 0) return;
-  const wait = newest + marginMs + 1 - clock();
+  if (suspects.length === 0) return;
+  const wait = newestRacy + marginMs + 1 - clock();
   if (wait > 0) await new Promise<void>((resolve) => setTimeout(resolve, Math.min(wait, marginMs + 1)));
-  for (const path of racy) {
+  for (const path of suspects) {
     const entry = entries.get(path)!;
     try {
       const sha = await hashBlobFile(base + path, entry.size);
       const after = lstatSync(base + path, { throwIfNoEntry: false });
       const same = after !== undefined && matchesStat(entry, fileStatOf(after));
-      if (sha === entry.sha && same) continue;
+      if (sha === written.get(path) && same) continue;
     } catch {
       // unreadable or changing: the next run hashes it
     }

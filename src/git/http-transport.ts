@@ -10,7 +10,7 @@
 import { createGunzip, createInflate, gzipSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
-import { createDirectClient } from '../net/direct-request.js';
+import { createDirectClient, guardStall } from '../net/direct-request.js';
 import { lazyDispatcher } from '../net/lazy-dispatcher.js';
 import { HostsyncError, UsageError } from '../errors.js';
 import { describeProxyFailure, describeTlsFailure, proxyAuthMessage } from '../net/errors.js';
@@ -146,7 +146,7 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
   /** undici's dispatcher for requests through a proxy: made from `net` on first use. */
   const own = options.dispatcher !== undefined || options.net === undefined ? undefined : lazyDispatcher(options.net, { connections: 2, timeoutMs, stallMs });
   /** Direct requests (no dispatcher given, no proxy for the URL): Node's own client. */
-  const direct = options.dispatcher === undefined ? createDirectClient({ timeoutMs, stallMs, caFile: options.net?.caFile, connections: 2 }) : undefined;
+  const direct = options.dispatcher === undefined ? createDirectClient({ timeoutMs, caFile: options.net?.caFile, connections: 2 }) : undefined;
 
   async function send(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal | undefined): Promise<Answer> {
     stats.requests += 1;
@@ -202,9 +202,12 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
       raw.on('error', (error) => decoder.destroy(error));
       source = raw.pipe(decoder);
     }
+    // No byte for stallMs while waiting for one fails the body (the time spent on a chunk does not count).
+    const host = new URL(url).host;
+    const watched = guardStall(source, stallMs, host, () => raw.destroy());
     async function* guarded(): AsyncGenerator<Buffer> {
       try {
-        for await (const chunk of source) {
+        for await (const chunk of watched) {
           if (plain) stats.bytesReceived += chunk.length;
           yield chunk;
         }

@@ -6,7 +6,8 @@
  * 0008, which has the measurements).
  *
  * The same limits as the undici dispatchers of src/net/dispatcher.ts: `timeoutMs` to connect and
- * get the response's headers, `stallMs` without a body byte; a private CA (`caFile`) is trusted
+ * get the response's headers; `stallMs` without a body byte while the reader waits for one
+ * ({@link guardStall}, which the reader wraps the body in); a private CA (`caFile`) is trusted
  * beside Node's roots. Errors carry undici's codes for the same failures (`UND_ERR_HEADERS_TIMEOUT`,
  * `UND_ERR_BODY_TIMEOUT`), so callers describe them alike; an abort rejects with the signal's reason.
  */
@@ -33,8 +34,6 @@ export interface DirectRequest {
 export interface DirectClientOptions {
   /** Milliseconds to connect and to get the response headers. */
   readonly timeoutMs: number;
-  /** Milliseconds without a body byte. */
-  readonly stallMs: number;
   /** PEM file of a private CA, trusted beside Node's roots. */
   readonly caFile?: string | undefined;
   /** Connections kept per origin. @default 2 */
@@ -53,6 +52,42 @@ function timeoutError(message: string, code: string): Error {
 
 function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : Object.assign(new Error('The request was aborted.'), { name: 'AbortError' });
+}
+
+/**
+ * `body`, failing with `UND_ERR_BODY_TIMEOUT` when the server sends nothing for `ms` while the reader
+ * is waiting for the next chunk — undici's bodyTimeout, not the socket's idle timer: while the reader
+ * is busy with a chunk (a slow disk), nothing is owed. On a stall `abandon` is called (destroy the
+ * body so its connection is not reused).
+ */
+export async function* guardStall(body: AsyncIterable<Buffer>, ms: number, host: string, abandon: () => void): AsyncGenerator<Buffer> {
+  const chunks = body[Symbol.asyncIterator]();
+  let ended = false;
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const stalled = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(timeoutError(`No byte of the answer from ${host} for ${ms} ms`, 'UND_ERR_BODY_TIMEOUT')), ms);
+      });
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await Promise.race([chunks.next(), stalled]);
+      } catch (error) {
+        abandon();
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next.done === true) {
+        ended = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    // A reader that stops early (a damaged pack, an abort) releases the body, as for-await would.
+    if (!ended) await chunks.return?.()?.catch(() => undefined);
+  }
 }
 
 export function createDirectClient(options: DirectClientOptions): DirectClient {
@@ -78,9 +113,6 @@ export function createDirectClient(options: DirectClientOptions): DirectClient {
         const req = send(url, { method: call.method, headers, agent }, (res) => {
           answer = res;
           clearTimeout(headersTimer);
-          res.setTimeout(options.stallMs, () => {
-            res.destroy(timeoutError(`No byte of the answer from ${url.host} for ${options.stallMs} ms`, 'UND_ERR_BODY_TIMEOUT'));
-          });
           res.once('close', () => signal?.removeEventListener('abort', onAbort));
           resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res });
         });

@@ -1,13 +1,14 @@
 /**
  * Node's own HTTP client as the git edge uses it without a proxy (src/net/direct-request.ts): the
- * same limits as the undici dispatchers — headers within timeoutMs, no body byte for stallMs — an
- * abort that rejects with its reason, kept-alive connections, and a private CA over HTTPS.
+ * same limits as the undici dispatchers — headers within timeoutMs, no body byte for stallMs while
+ * the reader waits (guardStall) — an abort that rejects with its reason, kept-alive connections, and
+ * a private CA over HTTPS.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDirectClient } from '../../src/net/direct-request.js';
+import { createDirectClient, guardStall } from '../../src/net/direct-request.js';
 import { createTestPki, type TestPki } from '../support/tls.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -40,7 +41,7 @@ describe('createDirectClient', () => {
       void readAll(req).then((text) => res.end(`${req.method} ${req.headers['content-length']} ${req.headers['git-protocol']} ${text}`));
     };
     sockets.clear();
-    const client = createDirectClient({ timeoutMs: 5000, stallMs: 5000 });
+    const client = createDirectClient({ timeoutMs: 5000 });
     try {
       const first = await client.request({ method: 'POST', url: `${origin}/x`, headers: { 'git-protocol': 'version=2' }, body: Buffer.from('hello') });
       expect(first.statusCode).toBe(200);
@@ -55,7 +56,7 @@ describe('createDirectClient', () => {
 
   it('gives up on headers that do not come within timeoutMs (UND_ERR_HEADERS_TIMEOUT)', async () => {
     handler = () => undefined; // never answers
-    const client = createDirectClient({ timeoutMs: 200, stallMs: 5000 });
+    const client = createDirectClient({ timeoutMs: 200 });
     try {
       const error = await client.request({ method: 'GET', url: `${origin}/slow`, headers: {} }).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT', message: expect.stringContaining('within 200 ms') });
@@ -64,16 +65,53 @@ describe('createDirectClient', () => {
     }
   });
 
-  it('fails a body that stops for stallMs (UND_ERR_BODY_TIMEOUT)', async () => {
+  it('guardStall fails a body that stops for stallMs (UND_ERR_BODY_TIMEOUT) and abandons it', async () => {
     handler = (_req, res) => {
       res.writeHead(200);
       res.write('first bytes');
     };
-    const client = createDirectClient({ timeoutMs: 5000, stallMs: 200 });
+    const client = createDirectClient({ timeoutMs: 5000 });
     try {
       const answer = await client.request({ method: 'GET', url: `${origin}/stall`, headers: {} });
-      const error = await readAll(answer.body).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
+      const error = await readAll(guardStall(answer.body as AsyncIterable<Buffer>, 200, 'the test server', () => answer.body.destroy())).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT', message: expect.stringContaining('the test server for 200 ms') });
+      expect(answer.body.destroyed).toBe(true);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('guardStall does not count the time the reader holds the body back (a slow disk) as a stall', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    handler = (_req, res) => {
+      res.writeHead(200);
+      // Far more than the socket's and the reader's buffers hold: the client must pause the socket.
+      let sent = 0;
+      const more = (): void => {
+        while (sent < 8 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!res.write(chunk)) {
+            res.once('drain', more);
+            return;
+          }
+        }
+        res.end();
+      };
+      more();
+    };
+    const client = createDirectClient({ timeoutMs: 5000 });
+    try {
+      const answer = await client.request({ method: 'GET', url: `${origin}/slow-reader`, headers: {} });
+      let total = 0;
+      let first = true;
+      for await (const piece of guardStall(answer.body as AsyncIterable<Buffer>, 200, 'the test server', () => answer.body.destroy())) {
+        total += piece.length;
+        if (first) {
+          first = false;
+          await new Promise((resolve) => setTimeout(resolve, 600)); // three stall periods without reading
+        }
+      }
+      expect(total).toBe(8 * 1024 * 1024);
     } finally {
       client.close();
     }
@@ -81,7 +119,7 @@ describe('createDirectClient', () => {
 
   it('rejects with the signal’s reason, before the answer and while the body streams', async () => {
     handler = () => undefined;
-    const client = createDirectClient({ timeoutMs: 5000, stallMs: 5000 });
+    const client = createDirectClient({ timeoutMs: 5000 });
     try {
       const before = new AbortController();
       setTimeout(() => before.abort(new Error('stopped by the test')), 50);
@@ -116,8 +154,8 @@ describe('createDirectClient', () => {
     });
 
     it('trusts caFile beside the roots, and without it names the certificate problem', async () => {
-      const trusting = createDirectClient({ timeoutMs: 5000, stallMs: 5000, caFile: pki.caFile });
-      const plain = createDirectClient({ timeoutMs: 5000, stallMs: 5000 });
+      const trusting = createDirectClient({ timeoutMs: 5000, caFile: pki.caFile });
+      const plain = createDirectClient({ timeoutMs: 5000 });
       try {
         expect(await readAll((await trusting.request({ method: 'GET', url: `${secureOrigin}/`, headers: {} })).body)).toBe('over tls');
         await expect(plain.request({ method: 'GET', url: `${secureOrigin}/`, headers: {} })).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });

@@ -340,6 +340,8 @@ async function planOnce(destination: Destination, config: Config, deps: SyncDeps
     };
   } catch (error) {
     deadline.dispose();
+    // A failed run may still have learnt what the server offers (a remembered advertisement replaced).
+    if (!config.checkOnly) await capabilities?.save();
     await source.close();
     if (source !== opened) await opened.close().catch(() => undefined);
     throw deadline.explain(error, what);
@@ -425,6 +427,8 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
     throw plan.deadline.explain(error, 'checking or downloading content');
   } finally {
     plan.deadline.dispose();
+    // What the git server offers, learnt while planning or downloading: remembered, whatever happens next.
+    await plan.capabilities?.save();
   }
   const moved = fetched.blobs > 0 ? `via ${fetched.strategy}, ${fetched.blobs} blobs, ${formatBytes(fetched.bytes)}` : plan.prefetched.blobs > 0 ? 'nothing more: the content came with the tree' : fetched.strategy === 'local' ? 'nothing: the content was on the host' : 'nothing to download';
   phase.end(moved, { blobs: fetched.blobs, bytes: fetched.bytes });
@@ -463,7 +467,6 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
     cache[refKey(config.apiUrl, config.repo, config.ref)] = { etag: plan.resolved.etag, sha: plan.resolved.sha };
     await saveRefCache(destination.paths.etags, cache);
   }
-  await plan.capabilities?.save();
   return resultOf(plan, destination, {
     checkOnly: false,
     strategy,

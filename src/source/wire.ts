@@ -91,6 +91,16 @@ function retryableWire(error: unknown): boolean {
   return error instanceof GitHttpError && (error.status >= 500 || error.status === 429 || error.status === 408);
 }
 
+/**
+ * Failures that may come from asking with capabilities the server no longer offers (or at a URL it
+ * has since moved): its protocol errors, and HTTP answers other than about credentials, the rate or
+ * the server's health. Worth one more try after a fresh advertisement.
+ */
+function refusedAsAsked(error: unknown): boolean {
+  if (error instanceof GitServerError || error instanceof GitProtocolError || error instanceof ProtocolVersionError) return true;
+  return error instanceof GitHttpError && error.status >= 300 && error.status < 500 && ![401, 403, 407, 408, 429].includes(error.status);
+}
+
 /** How deep the downgrade guard walks history when the new commit is not a child of the applied one. */
 export const ANCESTRY_DEPTH = 10_000;
 
@@ -125,11 +135,14 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
   /** `capabilities` came from an earlier run, not from the server during this one. */
   let remembered = capabilities !== undefined;
   /** What a call answered with: a new advertisement (the call made the GET itself) is remembered. */
+  const home = transport.url;
   const learn = (answered: Capabilities): void => {
     if (answered === capabilities) return;
     capabilities = answered;
     remembered = false;
-    options.capabilities?.remember(answered.lines);
+    // An advertisement served from another URL (a redirect) is not remembered: the next run's POST
+    // would go to the configured URL, which only redirects.
+    if (transport.url === home) options.capabilities?.remember(answered.lines);
   };
   /** Commits and trees the pack of this run brought, by SHA. */
   const objects = new Map<string, Buffer>();
@@ -152,8 +165,8 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
     try {
       return await withRetries(what, attempt);
     } catch (error) {
-      if (!remembered || !(error instanceof GitServerError || error instanceof GitProtocolError || error instanceof ProtocolVersionError)) throw error;
-      log('debug', `${what} failed with the capabilities remembered from an earlier run (${error.message}); asking ${transport.url} for them again.`);
+      if (!remembered || !refusedAsAsked(error)) throw error;
+      log('debug', `${what} failed with the capabilities remembered from an earlier run (${error instanceof Error ? error.message : String(error)}); asking ${transport.url} for them again.`);
       capabilities = undefined;
       remembered = false;
       return withRetries(what, attempt);
@@ -193,34 +206,38 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
     const host = options.host();
     let counts = { blobs: 0, bytes: 0 };
     const thin = previous !== undefined && previous.commit !== commit;
-    // Without blobs (--check-only): `filter blob:none`, or — a server without partial clone (plain
-    // git-http-backend, uploadpack.allowFilter off) — the blobs come, held in memory and dropped.
-    const filter = read.withContent ? undefined : (await filters()) ? 'blob:none' : undefined;
-    // Blobs that came although not wanted stay in memory (they may be delta bases of the pack), never in the store.
-    const held = read.withContent || filter !== undefined ? undefined : new Map<string, Buffer>();
-    const sinkOf = (): PackObjectSink => {
+    /** One attempt; `againstPrevious`: a thin fetch with `have` (else the commit on its own). */
+    const attempt = async (againstPrevious: boolean): Promise<void> => {
+      // Without blobs (--check-only): `filter blob:none`, or — a server without partial clone (plain
+      // git-http-backend, uploadpack.allowFilter off) — the blobs come, held in memory and dropped.
+      // Decided per attempt: remembered capabilities may be replaced by the server's own in between.
+      const filter = read.withContent ? undefined : (await filters()) ? 'blob:none' : undefined;
+      // Blobs that came although not wanted stay in memory (they may be delta bases of the pack), never in the store.
+      const held = read.withContent || filter !== undefined ? undefined : new Map<string, Buffer>();
       counts = { blobs: 0, bytes: 0 };
       received.bytes = 0;
       received.items = 0;
-      const sink = packSink(host.store, objects, sizes, counts, `the pack of ${commit.slice(0, 12)} from ${transport.url}`, report === undefined ? undefined : () => report(0, 1));
-      held?.clear();
-      return held === undefined ? sink : { object: sink.object, blob: (size) => memoryWriter(held, size, transport.url, '--check-only') };
-    };
-    const request = {
-      wants: [commit],
-      deepen: 1,
-      ...(filter === undefined ? {} : { filter }),
-      ...(thin ? { haves: [previous.commit], shallow: [previous.commit] } : {}),
+      const stored = packSink(host.store, objects, sizes, counts, `the pack of ${commit.slice(0, 12)} from ${transport.url}`, report === undefined ? undefined : () => report(0, 1));
+      const sink: PackObjectSink = held === undefined ? stored : { object: stored.object, blob: (size) => memoryWriter(held, size, transport.url, '--check-only') };
+      const result = await fetchPack({
+        ...call,
+        ...(capabilities ? { capabilities } : {}),
+        wants: [commit],
+        deepen: 1,
+        ...(filter === undefined ? {} : { filter }),
+        ...(againstPrevious && thin ? { haves: [previous.commit], shallow: [previous.commit] } : {}),
+        sink,
+        bases: withHeld(baseProvider(host, objects, againstPrevious ? index : undefined), held),
+      });
+      learn(result.capabilities);
     };
     const what = `the pack of ${commit.slice(0, 12)}`;
     try {
-      const result = await retried(what, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), ...request, sink: sinkOf(), bases: withHeld(baseProvider(host, objects, index), held) }));
-      learn(result.capabilities);
+      await retried(what, () => attempt(true));
     } catch (error) {
       if (!(error instanceof MissingBasesError) || !thin) throw error;
       log('warn', `The pack for ${commit.slice(0, 12)} named ${error.missing.length} delta base(s) this host does not hold (e.g. ${error.missing[0]}); fetching the commit again without them.`);
-      const result = await retried(what, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], deepen: 1, ...(filter === undefined ? {} : { filter }), sink: sinkOf(), bases: withHeld(baseProvider(host, objects, undefined), held) }));
-      learn(result.capabilities);
+      await retried(what, () => attempt(false));
     }
     return counts;
   };
@@ -250,8 +267,10 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
   const commitObject = async (commit: string): Promise<Buffer> => {
     const known = objects.get(commit);
     if (known !== undefined) return known;
-    const filter = (await filters()) ? { filter: 'tree:0' } : {};
-    await retried(`commit ${commit.slice(0, 12)}`, () => fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], deepen: 1, ...filter, thinPack: false, sink: commitsOnly(objects) }));
+    await retried(`commit ${commit.slice(0, 12)}`, async () => {
+      const filter = (await filters()) ? { filter: 'tree:0' } : {};
+      return fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], deepen: 1, ...filter, thinPack: false, sink: commitsOnly(objects) });
+    });
     const data = objects.get(commit);
     if (data === undefined) throw new GitProtocolError(`The server answered a fetch of commit ${commit.slice(0, 12)} from ${transport.url} without it.`);
     return data;
@@ -273,9 +292,9 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
     };
     // A server without partial clone sends the trees and blobs too: more bytes, same answer. The blobs
     // are held in memory while the pack is read (later entries may be deltas against them), then dropped.
-    const filtered = await filters();
-    if (!filtered) log('debug', `${transport.url} offers no partial clone (filter): the history walk from ${commit.slice(0, 12)} back to ${previous.commit.slice(0, 12)} brings trees and blobs too.`);
-    await retried(`the history of ${commit.slice(0, 12)}`, () => {
+    await retried(`the history of ${commit.slice(0, 12)}`, async () => {
+      const filtered = await filters();
+      if (!filtered) log('debug', `${transport.url} offers no partial clone (filter): the history walk from ${commit.slice(0, 12)} back to ${previous.commit.slice(0, 12)} brings trees and blobs too.`);
       const held = new Map<string, Buffer>();
       const walk: PackObjectSink = filtered ? sink : { object: sink.object, blob: (size) => memoryWriter(held, size, transport.url, 'the downgrade guard (or pass --allow-downgrade)') };
       return fetchPack({ ...call, ...(capabilities ? { capabilities } : {}), wants: [commit], haves: [previous.commit], deepen: ANCESTRY_DEPTH, ...(filtered ? { filter: 'tree:0' } : {}), thinPack: false, sink: walk, bases: withHeld({ get: () => undefined }, held) });

@@ -22,7 +22,7 @@ export interface CapabilityMemo {
   readonly known: readonly string[] | undefined;
   /** A fresh advertisement was read during the run. */
   remember(lines: readonly string[]): void;
-  /** Write what the run learnt (nothing when it learnt nothing). */
+  /** Write what the run learnt (nothing when it learnt nothing). Never fails: a memo not written costs a GET. */
   save(): Promise<void>;
 }
 
@@ -51,9 +51,14 @@ export async function loadCapabilityMemo(file: string, url: string, now: () => n
     },
     async save() {
       if (learnt === undefined) return;
-      await writeJsonAtomic(file, { ...all, [url]: learnt });
-      all = { ...all, [url]: learnt };
+      const next = { ...all, [url]: learnt };
       learnt = undefined;
+      try {
+        await writeJsonAtomic(file, next);
+        all = next;
+      } catch {
+        // A full or read-only state dir: the next run asks the server (decision 0004).
+      }
     },
   };
 }

@@ -4,7 +4,8 @@
  * the ref by ls-refs, content over the wire protocol, the downgrade guard and --check-only as on
  * GitHub. lighttpd's access log shows every request that reached the host.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, realpath, writeFile } from 'node:fs/promises';
+import { destPaths } from '../../src/state/layout.js';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseJson } from '../support/cli.js';
@@ -96,6 +97,37 @@ describe.skipIf(LIGHTTPD === undefined)('a plain git host: lighttpd + git-http-b
     await fx.expectSameAsCommit(third);
     expect(await fx.sync(url, ['--allow-downgrade'])).toMatchObject({ commit: first });
     await fx.expectSameAsCommit(first);
+  });
+
+  it('remembered capabilities the host no longer stands by (filter, here) cost one fresh advertisement, for --check-only and the guard alike', async () => {
+    await content();
+    url = await host.serve('acme/hypervisor.git', fx.repo.dir);
+    await fx.sync(url);
+    // As if the host had offered partial clone when the memo was written, and turned it off since.
+    const memo = join(destPaths(fx.stateDir, await realpath(fx.dest)).root, 'git-capabilities.json');
+    const claimFilter = async (): Promise<void> => {
+      const saved = JSON.parse(await readFile(memo, 'utf8')) as Record<string, { lines: string[]; at: number }>;
+      for (const entry of Object.values(saved)) entry.lines = entry.lines.map((line) => (line.startsWith('fetch=') && !line.includes('filter') ? `${line} filter` : line));
+      await writeFile(memo, JSON.stringify(saved));
+    };
+    await claimFilter();
+    for (const n of [1, 2]) {
+      await fx.repo.write('hosts/web/configuration.nix', `{ web, v${n} }\n`);
+      await fx.repo.commit(`v${n}`);
+    }
+    await host.update('acme/hypervisor.git');
+    await host.resetLog();
+    const check = await fx.run(['sync', '--check-only', '--json', '--repo', url]);
+    expect(check.code, check.stderr).toBe(3);
+    expect((await requests()).filter((line) => line.startsWith('GET '))).toEqual(['GET /info/refs?service=git-upload-pack 200']);
+    // --check-only writes nothing: the memo still claims filter, and the sync (guard walk included) copes the same way.
+    await host.resetLog();
+    const head = await fx.repo.head();
+    expect(await fx.sync(url)).toMatchObject({ commit: head });
+    await fx.expectSameAsCommit(head);
+    expect((await requests()).filter((line) => line.startsWith('GET '))).toEqual(['GET /info/refs?service=git-upload-pack 200']);
+    // The sync remembered what the host offers now: the next run asks no GET.
+    expect(await readFile(memo, 'utf8')).not.toContain('filter');
   });
 
   it('without partial clone, big files edited over several commits: --check-only and the history walk resolve in-pack deltas', async () => {

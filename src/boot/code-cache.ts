@@ -16,10 +16,10 @@
  * This module runs before the CLI, so it imports nothing but Node's built-ins.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, unlinkSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -60,12 +60,17 @@ export function cacheFileName(bundle: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtim
   return `hostsync-${safe}-${key}.v8cache`;
 }
 
-/** The cache's bytes when the file is this user's own; else undefined. */
+/**
+ * The cache's bytes when the file is this user's own: a regular file (not followed through a
+ * symlink), owned by `uid`, with one name, that no one else may write; else undefined. (Only its owner
+ * could have written such a file, so a directory swapped by someone else cannot hand us theirs.)
+ */
 function readOwn(file: string, uid: number): Buffer | undefined {
   let fd: number | undefined;
   try {
-    fd = openSync(file, 'r');
-    if (fstatSync(fd).uid !== uid) return undefined;
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const info = fstatSync(fd);
+    if (!info.isFile() || info.uid !== uid || info.nlink !== 1 || (info.mode & 0o022) !== 0) return undefined;
     return readFileSync(fd);
   } catch {
     return undefined;
@@ -74,10 +79,14 @@ function readOwn(file: string, uid: number): Buffer | undefined {
   }
 }
 
-function writeAtomic(file: string, data: Buffer): void {
+/** Temp files of killed runs older than this are removed when a cache is written. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/** Write the cache (0600, temp name then rename), and remove what older builds and killed runs left. */
+function writeCache(file: string, make: () => Buffer): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
+    writeFileSync(tmp, make(), { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
   } catch {
     try {
@@ -85,6 +94,19 @@ function writeAtomic(file: string, data: Buffer): void {
     } catch {
       // nothing was written
     }
+    return;
+  }
+  const dir = dirname(file);
+  const name = basename(file);
+  const sameCommand = name.slice(0, name.lastIndexOf('-') + 1);
+  try {
+    for (const other of readdirSync(dir)) {
+      if (other === name || !other.startsWith('hostsync-')) continue;
+      const stale = other.endsWith('.tmp') ? Date.now() - lstatSync(join(dir, other)).mtimeMs > STALE_TEMP_MS : other.startsWith(sameCommand) && other.endsWith('.v8cache');
+      if (stale) unlinkSync(join(dir, other));
+    }
+  } catch {
+    // a tidy-up only
   }
 }
 
@@ -94,24 +116,29 @@ export interface RunBundleOptions {
   readonly home?: string;
 }
 
-/** What {@link runBundle} did with the cache (for tests). */
-export type CacheOutcome = 'off' | 'unsafe' | 'used' | 'written';
+/** What {@link runBundle} did with the cache (for tests); 'unreadable': the bundle was not run. */
+export type CacheOutcome = 'off' | 'unsafe' | 'used' | 'written' | 'unreadable';
 
 /**
  * Compile and run the CommonJS bundle at `bundle` (the CLI's entry, which starts itself) with a code
- * cache. Returns what happened to the cache; 'written' means one is written when the process exits.
+ * cache. Returns what happened to the cache; 'written' means one is written when the process exits;
+ * 'unreadable' means the bundle could not be read and nothing ran (the caller starts the CLI otherwise).
  */
 export function runBundle(bundle: string, argv: readonly string[], options: RunBundleOptions = {}): CacheOutcome {
   const env = options.env ?? process.env;
   const uid = options.uid ?? process.getuid?.() ?? -1;
-  const fd = openSync(bundle, 'r');
   let source: string;
   let identity: Stats;
   try {
-    identity = fstatSync(fd);
-    source = readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
+    const fd = openSync(bundle, 'r');
+    try {
+      identity = fstatSync(fd);
+      source = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 'unreadable';
   }
   if (source.startsWith('#!')) source = `//${source}`;
   const dir = codeCacheDir(env, uid, options.home ?? safeHome());
@@ -127,7 +154,7 @@ export function runBundle(bundle: string, argv: readonly string[], options: RunB
   if (file !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
     outcome = 'written';
     // At exit the cache holds every function this run compiled, not only the top level.
-    process.once('exit', () => writeAtomic(file, script.createCachedData()));
+    process.once('exit', () => writeCache(file, () => script.createCachedData()));
   }
   const module = { exports: {} };
   const start = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object, filename: string, dirname: string) => void;

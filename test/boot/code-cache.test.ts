@@ -4,7 +4,7 @@
  * written anew; a directory others may write, a symlink, or a file of another user is never used.
  */
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,13 +112,41 @@ describe('codeCacheDir and cacheFileName', () => {
     expect(cacheFileName(file, '../../etc/passwd')).toMatch(/^hostsync-other-/);
   });
 
-  it('a rebuilt bundle never meets the old cache', async () => {
+  it('a rebuilt bundle never meets the old cache, and its cache replaces the old one', async () => {
     const dir = join(tmp, 'rebuilt');
     expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
     expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('used');
+    const [old] = await cacheFiles(dir);
     await writeFile(bundle, (await readFile(bundle, 'utf8')).replace("'ran '", "'RAN '"));
     expect(await start({ CACHE_DIRECTORY: dir })).toEqual({ ran: 'RAN bundle.cjs sync', outcome: 'written' });
+    const now = await cacheFiles(dir);
+    expect(now).toHaveLength(1);
+    expect(now).not.toContain(old);
     await writeFile(bundle, (await readFile(bundle, 'utf8')).replace("'RAN '", "'ran '"));
+  });
+
+  it('a cache file that is a symlink, has a second name, or others may write is not used', async () => {
+    const dir = join(tmp, 'files');
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
+    const [name] = await cacheFiles(dir);
+    const file = join(dir, name!);
+    const real = join(tmp, 'real-cache');
+    await rename(file, real);
+    await symlink(real, file);
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
+    await link(file, join(tmp, 'second-name'));
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
+    await rm(join(tmp, 'second-name'));
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('used');
+    await chmod(file, 0o620);
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('used');
+  });
+
+  it('an unreadable bundle runs nothing and says so (bin/hostsync.js then starts the per-file build)', async () => {
+    const script = `import { runBundle } from ${JSON.stringify(LOADER)}; process.stdout.write(runBundle(${JSON.stringify(join(tmp, 'missing.cjs'))}, process.argv) + '\\n');`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env['PATH'] ?? '', HOME: tmp, CACHE_DIRECTORY: join(tmp, 'cache') } });
+    expect(stdout).toBe('unreadable\n');
   });
 
   it('isPrivateDir refuses a group-writable directory', async () => {

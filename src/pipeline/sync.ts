@@ -456,16 +456,17 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
     await destination.apply(plan.plan, manifest, previous, now, plan.scan.statCache, onApplied);
     const counted = countPlanChanges(plan.plan);
     phase.end(filesAndFolders(counted.files, counted.folders), { changes: plan.plan.changes.length, ...counted });
-    await recordGeneration(destination.paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(plan.changes) }, config.historyLimit);
-    if (!plan.held) await clearHold(destination.paths);
-    await collectGarbage(config.stateDir, destination.store, now).catch((error: unknown) => deps.log('warn', `Skipped cleaning the object store: ${errorMessage(error)}`));
-  }
-  // An apply records what it wrote in the stat cache itself (Destination.apply).
-  if (!applied && plan.statCacheChanged) await saveStatCache(destination.paths.statCache, plan.scan.statCache);
-  if (plan.resolved.etag !== undefined) {
-    const cache = await loadRefCache(destination.paths.etags);
-    cache[refKey(config.apiUrl, config.repo, config.ref)] = { etag: plan.resolved.etag, sha: plan.resolved.sha };
-    await saveRefCache(destination.paths.etags, cache);
+    // The run's records, each its own file, written side by side (the collection reads the history, so after it).
+    await Promise.all([
+      recordGeneration(destination.paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(plan.changes) }, config.historyLimit).then(() =>
+        collectGarbage(config.stateDir, destination.store, now).catch((error: unknown) => deps.log('warn', `Skipped cleaning the object store: ${errorMessage(error)}`)),
+      ),
+      plan.held ? undefined : clearHold(destination.paths),
+      saveEtag(destination, plan, config),
+    ]);
+  } else {
+    // An apply records what it wrote in the stat cache itself (Destination.apply).
+    await Promise.all([plan.statCacheChanged ? saveStatCache(destination.paths.statCache, plan.scan.statCache) : undefined, saveEtag(destination, plan, config)]);
   }
   return resultOf(plan, destination, {
     checkOnly: false,
@@ -474,6 +475,14 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
     bytes: fetched.bytes + plan.prefetched.bytes,
     blobs: fetched.blobs + plan.prefetched.blobs,
   });
+}
+
+/** The ref's ETag and SHA, for the next run's conditional request (after the apply: it vouches for DEST's commit). */
+async function saveEtag(destination: Destination, plan: SyncPlan, config: Config): Promise<void> {
+  if (plan.resolved.etag === undefined) return;
+  const cache = await loadRefCache(destination.paths.etags);
+  cache[refKey(config.apiUrl, config.repo, config.ref)] = { etag: plan.resolved.etag, sha: plan.resolved.sha };
+  await saveRefCache(destination.paths.etags, cache);
 }
 
 /** Blobs into the store through the source's transfers, in the order it chooses (for what src/lfs must read). */

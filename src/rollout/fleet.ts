@@ -102,8 +102,8 @@ export async function openFleetRun(config: Config, deps: FleetDeps): Promise<Fle
   let identity: HostIdentity | undefined;
   const who = async (): Promise<HostIdentity> => (identity ??= await hostIdentity(config.hostId, deps.identity));
   if (needsIdentity) await who();
-  const memo = config.poll === 'auto' && config.transport === 'auto' && config.gitUrl === undefined ? await loadQuotaMemo(config.stateDir) : undefined;
   const chosenByAuto = config.poll === 'auto' && config.transport === 'auto' && config.gitUrl === undefined;
+  const memo = chosenByAuto ? await loadQuotaMemo(config.stateDir) : undefined;
   const poll = choosePoll({ poll: config.poll, transport: config.transport, gitUrl: config.gitUrl, alternatives: alternatives.length, memo, nowMs: deps.now() });
   deps.log('debug', `poll: ${poll.via} (${poll.reason})`);
 
@@ -185,7 +185,7 @@ export async function openFleetRun(config: Config, deps: FleetDeps): Promise<Fle
     },
     async remember(stats) {
       if (stats.rateLimit === undefined) return;
-      await saveQuotaMemo(config.stateDir, stats.rateLimit).catch((error: unknown) => deps.log('debug', `Could not keep the quota for the next run's poll choice: ${String(error)}`));
+      await saveQuotaMemo(config.stateDir, stats.rateLimit, memo).catch((error: unknown) => deps.log('debug', `Could not keep the quota for the next run's poll choice: ${String(error)}`));
     },
   };
 }

@@ -73,8 +73,13 @@ export async function loadQuotaMemo(stateDir: string): Promise<QuotaMemo | undef
   }
 }
 
-/** Keep what this run saw of the quota, for the next run's choice. */
-export async function saveQuotaMemo(stateDir: string, rate: RateLimitInfo): Promise<void> {
+/**
+ * Keep what this run saw of the quota, for the next run's choice — unless the memo already says it
+ * (`known`: what was read at the start; an unchanged poll's 304 leaves the quota as it was). Without
+ * an fsync: a memo lost in a power cut only costs the next run its informed choice.
+ */
+export async function saveQuotaMemo(stateDir: string, rate: RateLimitInfo, known?: QuotaMemo): Promise<void> {
+  if (known !== undefined && known.limit === rate.limit && known.remaining === rate.remaining && known.reset === rate.reset) return;
   await ensurePrivateDir(stateDir);
-  await writeJsonAtomic(memoFile(stateDir), { limit: rate.limit, remaining: rate.remaining, reset: rate.reset } satisfies QuotaMemo);
+  await writeJsonAtomic(memoFile(stateDir), { limit: rate.limit, remaining: rate.remaining, reset: rate.reset } satisfies QuotaMemo, true, false);
 }

@@ -37,10 +37,11 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
 /**
  * Write JSON atomically and durably: two-space indented with a trailing newline (humans read these
  * at 3 a.m.), or on one line when `pretty` is false (manifests and journals of thousands of
- * entries: half the bytes, and faster both ways; `jq .` reads them).
+ * entries: half the bytes, and faster both ways; `jq .` reads them). `durable: false` as for
+ * {@link writeFileAtomic}: for caches whose reader takes a damaged file for a missing one.
  */
-export async function writeJsonAtomic(file: string, value: unknown, pretty = true): Promise<void> {
-  await writeFileAtomic(file, `${pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)}\n`);
+export async function writeJsonAtomic(file: string, value: unknown, pretty = true, durable = true): Promise<void> {
+  await writeFileAtomic(file, `${pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)}\n`, 0o600, durable);
 }
 
 /** Read and parse JSON; `undefined` when the file does not exist. Other errors propagate. */

@@ -2,7 +2,7 @@
  * The pure parts of a rollout: a host's wave from its id, the gate's verdict on a commit, the
  * poll's choice, and the host identity from /etc/machine-id or the host name.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, stat, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -136,6 +136,12 @@ describe('the poll', () => {
       expect(await loadQuotaMemo(dir)).toBeUndefined();
       await saveQuotaMemo(dir, { limit: 12_500, remaining: 42, reset, resource: 'core' });
       expect(await loadQuotaMemo(dir)).toEqual({ limit: 12_500, remaining: 42, reset });
+      // What the memo already says is not written again (an unchanged poll's 304); a change is.
+      const before = (await stat(join(dir, 'quota.json'))).ino;
+      await saveQuotaMemo(dir, { limit: 12_500, remaining: 42, reset, resource: 'core' }, { limit: 12_500, remaining: 42, reset });
+      expect((await stat(join(dir, 'quota.json'))).ino).toBe(before);
+      await saveQuotaMemo(dir, { limit: 12_500, remaining: 41, reset, resource: 'core' }, { limit: 12_500, remaining: 42, reset });
+      expect(await loadQuotaMemo(dir)).toEqual({ limit: 12_500, remaining: 41, reset });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -16,7 +16,7 @@
  * This module runs before the CLI, so it imports nothing but Node's built-ins.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, unlinkSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -71,7 +71,10 @@ function readOwn(file: string, uid: number): Buffer | undefined {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const info = fstatSync(fd);
     if (!info.isFile() || info.uid !== uid || info.nlink !== 1 || (info.mode & 0o022) !== 0) return undefined;
-    return readFileSync(fd);
+    const data = readFileSync(fd);
+    // In use: its mtime says so to the tidy-up of other installs sharing the directory (writeCache).
+    if (Date.now() - info.mtimeMs > 24 * 60 * 60 * 1000) futimesSync(fd, info.atime, new Date());
+    return data;
   } catch {
     return undefined;
   } finally {
@@ -81,6 +84,13 @@ function readOwn(file: string, uid: number): Buffer | undefined {
 
 /** Temp files of killed runs older than this are removed when a cache is written. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/**
+ * A command's caches not used for this long are removed when one is written: an older build's, or
+ * another Node's. A cache in use is touched by every run that uses it, so installs that share the
+ * directory do not evict each other.
+ */
+const UNUSED_CACHE_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** Write the cache (0600, temp name then rename), and remove what older builds and killed runs left. */
 function writeCache(file: string, make: () => Buffer): void {
@@ -98,12 +108,15 @@ function writeCache(file: string, make: () => Buffer): void {
   }
   const dir = dirname(file);
   const name = basename(file);
-  const sameCommand = name.slice(0, name.lastIndexOf('-') + 1);
+  const command = name.slice('hostsync-'.length, name.lastIndexOf('-'));
+  const sameCommand = new RegExp(`^hostsync-${command}-[0-9a-f]{32}\\.v8cache$`);
   try {
     for (const other of readdirSync(dir)) {
-      if (other === name || !other.startsWith('hostsync-')) continue;
-      const stale = other.endsWith('.tmp') ? Date.now() - lstatSync(join(dir, other)).mtimeMs > STALE_TEMP_MS : other.startsWith(sameCommand) && other.endsWith('.v8cache');
-      if (stale) unlinkSync(join(dir, other));
+      if (other === name) continue;
+      const temp = other.startsWith('hostsync-') && other.endsWith('.tmp');
+      if (!temp && !sameCommand.test(other)) continue;
+      const age = Date.now() - lstatSync(join(dir, other)).mtimeMs;
+      if (age > (temp ? STALE_TEMP_MS : UNUSED_CACHE_MS)) unlinkSync(join(dir, other));
     }
   } catch {
     // a tidy-up only

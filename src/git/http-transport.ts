@@ -9,7 +9,7 @@
  */
 import { createGunzip, createInflate, gzipSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { createDirectClient, guardStall } from '../net/direct-request.js';
 import { lazyDispatcher } from '../net/lazy-dispatcher.js';
 import { HostsyncError, UsageError } from '../errors.js';
@@ -91,10 +91,10 @@ interface Answer {
 }
 
 /** Up to `limit` bytes of a body as text (the rest is read and dropped). */
-async function textOf(body: Readable, limit: number): Promise<string> {
+async function textOf(body: AsyncIterable<Buffer>, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+  for await (const chunk of body) {
     if (size < limit) chunks.push(chunk);
     size += chunk.length;
   }
@@ -175,7 +175,7 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
     let text = '';
     try {
       const type = header(response.headers, 'content-type');
-      if (type.startsWith('text/')) text = await textOf(response.body, 1000);
+      if (type.startsWith('text/')) text = await textOf(guardStall(response.body as AsyncIterable<Buffer>, stallMs, new URL(url).host, () => response.body.destroy()), 1000);
       else response.body.destroy();
     } catch {
       // The status is what matters; an unreadable body adds nothing.
@@ -192,19 +192,18 @@ export function createGitHttpTransport(options: GitHttpTransportOptions): GitHtt
       raw.destroy();
       throw new GitProtocolError(`The git server sent a body with Content-Encoding ${encoding}, which hostsync cannot decode.`);
     }
-    let source: AsyncIterable<Buffer> = raw as AsyncIterable<Buffer>;
+    let source: Readable = raw;
     if (!plain) {
       const decoder = encoding === 'deflate' ? createInflate() : createGunzip();
-      // Count wire bytes beside the pipe: both listeners see every chunk, pipe() keeps the back-pressure.
+      // Count wire bytes beside the pipeline: both listeners see every chunk, the pipeline keeps the
+      // back-pressure, and either stream ending early (a stall, a reader that stops) destroys both.
       raw.on('data', (chunk: Buffer) => {
         stats.bytesReceived += chunk.length;
       });
-      raw.on('error', (error) => decoder.destroy(error));
-      source = raw.pipe(decoder);
+      source = pipeline(raw, decoder, () => undefined);
     }
     // No byte for stallMs while waiting for one fails the body (the time spent on a chunk does not count).
-    const host = new URL(url).host;
-    const watched = guardStall(source, stallMs, host, () => raw.destroy());
+    const watched = guardStall(source as AsyncIterable<Buffer>, stallMs, new URL(url).host, () => source.destroy());
     async function* guarded(): AsyncGenerator<Buffer> {
       try {
         for await (const chunk of watched) {

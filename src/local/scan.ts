@@ -302,9 +302,9 @@ export interface RecordAppliedOptions {
   /**
    * The mtime the apply wrote its files with (ms since the epoch; apply/reconcile.ts). A written file
    * is recorded at once only while its mtime is still that: anything newer was changed by someone
-   * after the apply wrote it, and is read back first. Without it, only racy files are read back.
+   * after the apply wrote it, and is read back first.
    */
-  readonly stampMs?: number | undefined;
+  readonly stampMs: number;
   /** Wall-clock milliseconds since the epoch. @default Date.now */
   readonly clock?: () => number;
 }
@@ -315,7 +315,7 @@ export interface RecordAppliedOptions {
  * poll hashes none of them. `written` maps relative paths to the SHA now there (files only),
  * `removed` lists paths that are gone.
  */
-export async function recordApplied(before: StatCache, root: string, written: ReadonlyMap<string, string>, removed: readonly string[], options: RecordAppliedOptions = {}): Promise<StatCache> {
+export async function recordApplied(before: StatCache, root: string, written: ReadonlyMap<string, string>, removed: readonly string[], options: RecordAppliedOptions): Promise<StatCache> {
   const clock = options.clock ?? Date.now;
   const entries = new Map(before.entries);
   for (const path of removed) entries.delete(path);
@@ -337,14 +337,14 @@ export async function recordApplied(before: StatCache, root: string, written: Re
 
 /**
  * Written files whose recorded SHA is not proven by their stat data: one changed since the apply
- * stamped it (its mtime is newer than the stamp, by any amount — a long apply gives others time), or,
- * without a stamp, one written within the racy margin of now (a change in the same clock tick could
+ * stamped it (its mtime is newer than the stamp, by any amount — a long apply gives others time),
+ * and among those one changed within the racy margin of now (a change in the same clock tick could
  * not be told apart). Each is read back — after waiting out the margin where it is still racy and the
  * margin is the fine one — and recorded only if its content is what was written and its stat did not
  * move while it was read; any other is dropped, so the next run hashes it. On a file system with
- * whole-second mtimes the 2 s wait is not worth it: racy files are dropped instead.
+ * whole-second mtimes the 2 s wait is not worth it: racy ones are dropped instead.
  */
-async function settleSuspects(entries: Map<string, StatCacheEntry>, base: string, written: ReadonlyMap<string, string>, marginMs: number, stampMs: number | undefined, clock: () => number): Promise<void> {
+async function settleSuspects(entries: Map<string, StatCacheEntry>, base: string, written: ReadonlyMap<string, string>, marginMs: number, stampMs: number, clock: () => number): Promise<void> {
   const now = clock();
   const suspects: string[] = [];
   let newestRacy = -Infinity;
@@ -352,7 +352,7 @@ async function settleSuspects(entries: Map<string, StatCacheEntry>, base: string
     const entry = entries.get(path);
     if (entry === undefined) continue;
     // 1 ms of slack: utimes takes seconds as a float, the kernel keeps nanoseconds.
-    const changed = stampMs !== undefined && entry.mtimeMs > stampMs + 1;
+    const changed = entry.mtimeMs > stampMs + 1;
     const racy = isRacy(entry.mtimeMs, now, marginMs);
     if (!changed && !racy) continue;
     if (racy && marginMs > FINE_RACY_MARGIN_MS) {

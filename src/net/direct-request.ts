@@ -85,8 +85,9 @@ export async function* guardStall(body: AsyncIterable<Buffer>, ms: number, host:
       yield next.value;
     }
   } finally {
-    // A reader that stops early (a damaged pack, an abort) releases the body, as for-await would.
-    if (!ended) await chunks.return?.()?.catch(() => undefined);
+    // A reader that stops early (a damaged pack, an abort) releases the body, as for-await would —
+    // without waiting: after a stall a read is still pending, and `abandon` has destroyed the body.
+    if (!ended) void chunks.return?.()?.catch(() => undefined);
   }
 }
 

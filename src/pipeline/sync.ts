@@ -340,8 +340,6 @@ async function planOnce(destination: Destination, config: Config, deps: SyncDeps
     };
   } catch (error) {
     deadline.dispose();
-    // A failed run may still have learnt what the server offers (a remembered advertisement replaced).
-    if (!config.checkOnly) await capabilities?.save();
     await source.close();
     if (source !== opened) await opened.close().catch(() => undefined);
     throw deadline.explain(error, what);
@@ -457,7 +455,7 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
     const counted = countPlanChanges(plan.plan);
     phase.end(filesAndFolders(counted.files, counted.folders), { changes: plan.plan.changes.length, ...counted });
     // The run's records, each its own file, written side by side (the collection reads the history, so after it).
-    await Promise.all([
+    await allDone([
       recordGeneration(destination.paths, manifest, { kind: 'sync', previousCommit: previous?.commit, changes: countByKind(plan.changes) }, config.historyLimit).then(() =>
         collectGarbage(config.stateDir, destination.store, now).catch((error: unknown) => deps.log('warn', `Skipped cleaning the object store: ${errorMessage(error)}`)),
       ),
@@ -466,7 +464,7 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
     ]);
   } else {
     // An apply records what it wrote in the stat cache itself (Destination.apply).
-    await Promise.all([plan.statCacheChanged ? saveStatCache(destination.paths.statCache, plan.scan.statCache) : undefined, saveEtag(destination, plan, config)]);
+    await allDone([plan.statCacheChanged ? saveStatCache(destination.paths.statCache, plan.scan.statCache) : undefined, saveEtag(destination, plan, config)]);
   }
   return resultOf(plan, destination, {
     checkOnly: false,
@@ -475,6 +473,16 @@ export async function applySync(destination: Destination, plan: SyncPlan, deps: 
     bytes: fetched.bytes + plan.prefetched.bytes,
     blobs: fetched.blobs + plan.prefetched.blobs,
   });
+}
+
+/**
+ * Wait for every one of `writes`, then fail with the first failure: the DEST lock is released only
+ * once no write of the run is still going.
+ */
+async function allDone(writes: readonly (Promise<unknown> | undefined)[]): Promise<void> {
+  const settled = await Promise.allSettled(writes);
+  const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }
 
 /** The ref's ETag and SHA, for the next run's conditional request (after the apply: it vouches for DEST's commit). */

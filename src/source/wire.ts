@@ -80,7 +80,7 @@ export interface WireSourceOptions {
    * go out without the `info/refs` GET first, and a fresh advertisement read during the run is
    * handed back to be remembered.
    */
-  readonly capabilities?: { readonly known: readonly string[] | undefined; remember(lines: readonly string[]): void } | undefined;
+  readonly capabilities?: { readonly known: readonly string[] | undefined; remember(lines: readonly string[]): void; forget(): void } | undefined;
 }
 
 /** Failures of a fetch worth another attempt: the connection, the server's 5xx, a pack damaged on the way. */
@@ -143,6 +143,7 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
     // An advertisement served from another URL (a redirect) is not remembered: the next run's POST
     // would go to the configured URL, which only redirects.
     if (transport.url === home) options.capabilities?.remember(answered.lines);
+    else options.capabilities?.forget();
   };
   /** Commits and trees the pack of this run brought, by SHA. */
   const objects = new Map<string, Buffer>();

@@ -22,6 +22,8 @@ export interface CapabilityMemo {
   readonly known: readonly string[] | undefined;
   /** A fresh advertisement was read during the run. */
   remember(lines: readonly string[]): void;
+  /** The server moved (it redirects): what is remembered for this URL is dropped at `save`. */
+  forget(): void;
   /** Write what the run learnt (nothing when it learnt nothing). Never fails: a memo not written costs a GET. */
   save(): Promise<void>;
 }
@@ -43,15 +45,21 @@ export async function loadCapabilityMemo(file: string, url: string, now: () => n
   }
   const entry = all[url];
   const fresh = isRemembered(entry) && entry.at <= now() && now() - entry.at < CAPABILITIES_TTL_MS ? entry : undefined;
-  let learnt: Remembered | undefined;
+  /** What to write at `save`: an advertisement, `null` to drop the entry, undefined for nothing. */
+  let learnt: Remembered | null | undefined;
   return {
     known: fresh?.lines,
     remember(lines) {
       learnt = { lines: [...lines], at: now() };
     },
+    forget() {
+      learnt = url in all ? null : undefined;
+    },
     async save() {
       if (learnt === undefined) return;
-      const next = { ...all, [url]: learnt };
+      const next: Record<string, unknown> = { ...all };
+      if (learnt === null) delete next[url];
+      else next[url] = learnt;
       learnt = undefined;
       try {
         await writeJsonAtomic(file, next, true, false); // a cache: a damaged file reads as "not known"

@@ -4,7 +4,7 @@
  * written anew; a directory others may write, a symlink, or a file of another user is never used.
  */
 import { execFile } from 'node:child_process';
-import { chmod, chown, link, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, link, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,17 +112,32 @@ describe('codeCacheDir and cacheFileName', () => {
     expect(cacheFileName(file, '../../etc/passwd')).toMatch(/^hostsync-other-/);
   });
 
-  it('a rebuilt bundle never meets the old cache, and its cache replaces the old one', async () => {
+  it('a rebuilt bundle never meets the old cache; a cache unused for 30 days goes when another is written, one in use is kept', async () => {
     const dir = join(tmp, 'rebuilt');
     expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
     expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('used');
     const [old] = await cacheFiles(dir);
+    // Used two days ago: this run touches it.
+    const twoDaysAgo = (Date.now() - 2 * 86_400_000) / 1000;
+    await utimes(join(dir, old!), twoDaysAgo, twoDaysAgo);
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('used');
+    expect((await stat(join(dir, old!))).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+
     await writeFile(bundle, (await readFile(bundle, 'utf8')).replace("'ran '", "'RAN '"));
     expect(await start({ CACHE_DIRECTORY: dir })).toEqual({ ran: 'RAN bundle.cjs sync', outcome: 'written' });
-    const now = await cacheFiles(dir);
-    expect(now).toHaveLength(1);
-    expect(now).not.toContain(old);
+    expect(await cacheFiles(dir)).toHaveLength(2); // another install may still use the old one
+    const longAgo = (Date.now() - 31 * 86_400_000) / 1000;
+    await utimes(join(dir, old!), longAgo, longAgo);
+    await writeFile(join(dir, 'hostsync-sync-0123.v8cache.999.tmp'), 'left by a killed run');
+    await utimes(join(dir, 'hostsync-sync-0123.v8cache.999.tmp'), longAgo, longAgo);
+    await writeFile(join(dir, 'hostsync-dev-update-0123456789abcdef0123456789abcdef.v8cache'), 'another command');
+    await utimes(join(dir, 'hostsync-dev-update-0123456789abcdef0123456789abcdef.v8cache'), longAgo, longAgo);
     await writeFile(bundle, (await readFile(bundle, 'utf8')).replace("'RAN '", "'ran '"));
+    expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
+    const left = await readdir(dir);
+    expect(left).not.toContain(old);
+    expect(left).not.toContain('hostsync-sync-0123.v8cache.999.tmp');
+    expect(left).toContain('hostsync-dev-update-0123456789abcdef0123456789abcdef.v8cache'); // not this command's
   });
 
   it('a cache file that is a symlink, has a second name, or others may write is not used', async () => {
@@ -141,6 +156,20 @@ describe('codeCacheDir and cacheFileName', () => {
     await chmod(file, 0o620);
     expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('written');
     expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('used');
+  });
+
+  it('bin/hostsync.js without its bundle starts the per-file build', async () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const copy = join(tmp, 'install');
+    await mkdir(join(copy, 'bin'), { recursive: true });
+    await cp(join(root, 'dist'), join(copy, 'dist'), { recursive: true });
+    await rm(join(copy, 'dist', 'hostsync.cjs'));
+    await cp(join(root, 'bin', 'hostsync.js'), join(copy, 'bin', 'hostsync.js'));
+    await cp(join(root, 'package.json'), join(copy, 'package.json'));
+    await symlink(join(root, 'node_modules'), join(copy, 'node_modules'));
+    const { stdout } = await run(process.execPath, [join(copy, 'bin', 'hostsync.js'), '--version'], { env: { PATH: process.env['PATH'] ?? '', HOME: tmp, CACHE_DIRECTORY: join(tmp, 'install-cache') } });
+    expect(stdout).toMatch(/^hostsync\/\d+\.\d+\.\d+ /);
+    expect(await cacheFiles(join(tmp, 'install-cache')).catch(() => [])).toEqual([]); // no bundle, no cache
   });
 
   it('an unreadable bundle runs nothing and says so (bin/hostsync.js then starts the per-file build)', async () => {

@@ -9,6 +9,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDirectClient, guardStall } from '../../src/net/direct-request.js';
+import { createGitHttpTransport } from '../../src/git/http-transport.js';
+import { gzipSync } from 'node:zlib';
 import { createTestPki, type TestPki } from '../support/tls.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -135,6 +137,69 @@ describe('createDirectClient', () => {
     } finally {
       client.close();
     }
+  });
+
+  describe('through the git transport', () => {
+    const transport = () => createGitHttpTransport({ url: `${origin}/acme/x.git`, net: { proxy: undefined, caFile: undefined }, timeouts: { timeoutMs: 5000, stallMs: 200 } });
+
+    it('a gzip body that stalls fails within stallMs and its connection is closed', async () => {
+      let closed = false;
+      handler = (req, res) => {
+        req.on('close', () => undefined);
+        res.on('close', () => (closed = true));
+        res.writeHead(200, { 'content-type': 'application/x-git-upload-pack-result', 'content-encoding': 'gzip' });
+        const whole = gzipSync(Buffer.alloc(64 * 1024, 7));
+        res.write(whole.subarray(0, whole.length >> 1)); // half, then nothing
+      };
+      const git = transport();
+      try {
+        const body = await git.post(Buffer.from('0000'));
+        const started = Date.now();
+        const error = await readAll(body).catch((e: unknown) => e);
+        expect(error).toMatchObject({ message: expect.stringContaining('No byte of the answer') });
+        expect(Date.now() - started).toBeLessThan(3000);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(closed).toBe(true);
+      } finally {
+        await git.close?.();
+      }
+    });
+
+    it('a gzip body its reader stops early is released (the connection closes)', async () => {
+      let closed = false;
+      handler = (_req, res) => {
+        res.on('close', () => (closed = true));
+        res.writeHead(200, { 'content-type': 'application/x-git-upload-pack-result', 'content-encoding': 'gzip' });
+        res.write(gzipSync(Buffer.alloc(256 * 1024, 7)).subarray(0, 2000)); // a start, then it keeps the connection open
+      };
+      const git = transport();
+      try {
+        const body = await git.post(Buffer.from('0000'));
+        for await (const chunk of body) {
+          expect(chunk.length).toBeGreaterThan(0);
+          break; // a reader that stops (a damaged pack, say)
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(closed).toBe(true);
+      } finally {
+        await git.close?.();
+      }
+    });
+
+    it('an error page that stalls fails within stallMs with the status', async () => {
+      handler = (_req, res) => {
+        res.writeHead(502, { 'content-type': 'text/html' });
+        res.write('<html>bad gateway');
+      };
+      const git = transport();
+      try {
+        const started = Date.now();
+        await expect(git.post(Buffer.from('0000'))).rejects.toMatchObject({ status: 502 });
+        expect(Date.now() - started).toBeLessThan(3000);
+      } finally {
+        await git.close?.();
+      }
+    });
   });
 
   describe('over HTTPS', () => {

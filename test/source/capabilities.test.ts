@@ -97,6 +97,18 @@ describe('loadCapabilityMemo', () => {
     expect((await loadCapabilityMemo(file, 'https://h/r.git', clock)).known).toBeUndefined();
     await writeFile(file, 'not json');
     expect((await loadCapabilityMemo(file, 'https://h/r.git', clock)).known).toBeUndefined();
+
+    // A server that now redirects: its entry is dropped, the others' kept.
+    for (const url of ['https://h/r.git', 'https://other/r.git']) {
+      const each = await loadCapabilityMemo(file, url, clock);
+      each.remember(['fetch=shallow']);
+      await each.save();
+    }
+    const moved = await loadCapabilityMemo(file, 'https://h/r.git', clock);
+    moved.forget();
+    await moved.save();
+    expect((await loadCapabilityMemo(file, 'https://h/r.git', clock)).known).toBeUndefined();
+    expect((await loadCapabilityMemo(file, 'https://other/r.git', clock)).known).toEqual(['fetch=shallow']);
     await rm(dir, { recursive: true, force: true });
   });
 });

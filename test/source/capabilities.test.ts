@@ -69,6 +69,20 @@ describe('remembered capabilities', () => {
     expect(Object.values(fresh)[0]?.lines.some((line) => line.startsWith('fetch') && line.includes('shallow'))).toBe(true);
   });
 
+  it('a server that refuses a POST made on remembered capabilities (a 4xx, say a moved repository) gets one fresh advertisement', async () => {
+    const commit = await commitNext();
+    fx.server.resetLog();
+    fx.server.faults = [{ match: (req) => req.method === 'POST' && req.path.endsWith('/git-upload-pack'), times: 1, action: { status: 400, body: 'bad request' } }];
+    try {
+      const result = await fx.sync();
+      expect(result['commit']).toBe(commit);
+    } finally {
+      fx.server.faults = [];
+    }
+    expect(gitRequests()).toEqual(['POST /acme/hypervisor.git/git-upload-pack', 'GET /acme/hypervisor.git/info/refs', 'POST /acme/hypervisor.git/git-upload-pack']);
+    await fx.expectSameAsCommit(commit);
+  });
+
   it('a --check-only run writes nothing to the state dir', async () => {
     const file = await memoFile();
     await writeFile(file, '{}');

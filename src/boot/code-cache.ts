@@ -24,8 +24,11 @@ import { Script } from 'node:vm';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** The folder for code caches, or undefined when turned off. Pure. */
-export function codeCacheDir(env: Env, uid: number, home: string): string | undefined {
+/**
+ * The folder for code caches, or undefined when turned off. `home` is asked for only when nothing
+ * before it decides (looking it up costs a couple of milliseconds).
+ */
+export function codeCacheDir(env: Env, uid: number, home: string | (() => string)): string | undefined {
   const setting = env['HOSTSYNC_CODE_CACHE'];
   if (setting === '0' || setting === 'off' || setting === 'false') return undefined;
   const systemd = env['CACHE_DIRECTORY']?.split(':')[0];
@@ -33,7 +36,8 @@ export function codeCacheDir(env: Env, uid: number, home: string): string | unde
   if (uid === 0) return '/var/cache/hostsync';
   const xdg = env['XDG_CACHE_HOME'];
   if (xdg !== undefined && xdg.startsWith('/')) return join(xdg, 'hostsync');
-  return home === '' ? undefined : join(home, '.cache', 'hostsync');
+  const dir = typeof home === 'string' ? home : home();
+  return dir === '' ? undefined : join(dir, '.cache', 'hostsync');
 }
 
 /** Create `dir` (0700) if missing; true when it is a real directory of `uid` that no one else may write. */
@@ -154,7 +158,7 @@ export function runBundle(bundle: string, argv: readonly string[], options: RunB
     return 'unreadable';
   }
   if (source.startsWith('#!')) source = `//${source}`;
-  const dir = codeCacheDir(env, uid, options.home ?? safeHome());
+  const dir = codeCacheDir(env, uid, options.home ?? safeHome);
   const usable = dir !== undefined && isPrivateDir(dir, uid);
   const file = usable ? join(dir, cacheFileName(identity, argv[2] ?? '')) : undefined;
   const cachedData = file === undefined ? undefined : readOwn(file, uid);

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { EMBEDDED_UNITS_DEFINE, readUnitFiles } from '../src/units/texts.js';
+import { SEA_BUNDLE_ASSET } from '../src/boot/code-cache.js';
 
 /** The sentinel postject flips so that node looks for the injected blob. */
 export const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -106,6 +107,22 @@ export async function bundle(outfile: string): Promise<{ bytes: number; modules:
   return { bytes: (await stat(outfile)).size, modules: Object.keys(result.metafile.inputs).length };
 }
 
+/** The single executable's entry (src/boot/sea-entry.ts) as one CommonJS file of Node built-ins only. */
+async function bundleEntry(outfile: string): Promise<void> {
+  const result = await build({
+    entryPoints: [path.join(ROOT, 'src', 'boot', 'sea-entry.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const external = Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => i.path));
+  if (external.length > 0) throw new Error(`The executable's entry requires modules a single executable cannot load: ${[...new Set(external)].join(', ')}.`);
+}
+
 function isBuiltin(id: string): boolean {
   return id.startsWith('node:') || builtinModules.includes(id);
 }
@@ -152,11 +169,15 @@ export async function buildBinary(options: BuildBinaryOptions = {}): Promise<Bui
     const { bytes: bundleBytes, modules } = await bundle(script);
     log(`bundled ${modules} modules into ${(bundleBytes / 1024).toFixed(0)} KiB of CommonJS`);
 
+    // The executable's entry compiles the bundle (an asset) with the run-time code cache of
+    // bin/hostsync.js (src/boot/sea-entry.ts); V8's build-time cache covers the small entry itself.
+    const entry = path.join(work, 'sea-entry.cjs');
+    await bundleEntry(entry);
     const blob = path.join(work, 'sea-prep.blob');
     const seaConfig = path.join(work, 'sea-config.json');
-    await writeFile(seaConfig, JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+    await writeFile(seaConfig, JSON.stringify({ main: entry, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { [SEA_BUNDLE_ASSET]: script } }));
     await run(node, ['--experimental-sea-config', seaConfig]);
-    log(`prepared the SEA blob (${((await stat(blob)).size / 1024).toFixed(0)} KiB, with code cache)`);
+    log(`prepared the SEA blob (${((await stat(blob)).size / 1024).toFixed(0)} KiB: the entry with its code cache, the bundle as an asset)`);
 
     await mkdir(path.dirname(out), { recursive: true });
     const partial = path.join(path.dirname(out), `.${path.basename(out)}.partial-${process.pid}`);
@@ -187,7 +208,8 @@ export async function buildBinary(options: BuildBinaryOptions = {}): Promise<Bui
 
 /** The new executable must start and print its version with nothing from the environment. */
 async function verify(executable: string): Promise<void> {
-  const output = (await run(executable, ['--version'], {})).trim();
+  // No code cache: a build must not write one where the build machine's own runs keep theirs.
+  const output = (await run(executable, ['--version'], { HOSTSYNC_CODE_CACHE: '0' })).trim();
   if (!/^hostsync\/\d+\.\d+\.\d+/.test(output)) throw new Error(`The built executable printed '${output}' for --version, expected hostsync/<version>.`);
 }
 

@@ -60,7 +60,7 @@ export function isPrivateDir(dir: string, uid: number): boolean {
 export function cacheFileName(bundle: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>, command: string): string {
   const identity = `${bundle.dev}:${bundle.ino}:${bundle.size}:${bundle.mtimeMs}:${bundle.ctimeMs}`;
   const key = createHash('sha256').update(`${identity}\0${process.version}\0${process.arch}\0${process.execArgv.join(' ')}`).digest('hex').slice(0, 32);
-  const safe = /^[a-z-]{1,32}$/.test(command) ? command : 'other';
+  const safe = /^[a-z][a-z-]{0,31}$/.test(command) ? command : 'other';
   return `hostsync-${safe}-${key}.v8cache`;
 }
 
@@ -142,8 +142,6 @@ export type CacheOutcome = 'off' | 'unsafe' | 'used' | 'written' | 'unreadable';
  * 'unreadable' means the bundle could not be read and nothing ran (the caller starts the CLI otherwise).
  */
 export function runBundle(bundle: string, argv: readonly string[], options: RunBundleOptions = {}): CacheOutcome {
-  const env = options.env ?? process.env;
-  const uid = options.uid ?? process.getuid?.() ?? -1;
   let source: string;
   let identity: Stats;
   try {
@@ -157,14 +155,37 @@ export function runBundle(bundle: string, argv: readonly string[], options: RunB
   } catch {
     return 'unreadable';
   }
-  if (source.startsWith('#!')) source = `//${source}`;
+  return runSource({ source, identity, filename: bundle, requireFrom: bundle }, argv, options);
+}
+
+/** The asset name of the CLI's bundle in the single executable (scripts/build-binary.ts, sea-entry.ts). */
+export const SEA_BUNDLE_ASSET = 'hostsync.cjs';
+
+/** CommonJS source to run, what it is known by for the cache, and where its `require` resolves from. */
+export interface BundleSource {
+  readonly source: string;
+  /** The file it came from (the bundle; the single executable itself), for the cache's name. */
+  readonly identity: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>;
+  /** Its name in stack traces. */
+  readonly filename: string;
+  readonly requireFrom: string;
+}
+
+/**
+ * Compile and run `bundle.source` (the CLI's entry, which starts itself) with a code cache: the
+ * common part of {@link runBundle} and the single executable's entry (src/boot/sea-entry.ts).
+ */
+export function runSource(bundle: BundleSource, argv: readonly string[], options: RunBundleOptions = {}): CacheOutcome {
+  const env = options.env ?? process.env;
+  const uid = options.uid ?? process.getuid?.() ?? -1;
+  const source = bundle.source.startsWith('#!') ? `//${bundle.source}` : bundle.source;
   const dir = codeCacheDir(env, uid, options.home ?? safeHome);
   const usable = dir !== undefined && isPrivateDir(dir, uid);
-  const file = usable ? join(dir, cacheFileName(identity, argv[2] ?? '')) : undefined;
+  const file = usable ? join(dir, cacheFileName(bundle.identity, argv[2] ?? '')) : undefined;
   const cachedData = file === undefined ? undefined : readOwn(file, uid);
   // The CommonJS wrapper, as Node's loader adds it.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: bundle,
+    filename: bundle.filename,
     ...(cachedData === undefined ? {} : { cachedData }),
   });
   let outcome: CacheOutcome = dir === undefined ? 'off' : !usable ? 'unsafe' : 'used';
@@ -175,7 +196,7 @@ export function runBundle(bundle: string, argv: readonly string[], options: RunB
   }
   const module = { exports: {} };
   const start = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object, filename: string, dirname: string) => void;
-  start(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+  start(module.exports, createRequire(bundle.requireFrom), module, bundle.filename, dirname(bundle.filename));
   return outcome;
 }
 

@@ -50,9 +50,12 @@ describe.skipIf(!support.ok)('single executable', () => {
     await fx.close();
   });
 
-  /** The environment of a bare host: PATH without node, and the two settings the run needs. */
+  /**
+   * The environment of a bare host: PATH without node, the two settings the run needs, and the code
+   * cache in the test's folder (as root it would be /var/cache/hostsync: not a test's to write).
+   */
   function bareEnv(extra: Record<string, string> = {}): Record<string, string> {
-    return { PATH: emptyPath, GITHUB_API_URL: fx.server.apiUrl, GITHUB_TOKEN: TOKEN, ...extra };
+    return { PATH: emptyPath, GITHUB_API_URL: fx.server.apiUrl, GITHUB_TOKEN: TOKEN, CACHE_DIRECTORY: join(work, 'cache'), ...extra };
   }
 
   async function writeTree(): Promise<string> {
@@ -75,17 +78,18 @@ describe.skipIf(!support.ok)('single executable', () => {
     expect(info.mode & 0o111).toBe(0o111);
     const nodes = await readdir(emptyPath);
     expect(nodes).toEqual([]); // nothing on PATH, node least of all
-    const version = await runBinary(binary, ['--version'], { cwd: work });
+    // Nothing but where the code cache goes (as root /var/cache/hostsync otherwise: not a test's to write).
+    const version = await runBinary(binary, ['--version'], { cwd: work, env: { CACHE_DIRECTORY: join(work, 'cache') } });
     expectOk(version);
     expect(version.stdout).toMatch(new RegExp(`^hostsync/${VERSION.replace(/\./g, '\\.')} `));
     expect(version.stderr).toBe(''); // no ExperimentalWarning about single executables
-    const help = await runBinary(binary, ['sync', '--help'], { cwd: work });
+    const help = await runBinary(binary, ['sync', '--help'], { cwd: work, env: { CACHE_DIRECTORY: join(work, 'cache') } });
     expectOk(help);
     expect(help.stdout).toContain('--check-only');
   });
 
   it('reports usage errors like the node CLI: one line, exit 2', async () => {
-    const result = await runBinary(binary, ['frobnicate'], { cwd: work });
+    const result = await runBinary(binary, ['frobnicate'], { cwd: work, env: { CACHE_DIRECTORY: join(work, 'cache') } });
     expect(result.code).toBe(2);
     expect(result.stderr).toBe("hostsync: Unknown command 'frobnicate'. Run `hostsync --help` for the list.\n");
   });
@@ -112,6 +116,10 @@ describe.skipIf(!support.ok)('single executable', () => {
     const third = await runBinary(binary, args, { env: bareEnv(), cwd: fx.tmp });
     expectOk(third);
     expect(jsonOf(third)['blobsDownloaded']).toBe(0);
+    // The bundle inside ran with the run-time code cache (src/boot/sea-entry.ts): one for `sync`, 0600.
+    const caches = (await readdir(join(work, 'cache'))).filter((name) => name.startsWith('hostsync-sync-'));
+    expect(caches).toHaveLength(1);
+    expect((await stat(join(work, 'cache', caches[0]!))).mode & 0o777).toBe(0o600);
   });
 
   it('writes textfile metrics, and on failure keeps the last success time', async () => {

@@ -10,6 +10,7 @@
  * resolves every one of their ranges to it. Needs the build (dist/) and the npm cache or registry.
  */
 import { spawnSync } from 'node:child_process';
+import { TEST_CODE_CACHE } from '../support/cli.js';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,7 +56,7 @@ describe('npm install -g of the packed package', () => {
     const contentType = JSON.parse(await readFile(join(prefix, 'lib', 'node_modules', 'hostsync', 'node_modules', 'content-type', 'package.json'), 'utf8')) as { version: string };
     expect(contentType.version).toMatch(/^2\./);
 
-    const version = spawnSync(join(prefix, 'bin', 'hostsync'), ['--version'], { encoding: 'utf8' });
+    const version = spawnSync(join(prefix, 'bin', 'hostsync'), ['--version'], { encoding: 'utf8', env: { ...process.env, CACHE_DIRECTORY: TEST_CODE_CACHE } });
     expect(version.status, version.stderr).toBe(0);
     expect(version.stdout).toMatch(new RegExp(`^hostsync/${VERSION.replace(/\./g, '\\.')} `));
   }, 300_000);

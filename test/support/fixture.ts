@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { startGitHubServer, type FakeGitHub, type GitHubServerOptions } from './github-server.js';
 import { compareTrees, createRepo, extractGitArchive, type TestRepo } from './repo.js';
-import { parseJson, runCli, type CliResult } from './cli.js';
+import { parseJson, runCli, TEST_CODE_CACHE, type CliResult } from './cli.js';
 import { runInProcess } from './io.js';
 import type { Timing } from '../../src/cli/io.js';
 
@@ -60,7 +60,8 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
   const repoName = options.repoName ?? 'acme/hypervisor';
   const dest = join(tmp, 'dest');
   const stateDir = join(tmp, 'state');
-  const env: Record<string, string> = { GITHUB_API_URL: server.apiUrl, GITHUB_SERVER_URL: server.serverUrl, GITHUB_TOKEN: TOKEN, ...(options.transport !== undefined ? { HOSTSYNC_TRANSPORT: options.transport } : {}) };
+  // CACHE_DIRECTORY: spawned runs keep their code cache in /tmp, never in the machine's /var/cache.
+  const env: Record<string, string> = { GITHUB_API_URL: server.apiUrl, GITHUB_SERVER_URL: server.serverUrl, GITHUB_TOKEN: TOKEN, CACHE_DIRECTORY: TEST_CODE_CACHE, ...(options.transport !== undefined ? { HOSTSYNC_TRANSPORT: options.transport } : {}) };
   let served = false;
   const serve = async (): Promise<void> => {
     if (served) return;

@@ -9,7 +9,7 @@ import { access, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm } from '
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, type CliResult } from './cli.js';
+import { BIN, TEST_CODE_CACHE, type CliResult } from './cli.js';
 
 /** A CLI run in progress. */
 export interface SpawnedCli {
@@ -31,7 +31,7 @@ export interface SpawnOptions {
 
 /** Start `hostsync <args>` (the built CLI) with a clean environment and return a handle. */
 export function spawnCli(args: readonly string[], options: SpawnOptions = {}): SpawnedCli {
-  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root', NO_COLOR: '1', ...options.env };
+  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root', NO_COLOR: '1', CACHE_DIRECTORY: TEST_CODE_CACHE, ...options.env };
   const child =
     options.umask === undefined
       ? spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -13,6 +13,7 @@ import { runCommand } from '../../src/cli/commands/install-units.js';
 import { resolveExecCommand, type ExecDeps } from '../../src/units/exec.js';
 import { installUnits } from '../../src/units/install.js';
 import { execWarnings, planUnits, quoteExecWord } from '../../src/units/plan.js';
+import { TEST_CODE_CACHE } from '../support/cli.js';
 import { unifiedDiff } from '../../src/units/diff.js';
 import { loadUnitTexts, readUnitFiles, UNIT_DOCS_PLACEHOLDER, UNIT_EXEC_PLACEHOLDER, UNIT_FILE_NAMES } from '../../src/units/texts.js';
 import { ExitCode, UsageError } from '../../src/errors.js';
@@ -324,7 +325,7 @@ describe('the single-executable bundle', () => {
     const script = path.join(dir, 'hostsync.cjs');
     await bundle(script);
     const bin = fakeBinary();
-    const run = spawnSync(process.execPath, [script, 'install-units', '--prefix', path.join(tmp, 'root'), '--bin', bin, '--json'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+    const run = spawnSync(process.execPath, [script, 'install-units', '--prefix', path.join(tmp, 'root'), '--bin', bin, '--json'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CACHE_DIRECTORY: TEST_CODE_CACHE } });
     expect(run.status, run.stderr).toBe(0);
     expect((JSON.parse(run.stdout) as { source: string }).source).toBe('embedded');
     for (const unit of UNIT_FILE_NAMES) expect(readUnit(unit)).toBe(withoutDocs(SHIPPED[unit].replace(`ExecStart=${UNIT_EXEC_PLACEHOLDER} `, `ExecStart=${bin} `)));

@@ -1,0 +1,13 @@
+/**
+ * The single executable's entry (scripts/build-binary.ts): the CLI's bundle is an asset of the
+ * executable, compiled with the same V8 code cache as bin/hostsync.js's (code-cache.ts, decision 0017)
+ * and known by the executable file itself — a new build is a new file. Node's built-ins only.
+ */
+import { statSync } from 'node:fs';
+import { getAsset } from 'node:sea';
+import { runSource, SEA_BUNDLE_ASSET } from './code-cache.js';
+
+runSource(
+  { source: getAsset(SEA_BUNDLE_ASSET, 'utf8'), identity: statSync(process.execPath), filename: `${process.execPath}/${SEA_BUNDLE_ASSET}`, requireFrom: process.execPath },
+  process.argv,
+);

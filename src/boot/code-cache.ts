@@ -75,7 +75,8 @@ function readOwn(file: string, uid: number): Buffer | undefined {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const info = fstatSync(fd);
     if (!info.isFile() || info.uid !== uid || info.nlink !== 1 || (info.mode & 0o022) !== 0) return undefined;
-    const data = readFileSync(fd);
+    const data = unseal(readFileSync(fd));
+    if (data === undefined) return undefined;
     // In use: its mtime says so to the tidy-up of other installs sharing the directory (writeCache).
     if (Date.now() - info.mtimeMs > 24 * 60 * 60 * 1000) futimesSync(fd, info.atime, new Date());
     return data;
@@ -84,6 +85,27 @@ function readOwn(file: string, uid: number): Buffer | undefined {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/**
+ * A cache file is V8's data behind a header: a magic and the SHA-1 of the data. V8 checks a cache
+ * against its own version, flags and the source's length, not its own bytes (release builds skip
+ * that checksum): damaged data — zeroed blocks after a power cut, a flipped bit — crashes the
+ * process (SIGSEGV, "Check failed"), on every run, since a crashed run never rewrites the file.
+ * Checked here first, a damaged cache is "no cache" and is written anew.
+ */
+const MAGIC = Buffer.from('HSV8CC01');
+const HEADER = MAGIC.length + 20;
+
+function seal(data: Buffer): Buffer {
+  return Buffer.concat([MAGIC, createHash('sha1').update(data).digest(), data]);
+}
+
+/** The data of a sealed cache file, or undefined when it is not one or its data is damaged. */
+export function unseal(file: Buffer): Buffer | undefined {
+  if (file.length <= HEADER || !file.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const data = file.subarray(HEADER);
+  return createHash('sha1').update(data).digest().equals(file.subarray(MAGIC.length, HEADER)) ? data : undefined;
 }
 
 /** Temp files of killed runs older than this are removed when a cache is written. */
@@ -100,7 +122,7 @@ const UNUSED_CACHE_MS = 30 * 24 * 60 * 60 * 1000;
 function writeCache(file: string, make: () => Buffer): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, make(), { mode: 0o600, flag: 'wx' });
+    writeFileSync(tmp, seal(make()), { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
   } catch {
     try {

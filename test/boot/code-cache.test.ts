@@ -56,6 +56,27 @@ describe('the code cache', () => {
     expect((await start({ CACHE_DIRECTORY: dir })).outcome).toBe('used');
   });
 
+  it('damaged cache data (zeroed blocks after a power cut, a flipped byte) is no cache, never a crash', async () => {
+    const dir = join(tmp, 'damaged');
+    const env = { PATH: process.env['PATH'] ?? '', HOME: tmp, CACHE_DIRECTORY: dir };
+    // The real CLI: V8 does not check its cache's bytes, so damaged data would crash it (SIGSEGV).
+    const first = await run(process.execPath, [BIN, 'help', 'sync'], { env });
+    const [name] = await cacheFiles(dir);
+    const file = join(dir, name!);
+    const good = await readFile(file);
+    const zeroed = Buffer.from(good);
+    zeroed.fill(0, zeroed.length >> 1);
+    await writeFile(file, zeroed);
+    const afterZeroed = await run(process.execPath, [BIN, 'help', 'sync'], { env });
+    expect(afterZeroed.stdout).toBe(first.stdout);
+    const flipped = await readFile(file); // written anew by the run above
+    expect(flipped.equals(zeroed)).toBe(false);
+    flipped[flipped.length >> 1] = (flipped[flipped.length >> 1] ?? 0) ^ 0xff;
+    await writeFile(file, flipped);
+    const afterFlip = await run(process.execPath, [BIN, 'help', 'sync'], { env });
+    expect(afterFlip.stdout).toBe(first.stdout);
+  });
+
   it('is not used in a directory others may write, through a symlink, or from a file of another user', async () => {
     const open = join(tmp, 'open');
     await mkdir(open, { mode: 0o777 });

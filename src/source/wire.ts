@@ -163,13 +163,17 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
    */
   const retried = async <T>(what: string, attempt: () => Promise<T>): Promise<T> => {
     if (!remembered) return withRetries(what, attempt);
+    // One plain try on what was remembered: a refusal that comes from asking as remembered (a feature
+    // the server dropped — often found by hostsync itself, before any request) is not retried with
+    // back-off; the server is asked afresh at once.
     try {
-      return await withRetries(what, attempt);
+      return await attempt();
     } catch (error) {
-      if (!remembered || !refusedAsAsked(error)) throw error;
-      log('debug', `${what} failed with the capabilities remembered from an earlier run (${error instanceof Error ? error.message : String(error)}); asking ${transport.url} for them again.`);
-      capabilities = undefined;
-      remembered = false;
+      if (remembered && refusedAsAsked(error)) {
+        log('debug', `${what} failed with the capabilities remembered from an earlier run (${error instanceof Error ? error.message : String(error)}); asking ${transport.url} for them again.`);
+        capabilities = undefined;
+        remembered = false;
+      } else if (!retryableWire(error)) throw error;
       return withRetries(what, attempt);
     }
   };

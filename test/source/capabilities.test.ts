@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CAPABILITIES_TTL_MS, loadCapabilityMemo } from '../../src/state/capabilities.js';
 import { destPaths } from '../../src/state/layout.js';
+import { parseJson } from '../support/cli.js';
 import { createFixture, type Fixture } from '../support/fixture.js';
 
 let fx: Fixture;
@@ -51,6 +52,20 @@ describe('remembered capabilities', () => {
     expect(result['commit']).toBe(commit);
     expect(gitRequests()).toEqual(['POST /acme/hypervisor.git/git-upload-pack']);
     await fx.expectSameAsCommit(commit);
+  });
+
+  it('remembered capabilities that lack what a request needs cost one fresh GET at once: no retries, no warnings', async () => {
+    const file = await memoFile();
+    const saved = JSON.parse(await readFile(file, 'utf8')) as Record<string, { lines: string[]; at: number }>;
+    for (const entry of Object.values(saved)) entry.lines = ['fetch'];
+    await writeFile(file, JSON.stringify(saved));
+    const commit = await commitNext();
+    fx.server.resetLog();
+    const result = await fx.run(['sync', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(parseJson(result)['commit']).toBe(commit);
+    expect(result.stderr).not.toMatch(/warn|retry/);
+    expect(gitRequests()).toEqual(['GET /acme/hypervisor.git/info/refs', 'POST /acme/hypervisor.git/git-upload-pack']);
   });
 
   it('an advertisement the server no longer stands by costs one fresh GET', async () => {

@@ -112,7 +112,9 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
  */
 function transportError(error: unknown, where: string, url: string, net: NetSettings | undefined): unknown {
   if (error instanceof Error && error.name === 'AbortError') return error;
-  if (error instanceof GitTransportError || error instanceof GitProtocolError) return error;
+  // hostsync's own errors stay what they are: a stop by SIGINT/SIGTERM (the run's abort reason), an
+  // unreadable caFile, a transport or protocol error already described.
+  if (error instanceof HostsyncError) return error;
   const target = new URL(url);
   // Certificate and proxy problems do not go away on a retry: one final line with the fix.
   const tls = describeTlsFailure(error, target.host, net?.caFile);

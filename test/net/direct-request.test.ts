@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDirectClient, guardStall } from '../../src/net/direct-request.js';
 import { createGitHttpTransport } from '../../src/git/http-transport.js';
+import { InterruptedError } from '../../src/errors.js';
 import { gzipSync } from 'node:zlib';
 import { createTestPki, type TestPki } from '../support/tls.js';
 
@@ -181,6 +182,24 @@ describe('createDirectClient', () => {
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
         expect(closed).toBe(true);
+      } finally {
+        await git.close?.();
+      }
+    });
+
+    it('a stop (the run aborted by SIGINT) while the body streams stays the stop, not a connection failure', async () => {
+      handler = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/x-git-upload-pack-result' });
+        res.write('0008NAK\n');
+      };
+      const git = createGitHttpTransport({ url: `${origin}/acme/x.git`, net: { proxy: undefined, caFile: undefined }, timeouts: { timeoutMs: 5000, stallMs: 5000 } });
+      try {
+        const stop = new AbortController();
+        const body = await git.post(Buffer.from('0000'), stop.signal);
+        const reason = new InterruptedError('SIGINT');
+        setTimeout(() => stop.abort(reason), 100);
+        const error = await readAll(body).catch((e: unknown) => e);
+        expect(error).toBe(reason);
       } finally {
         await git.close?.();
       }

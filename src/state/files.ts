@@ -2,10 +2,11 @@
  * Durable small-file I/O for the state dir: JSON written atomically (temp file, fsync, rename,
  * fsync of the directory) so a power cut leaves either the old or the new version, never half.
  */
-import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { errorCode } from '../errors.js';
+import { errorCode, HostsyncError } from '../errors.js';
 
 /**
  * Write `data` to `file` atomically and (unless `durable` is false) durably, with exactly `mode`
@@ -44,13 +45,22 @@ export async function writeJsonAtomic(file: string, value: unknown, pretty = tru
   await writeFileAtomic(file, `${pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)}\n`, 0o600, durable);
 }
 
-/** Read and parse JSON; `undefined` when the file does not exist. Other errors propagate. */
+/**
+ * Read and parse JSON; `undefined` when the file does not exist. Other errors propagate — among them
+ * a path that is not a regular file, which is refused without waiting on it (a FIFO would block the
+ * read, and the run with it, past any signal).
+ */
 export async function readJson(file: string): Promise<unknown> {
+  let handle;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as unknown;
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!(await handle.stat()).isFile()) throw new HostsyncError(`${file} is not a regular file; move it away (hostsync writes it anew).`);
+    return JSON.parse(await handle.readFile('utf8')) as unknown;
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
     throw error;
+  } finally {
+    await handle?.close();
   }
 }
 

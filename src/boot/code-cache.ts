@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, unlinkSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -186,8 +186,8 @@ export const SEA_BUNDLE_ASSET = 'hostsync.cjs';
 /** CommonJS source to run, what it is known by for the cache, and where its `require` resolves from. */
 export interface BundleSource {
   readonly source: string;
-  /** The file it came from (the bundle; the single executable itself), for the cache's name. */
-  readonly identity: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>;
+  /** The file it came from (the bundle; the single executable itself), for the cache's name; without it, no cache. */
+  readonly identity: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'> | undefined;
   /** Its name in stack traces. */
   readonly filename: string;
   readonly requireFrom: string;
@@ -203,14 +203,14 @@ export function runSource(bundle: BundleSource, argv: readonly string[], options
   const source = bundle.source.startsWith('#!') ? `//${bundle.source}` : bundle.source;
   const dir = codeCacheDir(env, uid, options.home ?? safeHome);
   const usable = dir !== undefined && isPrivateDir(dir, uid);
-  const file = usable ? join(dir, cacheFileName(bundle.identity, argv[2] ?? '')) : undefined;
+  const file = usable && bundle.identity !== undefined ? join(dir, cacheFileName(bundle.identity, argv[2] ?? '')) : undefined;
   const cachedData = file === undefined ? undefined : readOwn(file, uid);
   // The CommonJS wrapper, as Node's loader adds it.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: bundle.filename,
     ...(cachedData === undefined ? {} : { cachedData }),
   });
-  let outcome: CacheOutcome = dir === undefined ? 'off' : !usable ? 'unsafe' : 'used';
+  let outcome: CacheOutcome = dir === undefined || bundle.identity === undefined ? 'off' : !usable ? 'unsafe' : 'used';
   if (file !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
     outcome = 'written';
     // At exit the cache holds every function this run compiled, not only the top level.
@@ -218,7 +218,8 @@ export function runSource(bundle: BundleSource, argv: readonly string[], options
   }
   const module = { exports: {} };
   const start = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object, filename: string, dirname: string) => void;
-  start(module.exports, createRequire(bundle.requireFrom), module, bundle.filename, dirname(bundle.filename));
+  // resolve(): createRequire wants an absolute path (it need not exist).
+  start(module.exports, createRequire(resolve(bundle.requireFrom)), module, bundle.filename, dirname(bundle.filename));
   return outcome;
 }
 

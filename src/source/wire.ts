@@ -149,32 +149,28 @@ export function createWireSource(options: WireSourceOptions): RemoteSource {
   const objects = new Map<string, Buffer>();
   const sizes = new Map<string, number>();
   const call = { transport, agent: 'hostsync', ...(options.signal ? { signal: options.signal } : {}) };
-  /** One fetch, tried again on transient failures (each attempt starts the pack over). */
-  const withRetries = <T>(what: string, attempt: () => Promise<T>): Promise<T> =>
-    withRetry(attempt, {
-      ...options.retry,
-      signal: options.signal,
-      isRetryable: retryableWire,
-      onRetry: (error, n) => log('warn', `retry ${n} of ${what}: ${error instanceof Error ? error.message : String(error)}`),
-    });
   /**
-   * {@link withRetries}; when the capabilities were remembered from an earlier run and the call failed
-   * on the protocol (the server changed what it offers), once more after asking the server afresh.
+   * One fetch, tried again on transient failures (each attempt starts the pack over). While the
+   * capabilities are remembered from an earlier run, a refusal that may come from asking as remembered
+   * (a feature the server dropped — often found by hostsync itself, before any request) ends the
+   * retries at once, and the fetch runs again after a fresh advertisement: one GET, no back-off.
    */
   const retried = async <T>(what: string, attempt: () => Promise<T>): Promise<T> => {
-    if (!remembered) return withRetries(what, attempt);
-    // One plain try on what was remembered: a refusal that comes from asking as remembered (a feature
-    // the server dropped — often found by hostsync itself, before any request) is not retried with
-    // back-off; the server is asked afresh at once.
+    const withRetries = (): Promise<T> =>
+      withRetry(attempt, {
+        ...options.retry,
+        signal: options.signal,
+        isRetryable: (error) => !(remembered && refusedAsAsked(error)) && retryableWire(error),
+        onRetry: (error, n) => log('warn', `retry ${n} of ${what}: ${error instanceof Error ? error.message : String(error)}`),
+      });
     try {
-      return await attempt();
+      return await withRetries();
     } catch (error) {
-      if (remembered && refusedAsAsked(error)) {
-        log('debug', `${what} failed with the capabilities remembered from an earlier run (${error instanceof Error ? error.message : String(error)}); asking ${transport.url} for them again.`);
-        capabilities = undefined;
-        remembered = false;
-      } else if (!retryableWire(error)) throw error;
-      return withRetries(what, attempt);
+      if (!remembered || !refusedAsAsked(error)) throw error;
+      log('debug', `${what} failed with the capabilities remembered from an earlier run (${error instanceof Error ? error.message : String(error)}); asking ${transport.url} for them again.`);
+      capabilities = undefined;
+      remembered = false;
+      return withRetries();
     }
   };
 

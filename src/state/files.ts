@@ -54,7 +54,7 @@ export async function readJson(file: string): Promise<unknown> {
   let handle;
   try {
     handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-    if (!(await handle.stat()).isFile()) throw new HostsyncError(`${file} is not a regular file; move it away (hostsync writes it anew).`);
+    if (!(await handle.stat()).isFile()) throw new HostsyncError(`${file} is not a regular file.`);
     return JSON.parse(await handle.readFile('utf8')) as unknown;
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;

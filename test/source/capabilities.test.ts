@@ -98,6 +98,25 @@ describe('remembered capabilities', () => {
     await fx.expectSameAsCommit(commit);
   });
 
+  it('a transient failure, then a refusal of what was remembered: the fresh advertisement still comes, no REST fallback', async () => {
+    const commit = await commitNext();
+    fx.server.resetLog();
+    const isPost = (req: { method: string; path: string }): boolean => req.method === 'POST' && req.path.endsWith('/git-upload-pack');
+    fx.server.faults = [
+      { match: isPost, times: 1, action: { status: 502, body: 'bad gateway' } },
+      { match: isPost, times: 1, action: { status: 400, body: 'bad request' } },
+    ];
+    try {
+      const result = await fx.run(['sync', '--json']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(parseJson(result)).toMatchObject({ commit, source: 'wire' });
+      expect(result.stderr).not.toMatch(/REST API/);
+    } finally {
+      fx.server.faults = [];
+    }
+    expect(gitRequests()).toEqual(['POST /acme/hypervisor.git/git-upload-pack', 'POST /acme/hypervisor.git/git-upload-pack', 'GET /acme/hypervisor.git/info/refs', 'POST /acme/hypervisor.git/git-upload-pack']);
+  });
+
   it('a --check-only run writes nothing to the state dir', async () => {
     const file = await memoFile();
     await writeFile(file, '{}');

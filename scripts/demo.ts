@@ -49,7 +49,8 @@ async function main(): Promise<void> {
         2,
       )}\n`,
     );
-    const env = { GITHUB_TOKEN: token };
+    // Everything the demo writes stays in .demo/, the code cache too (as root it would be /var/cache/hostsync).
+    const env = { GITHUB_TOKEN: token, CACHE_DIRECTORY: `${work}/cache` };
     const verbose = process.env['DEMO_VERBOSE'] ? ['--verbose'] : [];
     process.stdout.write(`GitHub-compatible server at ${server.apiUrl} serving acme/hypervisor (a sample built with git in ${repo.dir})\nconfig: ${config}\n`);
     let code = await hostsync(['dev-update', '--config', config, ...verbose], env);

@@ -71,7 +71,7 @@ export async function beginJournal(paths: DestPaths, manifest: Manifest, previou
     }
   }
   const journal: JournalFile = { version: 2, dest: paths.dest, startedAt, commit: manifest.commit, previousCommit: previous?.commit, ops };
-  await writeJsonAtomic(paths.journal, journal, false);
+  await writeJsonAtomic(paths.journal, journal, { pretty: false });
 }
 
 /** The journal of an interrupted apply, or undefined. */

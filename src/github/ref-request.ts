@@ -5,13 +5,12 @@
  * case, every 15 minutes on every host — then never loads undici or Octokit: measured, that import
  * alone cost ~230 ms of CPU and ~55 MB of memory per run, more than the request itself.
  *
- * A private CA (`caFile`) is handed to `node:https` directly. Only when a proxy applies to the URL
+ * Direct, the request goes through `net/direct-request.ts` (the git edge's client too), a private CA
+ * (`caFile`) handed to `node:https`. Only when a proxy applies to the URL
  * does the request go through undici's ProxyAgent (src/net/dispatcher.ts): CONNECT is undici's job,
  * not a hand-written tunnel here, and such hosts pay the import (decision 0008 has the numbers).
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { caBundle } from '../net/ca.js';
+import { createDirectClient } from '../net/direct-request.js';
 import { proxyFor } from '../net/proxy-rules.js';
 import type { NetSettings } from '../net/settings.js';
 import { readRateLimit } from './errors.js';
@@ -48,79 +47,67 @@ function noteAnswer(stats: RequestStats, status: number, headers: Record<string,
   stats.serverDate = serverDateOf(headers) ?? stats.serverDate;
 }
 
-/** One GET; resolves with whatever status came back, rejects on network failure or timeout. */
-export function requestRef(options: RefRequestOptions): Promise<RefResponse> {
-  const url = new URL(options.url);
-  const proxy = proxyFor(url, options.net?.proxy);
-  if (proxy !== undefined) return requestThroughProxy(options);
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  const caFile = options.net?.caFile;
-  const tls = url.protocol === 'https:' && caFile !== undefined ? { ca: [...caBundle(caFile)] } : {};
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', headers: options.headers, timeout: options.timeoutMs, ...tls }, (res) => {
-      const headers: Record<string, string | undefined> = {};
-      for (const [key, value] of Object.entries(res.headers)) headers[key] = Array.isArray(value) ? value.join(', ') : value;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        options.stats.bytesReceived += chunk.length;
-        if (size <= MAX_BODY) chunks.push(chunk);
-      });
-      res.on('error', reject);
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        noteAnswer(options.stats, status, headers);
-        resolve({ status, headers, body: Buffer.concat(chunks).toString('utf8') });
-      });
-    });
-    const timedOut = (): void => {
-      req.destroy(Object.assign(new Error(`No complete answer from ${url.host} within ${options.timeoutMs} ms`), { name: 'TimeoutError', code: 'UND_ERR_HEADERS_TIMEOUT' }));
-    };
-    // A server that trickles a byte now and then never trips the socket's idle timeout: bound the whole request.
-    const deadline = setTimeout(timedOut, options.timeoutMs);
-    const onAbort = (): void => {
-      req.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const done = (): void => {
-      clearTimeout(deadline);
-      options.signal?.removeEventListener('abort', onAbort);
-    };
-    req.on('timeout', timedOut);
-    req.on('error', (error) => {
-      done();
-      reject(error);
-    });
-    req.on('close', done);
-    if (options.signal?.aborted === true) onAbort();
-    req.end();
-  });
+/** An answer from either edge: status, headers, the body streamed. */
+interface RawAnswer {
+  readonly statusCode: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: AsyncIterable<Buffer>;
 }
 
-/** The same GET through the proxy, by undici's ProxyAgent; the whole request within `timeoutMs`. */
-async function requestThroughProxy(options: RefRequestOptions): Promise<RefResponse> {
-  const [{ request }, { createDispatcher }] = await Promise.all([import('../net/undici.js'), import('../net/dispatcher.js')]);
-  const dispatcher = createDispatcher(options.net ?? { proxy: undefined, caFile: undefined }, { connections: 1, timeoutMs: options.timeoutMs, stallMs: options.timeoutMs });
-  const deadline = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal]);
+/** How the request goes out: `node:http(s)` when direct, undici's ProxyAgent through a proxy. */
+interface RefEdge {
+  get(signal: AbortSignal): Promise<RawAnswer>;
+  close(): Promise<void>;
+}
+
+/** One GET; resolves with whatever status came back, rejects on network failure or timeout. */
+export async function requestRef(options: RefRequestOptions): Promise<RefResponse> {
+  const target = new URL(options.url);
+  // A server that trickles a byte now and then trips no stall limit: the whole request, body included, is bounded.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), options.timeoutMs);
+  const signal = options.signal === undefined ? deadline.signal : AbortSignal.any([deadline.signal, options.signal]);
+  let edge: RefEdge | undefined;
   try {
-    const response = await request(options.url, { method: 'GET', headers: options.headers, dispatcher, signal }).catch((error: unknown) => {
-      if (deadline.aborted) throw Object.assign(new Error(`No complete answer from ${new URL(options.url).host} within ${options.timeoutMs} ms`), { name: 'TimeoutError', code: 'UND_ERR_HEADERS_TIMEOUT', cause: error });
-      throw error;
-    });
+    edge = proxyFor(target, options.net?.proxy) === undefined ? directEdge(options) : await proxyEdge(options);
+    const response = await edge.get(signal);
     const headers: Record<string, string | undefined> = {};
     for (const [key, value] of Object.entries(response.headers)) headers[key] = Array.isArray(value) ? value.join(', ') : value;
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    for await (const chunk of response.body) {
       size += chunk.length;
       options.stats.bytesReceived += chunk.length;
       if (size <= MAX_BODY) chunks.push(chunk);
     }
     noteAnswer(options.stats, response.statusCode, headers);
     return { status: response.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };
+  } catch (error) {
+    if (deadline.signal.aborted && options.signal?.aborted !== true) {
+      throw Object.assign(new Error(`No complete answer from ${target.host} within ${options.timeoutMs} ms`), { name: 'TimeoutError', code: 'UND_ERR_HEADERS_TIMEOUT', cause: error });
+    }
+    throw error;
   } finally {
-    await dispatcher.close().catch(() => undefined);
+    clearTimeout(timer);
+    await edge?.close();
   }
+}
+
+/** Direct: Node's own client (net/direct-request.ts, the git edge's too), the CA file beside the roots. */
+function directEdge(options: RefRequestOptions): RefEdge {
+  const client = createDirectClient({ timeoutMs: options.timeoutMs, caFile: options.net?.caFile, connections: 1 });
+  return {
+    get: (signal) => client.request({ method: 'GET', url: options.url, headers: options.headers, signal }) as Promise<RawAnswer>,
+    close: async () => client.close(),
+  };
+}
+
+/** Through the proxy: undici's ProxyAgent (CONNECT is undici's job, decision 0008). */
+async function proxyEdge(options: RefRequestOptions): Promise<RefEdge> {
+  const [{ request }, { createDispatcher }] = await Promise.all([import('../net/undici.js'), import('../net/dispatcher.js')]);
+  const dispatcher = createDispatcher(options.net ?? { proxy: undefined, caFile: undefined }, { connections: 1, timeoutMs: options.timeoutMs, stallMs: options.timeoutMs });
+  return {
+    get: (signal) => request(options.url, { method: 'GET', headers: options.headers, dispatcher, signal }) as Promise<RawAnswer>,
+    close: () => dispatcher.close().catch(() => undefined),
+  };
 }

@@ -350,11 +350,10 @@ async function settleSuspects(entries: Map<string, StatCacheEntry>, base: string
   let newestRacy = -Infinity;
   for (const path of written.keys()) {
     const entry = entries.get(path);
-    if (entry === undefined) continue;
-    // 1 ms of slack: utimes takes seconds as a float, the kernel keeps nanoseconds.
-    const changed = entry.mtimeMs > stampMs + 1;
+    // Still the stamp (1 ms of slack: utimes takes seconds as a float, the kernel keeps nanoseconds):
+    // proven, and never racy, the stamp being older than any margin.
+    if (entry === undefined || entry.mtimeMs <= stampMs + 1) continue;
     const racy = isRacy(entry.mtimeMs, now, marginMs);
-    if (!changed && !racy) continue;
     if (racy && marginMs > FINE_RACY_MARGIN_MS) {
       entries.delete(path);
       continue;

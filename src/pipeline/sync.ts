@@ -227,7 +227,8 @@ async function planOnce(destination: Destination, config: Config, deps: SyncDeps
   const host = hostObjects(destination, scanRoot);
   // What the git server offers, remembered from an earlier run: the wire source skips the `info/refs` GET.
   const capabilities = config.transport === 'rest' && config.gitUrl === undefined ? undefined : await loadCapabilityMemo(destination.paths.capabilities, wireUrlOf(config), now);
-  const opened = openSource(config, sourceDeps(deps, deadline, host, capabilities));
+  const forSource = sourceDeps(deps, deadline, host, capabilities);
+  const opened = openSource(config, forSource);
   let source = opened;
   let what = 'resolving the ref';
   try {
@@ -241,7 +242,7 @@ async function planOnce(destination: Destination, config: Config, deps: SyncDeps
     const found = await fleet.resolve(source, (ref, from) => {
       const cached = cache[refKey(config.apiUrl, config.repo, ref)];
       const known = cached !== undefined && previous !== undefined ? cached : undefined;
-      return resolveWithFallback({ ...config, ref }, from, known, sourceDeps(deps, deadline, host, capabilities));
+      return resolveWithFallback({ ...config, ref }, from, known, forSource);
     });
     source = found.source;
     const resolved = found.resolved;

@@ -81,5 +81,5 @@ export async function loadQuotaMemo(stateDir: string): Promise<QuotaMemo | undef
 export async function saveQuotaMemo(stateDir: string, rate: RateLimitInfo, known?: QuotaMemo): Promise<void> {
   if (known !== undefined && known.limit === rate.limit && known.remaining === rate.remaining && known.reset === rate.reset) return;
   await ensurePrivateDir(stateDir);
-  await writeJsonAtomic(memoFile(stateDir), { limit: rate.limit, remaining: rate.remaining, reset: rate.reset } satisfies QuotaMemo, true, false);
+  await writeJsonAtomic(memoFile(stateDir), { limit: rate.limit, remaining: rate.remaining, reset: rate.reset } satisfies QuotaMemo, { durable: false });
 }

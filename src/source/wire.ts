@@ -33,6 +33,7 @@ import { hasFeature, parseCapabilityLines } from '../git/capabilities.js';
 import type { Logger, Manifest, WantedBlob, WorkProgress } from '../model.js';
 import { guardIterable, LowSpeedError, type LowSpeed } from '../net/low-speed.js';
 import type { StrategyChoice, TransferName } from '../plan/strategy.js';
+import type { CapabilityMemo } from '../state/capabilities.js';
 import type { ObjectStore } from '../state/objects.js';
 import { refCandidates } from '../transfer/git-source.js';
 import type { TransferContext, TransferResult, TransferStrategy } from '../transfer/types.js';
@@ -80,7 +81,7 @@ export interface WireSourceOptions {
    * go out without the `info/refs` GET first, and a fresh advertisement read during the run is
    * handed back to be remembered.
    */
-  readonly capabilities?: { readonly known: readonly string[] | undefined; remember(lines: readonly string[]): void; forget(): void } | undefined;
+  readonly capabilities?: Pick<CapabilityMemo, 'known' | 'remember' | 'forget'> | undefined;
 }
 
 /** Failures of a fetch worth another attempt: the connection, the server's 5xx, a pack damaged on the way. */

@@ -62,7 +62,7 @@ export async function loadCapabilityMemo(file: string, url: string, now: () => n
       else next[url] = learnt;
       learnt = undefined;
       try {
-        await writeJsonAtomic(file, next, true, false); // a cache: a damaged file reads as "not known"
+        await writeJsonAtomic(file, next, { durable: false }); // a cache: a damaged file reads as "not known"
         all = next;
       } catch {
         // A full or read-only state dir: the next run asks the server (decision 0004).

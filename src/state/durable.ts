@@ -2,8 +2,9 @@
  * One durable point per batch instead of one fsync per file (decision 0009). Writers record what
  * they wrote; `flush` makes all of it durable at once: `syncfs(2)` on each file system touched
  * (through coreutils' `sync -f`, Node has no binding), else every recorded file and directory
- * fsynced concurrently — as are small batches (a few dozen paths), where starting `sync -f` costs more. Measured here on ext4: 3,000 files — 815 ms fsynced one by one, 350 ms
- * 64 at a time, 32 ms with one `sync -f`.
+ * fsynced concurrently — as are small batches (a few dozen paths), where starting `sync -f` costs
+ * more. Measured here on ext4: 3,000 files — 815 ms fsynced one by one, 350 ms 64 at a time, 32 ms
+ * with one `sync -f`.
  *
  * Whether a write that is not yet durable may be seen after a power cut is the journal's business
  * (decision 0002): content is verified by hash wherever it is used (the store's `holds`, the

@@ -29,7 +29,7 @@ export async function loadRefCache(file: string): Promise<RefCache> {
 
 /** Saved without an fsync: a cache lost in a power cut costs one full ref request (loadRefCache reads a damaged one as empty). */
 export async function saveRefCache(file: string, cache: RefCache): Promise<void> {
-  await writeJsonAtomic(file, cache, true, false);
+  await writeJsonAtomic(file, cache, { durable: false });
 }
 
 /** Whether the manifest records exactly this commit of this repository and folder. */

@@ -37,12 +37,13 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
 
 /**
  * Write JSON atomically and durably: two-space indented with a trailing newline (humans read these
- * at 3 a.m.), or on one line when `pretty` is false (manifests and journals of thousands of
+ * at 3 a.m.), or on one line with `pretty: false` (manifests and journals of thousands of
  * entries: half the bytes, and faster both ways; `jq .` reads them). `durable: false` as for
  * {@link writeFileAtomic}: for caches whose reader takes a damaged file for a missing one.
  */
-export async function writeJsonAtomic(file: string, value: unknown, pretty = true, durable = true): Promise<void> {
-  await writeFileAtomic(file, `${pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)}\n`, 0o600, durable);
+export async function writeJsonAtomic(file: string, value: unknown, options: { readonly pretty?: boolean; readonly durable?: boolean } = {}): Promise<void> {
+  const text = options.pretty === false ? JSON.stringify(value) : JSON.stringify(value, null, 2);
+  await writeFileAtomic(file, `${text}\n`, 0o600, options.durable ?? true);
 }
 
 /**

@@ -26,7 +26,7 @@ export async function loadManifest(file: string): Promise<Manifest | undefined> 
 
 /** Save a manifest atomically and durably, on one line (a 20,000-entry manifest is 2 MB so). */
 export async function saveManifest(file: string, manifest: Manifest): Promise<void> {
-  await writeJsonAtomic(file, manifest, false);
+  await writeJsonAtomic(file, manifest, { pretty: false });
 }
 
 function isManifest(data: unknown): data is Manifest {

@@ -163,6 +163,17 @@ describe('errors a user can act on: one line, exit 1, DEST untouched, no retries
     await fx.expectSameAsCommit(first);
   });
 
+  it('a ref answer that trickles a byte now and then is bounded as a whole: a timeout, not a wait for ever', async () => {
+    const { first } = await syncedThenEdited();
+    fx.server.faults = [{ match: (r) => r.path.includes('/commits/'), action: { trickle: { bytes: 1, everyMs: 300 } } }];
+    const started = Date.now();
+    const result = await fx.run(['sync', '--timeout-sec', '1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/stopped answering|timed out/);
+    expect(Date.now() - started).toBeLessThan(45_000);
+    await fx.expectSameAsCommit(first);
+  });
+
   it('a connection refused names the host', async () => {
     const result = await fx.run(['sync', '--api-url', 'http://127.0.0.1:1', '--timeout-sec', '1']);
     expect(result.code).toBe(1);
